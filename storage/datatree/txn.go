@@ -1,0 +1,63 @@
+package datatree
+
+import "github.com/zkraft/zkraft/zkproto"
+
+// TxnKind says what a Txn does to the replicated state.
+type TxnKind uint8
+
+const (
+	// TxnRequest applies a client write request (create*, delete, setData, setACL,
+	// check, multi) or the internal deleteContainer of the reaper.
+	TxnRequest TxnKind = iota + 1
+	// TxnCreateSession adds a session to the session table.
+	TxnCreateSession
+	// TxnCloseSession removes a session and deletes its ephemerals in the same
+	// transaction (explicit close or expiry).
+	TxnCloseSession
+)
+
+// Txn is one change to the replicated state, with everything the leader decided when
+// it proposed it (time, session id, password, the caller's identities), so that Apply
+// needs no clock, randomness or node-local state.
+type Txn struct {
+	Kind    TxnKind
+	Session zkproto.SessionID
+	Time    int64 // ms since the epoch, the leader's clock at proposal
+
+	// TxnRequest: Op and the decoded request (*zkproto.CreateRequest for create,
+	// create2 and createContainer; *zkproto.CreateTTLRequest; *zkproto.DeleteRequest
+	// for delete and deleteContainer; *zkproto.SetDataRequest; *zkproto.SetACLRequest;
+	// *zkproto.CheckVersionRequest; *zkproto.MultiRequest). Auth holds the session's
+	// identities, including ("ip", addr) and ("super", "") for a super user.
+	Op      zkproto.OpCode
+	Request zkproto.Record
+	Auth    []zkproto.Id
+
+	// TxnCreateSession: the negotiated timeout and the password the leader drew.
+	Timeout  int32
+	Password []byte
+}
+
+// Event is a change that watches observe, produced by Apply in the order the changes
+// happened.
+type Event struct {
+	Type zkproto.EventType // NodeCreated, NodeDeleted, NodeDataChanged, NodeChildrenChanged
+	Path string
+}
+
+// Result is what Apply did.
+type Result struct {
+	// Zxid is the zxid given to a successful transaction; for a failed one it is the
+	// last zxid (failures change nothing and do not advance it).
+	Zxid zkproto.Zxid
+	// Err is ErrOK or the ZooKeeper error code. A failed multi has Err set to the
+	// first failure and Response set to the per-op results.
+	Err zkproto.ErrCode
+	// Response is the reply body: *zkproto.CreateResponse (create),
+	// *zkproto.Create2Response (create2, createContainer, createTTL),
+	// *zkproto.SetDataResponse, *zkproto.SetACLResponse, *zkproto.MultiResponse;
+	// nil for delete, check, sessions.
+	Response zkproto.Record
+	// Events are the watch triggers of a successful transaction, in order.
+	Events []Event
+}
