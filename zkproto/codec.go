@@ -182,3 +182,49 @@ func Unmarshal(b []byte, r Record) error {
 	r.Decode(d)
 	return d.Err()
 }
+
+// Fail records err as the decoder's error unless one is already set; records with
+// checks of their own (multi op types) report through it.
+func (d *Decoder) Fail(err error) { d.fail(err) }
+
+// BeginFrame reserves a 4-byte length prefix and returns its offset for EndFrame.
+// A connection can keep one Encoder and write every reply frame into it without
+// allocating.
+func (e *Encoder) BeginFrame() int {
+	start := len(e.Buf)
+	e.Buf = append(e.Buf, 0, 0, 0, 0)
+	return start
+}
+
+// EndFrame fills in the length prefix reserved by BeginFrame at start.
+func (e *Encoder) EndFrame(start int) {
+	binary.BigEndian.PutUint32(e.Buf[start:], uint32(len(e.Buf)-start-4))
+}
+
+// ACLs writes a vector<ACL>; nil is written as -1.
+func (e *Encoder) ACLs(v []ACL) {
+	if v == nil {
+		e.Int(-1)
+		return
+	}
+	e.Int(int32(len(v)))
+	for i := range v {
+		v[i].Encode(e)
+	}
+}
+
+// aclMinSize is the smallest encoded ACL: perms plus two empty ustrings.
+const aclMinSize = 4 + 4 + 4
+
+// ACLs reads a vector<ACL> (nil for -1).
+func (d *Decoder) ACLs() []ACL {
+	n, null := d.length(aclMinSize)
+	if null || d.err != nil {
+		return nil
+	}
+	v := make([]ACL, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		v[i].Decode(d)
+	}
+	return v
+}
