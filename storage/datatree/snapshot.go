@@ -1,0 +1,378 @@
+package datatree
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"maps"
+	"slices"
+
+	"github.com/zkraft/zkraft/zkproto"
+)
+
+// Snapshot format, version 1. All integers are big-endian.
+//
+//	magic    "ZKRTREE\x00"
+//	version  uint32 (1)
+//	zxid     int64
+//	sessions uint32 count, then per session, sorted by id:
+//	         id int64, timeout int32, password (int32 length, -1 for nil; bytes)
+//	nodes    uint64 count, then per node, sorted by path (so parents come first):
+//	         path (uint32 length; bytes), data (int32 length, -1 for nil; bytes),
+//	         acl (uint32 count; per entry perms int32, scheme, id as uint32-length strings),
+//	         czxid, mzxid, pzxid, ctime, mtime, owner int64,
+//	         version, aversion, cseq int32, kind uint8
+//	trailer  CRC-32C (Castagnoli) of every byte before it, uint32
+//
+// The children index, node count, data size and the ephemeral, container and TTL
+// indexes are derived and rebuilt by Restore.
+const (
+	snapMagic   = "ZKRTREE\x00"
+	snapVersion = 1
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrCorruptSnapshot is wrapped by every error Restore returns for bad input.
+var ErrCorruptSnapshot = errors.New("datatree: corrupt snapshot")
+
+// Snapshot is an immutable point-in-time view of a Tree. It holds no lock and may
+// be written while the tree goes on applying transactions.
+type Snapshot struct {
+	shards   [numShards]*shard
+	zxid     zkproto.Zxid
+	sessions map[zkproto.SessionID]SessionInfo
+}
+
+// Snapshot takes a point-in-time view of the tree in O(shards + sessions): call it
+// under the lock that serializes Apply, then release the lock and write the view.
+func (t *Tree) Snapshot() *Snapshot {
+	t.gen++
+	t.snapGen = t.gen
+	return &Snapshot{shards: t.shards, zxid: t.zxid, sessions: maps.Clone(t.sessions)}
+}
+
+// Zxid is the zxid of the last transaction the snapshot contains.
+func (s *Snapshot) Zxid() zkproto.Zxid { return s.zxid }
+
+func (s *Snapshot) get(path string) node {
+	return s.shards[shardOf(path)].m[path]
+}
+
+// snapWriter buffers output and keeps the running CRC of what it flushed.
+type snapWriter struct {
+	w   io.Writer
+	buf []byte
+	crc uint32
+	n   int64
+	err error
+}
+
+func (w *snapWriter) flush() {
+	if w.err != nil || len(w.buf) == 0 {
+		return
+	}
+	w.crc = crc32.Update(w.crc, castagnoli, w.buf)
+	n, err := w.w.Write(w.buf)
+	w.n += int64(n)
+	w.err = err
+	w.buf = w.buf[:0]
+}
+
+func (w *snapWriter) maybeFlush() {
+	if len(w.buf) >= 64<<10 {
+		w.flush()
+	}
+}
+
+func (w *snapWriter) u32(v uint32) { w.buf = binary.BigEndian.AppendUint32(w.buf, v) }
+func (w *snapWriter) i32(v int32)  { w.u32(uint32(v)) }
+func (w *snapWriter) i64(v int64)  { w.buf = binary.BigEndian.AppendUint64(w.buf, uint64(v)) }
+
+func (w *snapWriter) str(s string) {
+	w.u32(uint32(len(s)))
+	w.buf = append(w.buf, s...)
+}
+
+func (w *snapWriter) bytes(b []byte) {
+	if b == nil {
+		w.i32(-1)
+		return
+	}
+	w.i32(int32(len(b)))
+	w.buf = append(w.buf, b...)
+}
+
+// WriteTo writes the snapshot in the format above. The output depends only on the
+// replicated state, so two trees that applied the same transactions write the same
+// bytes.
+func (s *Snapshot) WriteTo(dst io.Writer) (int64, error) {
+	w := &snapWriter{w: dst, buf: make([]byte, 0, 80<<10)}
+	w.buf = append(w.buf, snapMagic...)
+	w.u32(snapVersion)
+	w.i64(int64(s.zxid))
+
+	ids := slices.Sorted(maps.Keys(s.sessions))
+	w.u32(uint32(len(ids)))
+	for _, id := range ids {
+		si := s.sessions[id]
+		w.i64(int64(si.ID))
+		w.i32(si.Timeout)
+		w.bytes(si.Password)
+		w.maybeFlush()
+	}
+
+	var paths []string
+	for _, sh := range s.shards {
+		if sh != nil {
+			for p := range sh.m {
+				paths = append(paths, p)
+			}
+		}
+	}
+	slices.Sort(paths)
+	w.i64(int64(len(paths)))
+	for _, p := range paths {
+		n := s.get(p)
+		w.str(p)
+		w.bytes(n.data)
+		w.u32(uint32(len(n.acl)))
+		for _, a := range n.acl {
+			w.i32(a.Perms)
+			w.str(a.ID.Scheme)
+			w.str(a.ID.ID)
+		}
+		w.i64(int64(n.czxid))
+		w.i64(int64(n.mzxid))
+		w.i64(int64(n.pzxid))
+		w.i64(n.ctime)
+		w.i64(n.mtime)
+		w.i64(n.owner)
+		w.i32(n.version)
+		w.i32(n.aversion)
+		w.i32(n.cseq)
+		w.buf = append(w.buf, byte(n.kind))
+		w.maybeFlush()
+	}
+	w.flush()
+	if w.err != nil {
+		return w.n, fmt.Errorf("datatree: write snapshot: %w", w.err)
+	}
+	w.buf = binary.BigEndian.AppendUint32(w.buf, w.crc)
+	n, err := dst.Write(w.buf)
+	w.n += int64(n)
+	if err != nil {
+		return w.n, fmt.Errorf("datatree: write snapshot: %w", err)
+	}
+	return w.n, nil
+}
+
+// snapReader reads with bounds checks and keeps the running CRC.
+type snapReader struct {
+	r   *bufio.Reader
+	crc uint32
+	err error
+	tmp [8]byte
+}
+
+func (r *snapReader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: "+format, append([]any{ErrCorruptSnapshot}, args...)...)
+	}
+}
+
+func (r *snapReader) read(b []byte) {
+	if r.err != nil {
+		return
+	}
+	if _, err := io.ReadFull(r.r, b); err != nil {
+		r.fail("truncated: %v", err)
+		return
+	}
+	r.crc = crc32.Update(r.crc, castagnoli, b)
+}
+
+func (r *snapReader) u8() uint8 {
+	r.read(r.tmp[:1])
+	if r.err != nil {
+		return 0
+	}
+	return r.tmp[0]
+}
+
+func (r *snapReader) u32() uint32 {
+	r.read(r.tmp[:4])
+	if r.err != nil {
+		return 0
+	}
+	return binary.BigEndian.Uint32(r.tmp[:4])
+}
+
+func (r *snapReader) i32() int32 { return int32(r.u32()) }
+
+func (r *snapReader) i64() int64 {
+	r.read(r.tmp[:8])
+	if r.err != nil {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(r.tmp[:8]))
+}
+
+// blob reads n bytes, growing the buffer as bytes arrive so a corrupt length
+// fails on the truncation instead of allocating gigabytes.
+func (r *snapReader) blob(n int) []byte {
+	const chunk = 1 << 20
+	if n <= chunk {
+		b := make([]byte, n)
+		r.read(b)
+		return b
+	}
+	var b []byte
+	for len(b) < n && r.err == nil {
+		k := min(chunk, n-len(b))
+		b = append(b, make([]byte, k)...)
+		r.read(b[len(b)-k:])
+	}
+	return b
+}
+
+const maxSnapString = 1 << 24
+
+func (r *snapReader) str() string {
+	n := r.u32()
+	if n > maxSnapString {
+		r.fail("string length %d", n)
+	}
+	if r.err != nil {
+		return ""
+	}
+	return string(r.blob(int(n)))
+}
+
+func (r *snapReader) bytes() []byte {
+	n := r.i32()
+	if r.err != nil || n == -1 {
+		return nil
+	}
+	if n < 0 {
+		r.fail("byte length %d", n)
+		return nil
+	}
+	return r.blob(int(n))
+}
+
+// Restore reads a snapshot written by WriteTo and rebuilds the tree and its
+// indexes. Any damage (bad magic or version, truncation, CRC mismatch, unsorted or
+// orphaned paths, unknown node kinds, trailing bytes) is an error wrapping
+// ErrCorruptSnapshot; it never panics.
+func Restore(src io.Reader) (*Tree, error) {
+	r := &snapReader{r: bufio.NewReaderSize(src, 256<<10)}
+	var magic [len(snapMagic)]byte
+	r.read(magic[:])
+	if r.err == nil && string(magic[:]) != snapMagic {
+		r.fail("bad magic %q", magic[:])
+	}
+	if v := r.u32(); r.err == nil && v != snapVersion {
+		r.fail("unsupported version %d", v)
+	}
+	t := newEmptyTree()
+	t.zxid = zkproto.Zxid(r.i64())
+
+	nsess := r.u32()
+	for i := uint32(0); i < nsess && r.err == nil; i++ {
+		si := SessionInfo{ID: zkproto.SessionID(r.i64()), Timeout: r.i32(), Password: r.bytes()}
+		if _, dup := t.sessions[si.ID]; dup && r.err == nil {
+			r.fail("duplicate session %#x", si.ID)
+		}
+		t.sessions[si.ID] = si
+	}
+
+	nnodes := r.i64()
+	if r.err == nil && nnodes < 1 {
+		r.fail("node count %d", nnodes)
+	}
+	prev := ""
+	for i := int64(0); i < nnodes && r.err == nil; i++ {
+		path := r.str()
+		var n node
+		n.data = r.bytes()
+		nacl := r.u32()
+		if r.err == nil && nacl > 1<<16 {
+			r.fail("%s: ACL count %d", path, nacl)
+		}
+		if nacl > 0 && r.err == nil {
+			n.acl = make([]zkproto.ACL, 0, min(nacl, 64))
+		}
+		for j := uint32(0); j < nacl && r.err == nil; j++ {
+			n.acl = append(n.acl, zkproto.ACL{Perms: r.i32(), ID: zkproto.Id{Scheme: r.str(), ID: r.str()}})
+		}
+		if len(n.acl) == 1 && n.acl[0] == openACL[0] {
+			n.acl = openACL
+		}
+		n.czxid = zkproto.Zxid(r.i64())
+		n.mzxid = zkproto.Zxid(r.i64())
+		n.pzxid = zkproto.Zxid(r.i64())
+		n.ctime = r.i64()
+		n.mtime = r.i64()
+		n.owner = r.i64()
+		n.version = r.i32()
+		n.aversion = r.i32()
+		n.cseq = r.i32()
+		n.kind = nodeKind(r.u8())
+		if r.err != nil {
+			break
+		}
+		switch {
+		case i == 0 && path != "/":
+			r.fail("first node is %q, not the root", path)
+		case i > 0 && path <= prev:
+			r.fail("path %q out of order after %q", path, prev)
+		case zkproto.ValidatePath(path) != nil:
+			r.fail("invalid path %q", path)
+		case n.kind > kindTTL:
+			r.fail("%s: unknown node kind %d", path, n.kind)
+		case n.kind == kindEphemeral && !t.hasSession(n.owner):
+			r.fail("%s: ephemeral of unknown session %#x", path, n.owner)
+		}
+		if r.err != nil {
+			break
+		}
+		if i > 0 {
+			p, ok := t.get(zkproto.ParentPath(path))
+			switch {
+			case !ok:
+				r.fail("%s: parent missing", path)
+			case p.kind == kindEphemeral:
+				r.fail("%s: child of an ephemeral", path)
+			}
+			if r.err != nil {
+				break
+			}
+		}
+		t.rawInsert(path, n)
+		prev = path
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	want := r.crc
+	var trailer [4]byte
+	if _, err := io.ReadFull(r.r, trailer[:]); err != nil {
+		return nil, fmt.Errorf("%w: missing CRC: %v", ErrCorruptSnapshot, err)
+	}
+	if got := binary.BigEndian.Uint32(trailer[:]); got != want {
+		return nil, fmt.Errorf("%w: CRC %#08x, want %#08x", ErrCorruptSnapshot, got, want)
+	}
+	if _, err := r.r.ReadByte(); err != io.EOF {
+		return nil, fmt.Errorf("%w: trailing bytes after the CRC", ErrCorruptSnapshot)
+	}
+	return t, nil
+}
+
+func (t *Tree) hasSession(id int64) bool {
+	_, ok := t.sessions[zkproto.SessionID(id)]
+	return ok
+}

@@ -1,0 +1,498 @@
+package datatree
+
+import (
+	"hash/maphash"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/zkraft/zkraft/zkproto"
+)
+
+// nodeKind is what ZooKeeper encodes in StatPersisted.ephemeralOwner.
+type nodeKind uint8
+
+const (
+	kindPersistent nodeKind = iota
+	kindEphemeral           // owner is the session id
+	kindContainer
+	kindTTL // owner is the TTL in ms
+)
+
+// childSet is the mutable children index of one node: names, not paths.
+type childSet map[string]struct{}
+
+// node is a znode's replicated content, kept by value in the shard maps. data and
+// acl are never modified in place (a write replaces the slice), so a copy of a node
+// in a snapshot stays valid. kids is the live children index, shared by all copies
+// of the node and never read through a snapshot.
+type node struct {
+	data     []byte
+	acl      []zkproto.ACL
+	kids     *childSet
+	czxid    zkproto.Zxid
+	mzxid    zkproto.Zxid
+	pzxid    zkproto.Zxid
+	ctime    int64
+	mtime    int64
+	owner    int64 // session id (ephemeral) or TTL ms (ttl); 0 otherwise
+	version  int32
+	aversion int32
+	cseq     int32 // C: child creates ever (ZooKeeper's persisted cversion)
+	kind     nodeKind
+}
+
+func (n *node) numChildren() int {
+	if n.kids == nil {
+		return 0
+	}
+	return len(*n.kids)
+}
+
+// stat is the node's Stat as clients see it.
+func (n *node) stat() zkproto.Stat {
+	nc := int32(n.numChildren())
+	var owner int64
+	if n.kind == kindEphemeral {
+		owner = n.owner // containers and TTL nodes show 0 (getClientEphemeralOwner)
+	}
+	return zkproto.Stat{
+		Czxid:          n.czxid,
+		Mzxid:          n.mzxid,
+		Ctime:          n.ctime,
+		Mtime:          n.mtime,
+		Version:        n.version,
+		Cversion:       n.cseq*2 - nc,
+		Aversion:       n.aversion,
+		EphemeralOwner: owner,
+		DataLength:     int32(len(n.data)),
+		NumChildren:    nc,
+		Pzxid:          n.pzxid,
+	}
+}
+
+const numShards = 1024
+
+var shardSeed = maphash.MakeSeed()
+
+func shardOf(path string) int {
+	return int(maphash.String(shardSeed, path) & (numShards - 1))
+}
+
+// shard is one slice of the path → node map. A shard whose gen is older than the
+// tree's snapGen is shared with a snapshot and is cloned before its first write.
+type shard struct {
+	gen uint64
+	m   map[string]node
+}
+
+// SessionInfo is one entry of the session table.
+type SessionInfo struct {
+	ID       zkproto.SessionID
+	Timeout  int32
+	Password []byte
+}
+
+// Tree is the replicated state: znodes, sessions and the zxid. See the package
+// documentation for locking.
+type Tree struct {
+	shards  [numShards]*shard
+	gen     uint64 // current shard generation
+	snapGen uint64 // shards with gen < snapGen are shared with a snapshot
+
+	zxid     zkproto.Zxid
+	sessions map[zkproto.SessionID]SessionInfo
+
+	// Derived indexes, rebuilt by Restore.
+	ephemerals map[zkproto.SessionID]map[string]struct{}
+	containers map[string]struct{}
+	ttls       map[string]struct{}
+	count      int
+	dataSize   int64
+	ephCount   int
+
+	// Undo log of the multi being applied (nil outside a multi).
+	undo    []undoRec
+	logging bool
+}
+
+var (
+	openACL     = []zkproto.ACL{{Perms: zkproto.PermAll, ID: zkproto.Id{Scheme: "world", ID: "anyone"}}}
+	readOnlyACL = []zkproto.ACL{{Perms: zkproto.PermRead, ID: zkproto.Id{Scheme: "world", ID: "anyone"}}}
+)
+
+// Built-in paths (ZooDefs / Quotas).
+const (
+	procPath   = "/zookeeper"
+	quotaPath  = "/zookeeper/quota"
+	configPath = "/zookeeper/config"
+)
+
+// isSpecialPath is DataTree.isSpecialPath: these can't be deleted (BADARGUMENTS).
+func isSpecialPath(p string) bool {
+	return p == "/" || p == procPath || p == quotaPath || p == configPath
+}
+
+func newEmptyTree() *Tree {
+	return &Tree{
+		gen:        1,
+		sessions:   make(map[zkproto.SessionID]SessionInfo),
+		ephemerals: make(map[zkproto.SessionID]map[string]struct{}),
+		containers: make(map[string]struct{}),
+		ttls:       make(map[string]struct{}),
+	}
+}
+
+// New returns the tree of a fresh ZooKeeper server: "/", "/zookeeper",
+// "/zookeeper/quota" and "/zookeeper/config", with all-zero stats as DataTree
+// makes them. /zookeeper/config is readable by anyone and writable by nobody but a
+// super user (READ_ACL_UNSAFE, aversion -1, as DataTree.addConfigNode leaves it).
+func New() *Tree {
+	t := newEmptyTree()
+	t.insert("/", node{data: []byte{}, acl: openACL})
+	t.insert(procPath, node{data: []byte{}, acl: openACL})
+	t.insert(quotaPath, node{data: []byte{}, acl: openACL})
+	t.insert(configPath, node{data: []byte{}, acl: readOnlyACL, aversion: -1})
+	return t
+}
+
+// LastZxid is the zxid of the last successful transaction (0 for a new tree).
+func (t *Tree) LastZxid() zkproto.Zxid { return t.zxid }
+
+// get returns the node at path.
+func (t *Tree) get(path string) (node, bool) {
+	s := t.shards[shardOf(path)]
+	if s == nil {
+		return node{}, false
+	}
+	n, ok := s.m[path]
+	return n, ok
+}
+
+// writable returns the shard of path, cloned first if a snapshot shares it.
+func (t *Tree) writable(path string) *shard {
+	i := shardOf(path)
+	s := t.shards[i]
+	switch {
+	case s == nil:
+		s = &shard{gen: t.gen, m: make(map[string]node)}
+		t.shards[i] = s
+	case s.gen < t.snapGen:
+		s = &shard{gen: t.gen, m: maps.Clone(s.m)}
+		t.shards[i] = s
+	}
+	return s
+}
+
+func nodeSize(path string, n *node) int64 { return int64(len(path) + len(n.data)) }
+
+// set replaces the content of an existing node.
+func (t *Tree) set(path string, old, n node) {
+	if t.logging {
+		t.undo = append(t.undo, undoRec{kind: undoSet, path: path, old: old})
+	}
+	t.writable(path).m[path] = n
+	t.dataSize += int64(len(n.data) - len(old.data))
+}
+
+// insert adds a node at a new path and links it into its parent's children.
+func (t *Tree) insert(path string, n node) {
+	if t.logging {
+		t.undo = append(t.undo, undoRec{kind: undoInsert, path: path})
+	}
+	t.rawInsert(path, n)
+}
+
+func (t *Tree) rawInsert(path string, n node) {
+	t.writable(path).m[path] = n
+	if path != "/" {
+		pp := zkproto.ParentPath(path)
+		ps := t.writable(pp)
+		p := ps.m[pp]
+		if p.kids == nil {
+			p.kids = &childSet{}
+			ps.m[pp] = p
+		}
+		(*p.kids)[zkproto.BaseName(path)] = struct{}{}
+	}
+	t.count++
+	t.dataSize += nodeSize(path, &n)
+	switch n.kind {
+	case kindEphemeral:
+		sid := zkproto.SessionID(n.owner)
+		set := t.ephemerals[sid]
+		if set == nil {
+			set = make(map[string]struct{})
+			t.ephemerals[sid] = set
+		}
+		set[path] = struct{}{}
+		t.ephCount++
+	case kindContainer:
+		t.containers[path] = struct{}{}
+	case kindTTL:
+		t.ttls[path] = struct{}{}
+	}
+}
+
+// remove deletes the (childless) node n at path and unlinks it from its parent.
+func (t *Tree) remove(path string, n node) {
+	if t.logging {
+		t.undo = append(t.undo, undoRec{kind: undoRemove, path: path, old: n})
+	}
+	t.rawRemove(path, n)
+}
+
+func (t *Tree) rawRemove(path string, n node) {
+	delete(t.writable(path).m, path)
+	if p, ok := t.get(zkproto.ParentPath(path)); ok && p.kids != nil {
+		delete(*p.kids, zkproto.BaseName(path))
+	}
+	t.count--
+	t.dataSize -= nodeSize(path, &n)
+	switch n.kind {
+	case kindEphemeral:
+		sid := zkproto.SessionID(n.owner)
+		if set := t.ephemerals[sid]; set != nil {
+			delete(set, path)
+			if len(set) == 0 {
+				delete(t.ephemerals, sid)
+			}
+		}
+		t.ephCount--
+	case kindContainer:
+		delete(t.containers, path)
+	case kindTTL:
+		delete(t.ttls, path)
+	}
+}
+
+type undoKind uint8
+
+const (
+	undoSet    undoKind = iota + 1 // restore old content
+	undoInsert                     // remove the inserted node
+	undoRemove                     // re-insert old
+)
+
+type undoRec struct {
+	kind undoKind
+	path string
+	old  node
+}
+
+// rollback reverts the undo log, newest first.
+func (t *Tree) rollback() {
+	for i := len(t.undo) - 1; i >= 0; i-- {
+		u := &t.undo[i]
+		switch u.kind {
+		case undoSet:
+			cur, _ := t.get(u.path)
+			t.writable(u.path).m[u.path] = u.old
+			t.dataSize += int64(len(u.old.data) - len(cur.data))
+		case undoInsert:
+			cur, _ := t.get(u.path)
+			t.rawRemove(u.path, cur)
+		case undoRemove:
+			t.rawInsert(u.path, u.old)
+		}
+	}
+}
+
+// Reads. None of them changes the tree; they may run concurrently with each other.
+
+// GetData returns a node's data (shared: do not modify) and Stat; it needs READ.
+func (t *Tree) GetData(path string, auth []zkproto.Id) ([]byte, zkproto.Stat, zkproto.ErrCode) {
+	n, ok := t.get(path)
+	if !ok {
+		return nil, zkproto.Stat{}, zkproto.ErrNoNode
+	}
+	if !CheckPerm(n.acl, zkproto.PermRead, auth) {
+		return nil, zkproto.Stat{}, zkproto.ErrNoAuth
+	}
+	return n.data, n.stat(), zkproto.ErrOK
+}
+
+// Exists returns a node's Stat. ZooKeeper checks no ACL for exists.
+func (t *Tree) Exists(path string) (zkproto.Stat, bool) {
+	n, ok := t.get(path)
+	if !ok {
+		return zkproto.Stat{}, false
+	}
+	return n.stat(), true
+}
+
+// NodeACL returns a node's ACL without any permission check, for the server's own
+// decisions (watches, addWatch). Shared: do not modify.
+func (t *Tree) NodeACL(path string) ([]zkproto.ACL, bool) {
+	n, ok := t.get(path)
+	return n.acl, ok
+}
+
+// Children returns the names of a node's children, sorted (ZooKeeper returns hash
+// order; any order is legal), and its Stat; it needs READ.
+func (t *Tree) Children(path string, auth []zkproto.Id) ([]string, zkproto.Stat, zkproto.ErrCode) {
+	n, ok := t.get(path)
+	if !ok {
+		return nil, zkproto.Stat{}, zkproto.ErrNoNode
+	}
+	if !CheckPerm(n.acl, zkproto.PermRead, auth) {
+		return nil, zkproto.Stat{}, zkproto.ErrNoAuth
+	}
+	names := make([]string, 0, n.numChildren())
+	if n.kids != nil {
+		for name := range *n.kids {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names, n.stat(), zkproto.ErrOK
+}
+
+// GetACL returns a node's ACL and Stat; it needs READ or ADMIN. Without ADMIN the
+// digest ids are redacted to "user:x", as ZooKeeper's FinalRequestProcessor does.
+func (t *Tree) GetACL(path string, auth []zkproto.Id) ([]zkproto.ACL, zkproto.Stat, zkproto.ErrCode) {
+	n, ok := t.get(path)
+	if !ok {
+		return nil, zkproto.Stat{}, zkproto.ErrNoNode
+	}
+	if !CheckPerm(n.acl, zkproto.PermRead|zkproto.PermAdmin, auth) {
+		return nil, zkproto.Stat{}, zkproto.ErrNoAuth
+	}
+	acl := n.acl
+	if !CheckPerm(n.acl, zkproto.PermAdmin, auth) {
+		acl = redactDigests(acl)
+	}
+	return acl, n.stat(), zkproto.ErrOK
+}
+
+func redactDigests(acl []zkproto.ACL) []zkproto.ACL {
+	var out []zkproto.ACL
+	for i, a := range acl {
+		if a.ID.Scheme != "digest" {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(acl)
+		}
+		if j := strings.IndexByte(a.ID.ID, ':'); j >= 0 {
+			out[i].ID.ID = a.ID.ID[:j] + ":x"
+		}
+	}
+	if out == nil {
+		return acl
+	}
+	return out
+}
+
+// AllChildrenNumber is the number of descendants of path (getAllChildrenNumber);
+// it needs READ on path.
+func (t *Tree) AllChildrenNumber(path string, auth []zkproto.Id) (int, zkproto.ErrCode) {
+	n, ok := t.get(path)
+	if !ok {
+		return 0, zkproto.ErrNoNode
+	}
+	if !CheckPerm(n.acl, zkproto.PermRead, auth) {
+		return 0, zkproto.ErrNoAuth
+	}
+	if path == "/" {
+		return t.count - 1, zkproto.ErrOK
+	}
+	return t.descendants(path, &n), zkproto.ErrOK
+}
+
+func (t *Tree) descendants(path string, n *node) int {
+	if n.kids == nil {
+		return 0
+	}
+	total := 0
+	var b strings.Builder
+	for name := range *n.kids {
+		total++
+		b.Reset()
+		b.WriteString(path)
+		b.WriteByte('/')
+		b.WriteString(name)
+		if c, ok := t.get(b.String()); ok && c.numChildren() > 0 {
+			total += t.descendants(b.String(), &c)
+		}
+	}
+	return total
+}
+
+// Ephemerals lists the session's ephemeral nodes whose path starts with prefix
+// (all of them for "", "/" or blanks, as getEphemerals does), sorted.
+func (t *Tree) Ephemerals(session zkproto.SessionID, prefix string) []string {
+	set := t.ephemerals[session]
+	all := strings.TrimSpace(prefix) == "" || strings.TrimSpace(prefix) == "/"
+	out := make([]string, 0, len(set))
+	for p := range set {
+		if all || strings.HasPrefix(p, prefix) {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// NodeCount is the number of znodes, the root and /zookeeper included. ZooKeeper's
+// zk_znode_count is one more: its node map holds the root twice ("" and "/").
+func (t *Tree) NodeCount() int { return t.count }
+
+// ApproximateDataSize is the sum of len(path)+len(data) over all nodes
+// (zk_approximate_data_size).
+func (t *Tree) ApproximateDataSize() int64 { return t.dataSize }
+
+// EphemeralCount is the number of ephemeral nodes (zk_ephemerals_count).
+func (t *Tree) EphemeralCount() int { return t.ephCount }
+
+// Session looks up a session.
+func (t *Tree) Session(id zkproto.SessionID) (SessionInfo, bool) {
+	s, ok := t.sessions[id]
+	return s, ok
+}
+
+// Sessions lists the session table sorted by id.
+func (t *Tree) Sessions() []SessionInfo {
+	out := make([]SessionInfo, 0, len(t.sessions))
+	for _, s := range t.sessions {
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b SessionInfo) int { return cmpInt(a.ID, b.ID) })
+	return out
+}
+
+func cmpInt[T ~int64 | ~int32](a, b T) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// ReapCandidates lists, sorted, the nodes the leader's reaper should try to delete
+// with deleteContainer at wall-clock time now (ms), as ContainerManager does:
+// containers that have had at least one child (C > 0) and have none now, and TTL
+// nodes without children whose mtime + ttl < now. (ZooKeeper's optional
+// znode.container.maxNeverUsedIntervalMs rule for never-used containers is not
+// applied.)
+func (t *Tree) ReapCandidates(now int64) []string {
+	var out []string
+	for p := range t.containers {
+		if n, ok := t.get(p); ok && n.cseq > 0 && n.numChildren() == 0 {
+			out = append(out, p)
+		}
+	}
+	for p := range t.ttls {
+		if n, ok := t.get(p); ok && n.numChildren() == 0 && ttlExpired(&n, now) {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func ttlExpired(n *node, now int64) bool {
+	return n.owner > 0 && now-n.mtime > n.owner
+}
