@@ -238,7 +238,7 @@ func TestServerLines(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.line, func(t *testing.T) {
-			c, _ := parse(t, tt.line+"\nserver.100=p:1:2\n")
+			c, _ := parse(t, "initLimit=5\nsyncLimit=2\n"+tt.line+"\nserver.100=p:1:2\n")
 			got, ok := c.Server(tt.want.ID)
 			if len(c.Servers) != 2 || !ok {
 				t.Fatalf("Servers = %v", c.Servers)
