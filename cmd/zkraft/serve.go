@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zkraft/zkraft/ensemble"
+)
+
+func serveCmd() *cobra.Command {
+	var (
+		configPath string
+		dataDir    string
+		clientAddr string
+		logLevel   string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a zkraft server in the foreground",
+		Long: `Run a zkraft server in the foreground.
+
+With no flags: a development node on 127.0.0.1:2181 keeping its data in ./zkraft-data.
+With --config zoo.cfg: the server a ZooKeeper zoo.cfg describes, like
+"zkServer.sh start-foreground". SIGTERM or SIGINT shut it down cleanly.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level %q: use debug, info, warn or error", logLevel)
+			}
+			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+			cfg := ensemble.NewConfig()
+			if configPath != "" {
+				var err error
+				if cfg, err = ensemble.LoadZooConfig(configPath, logger); err != nil {
+					return err
+				}
+			} else {
+				cfg.DataDir = dataDir
+			}
+			if cmd.Flags().Changed("data-dir") {
+				cfg.DataDir = dataDir
+			}
+			if cmd.Flags().Changed("client-addr") || configPath == "" {
+				cfg.ClientAddr = clientAddr
+			}
+			cfg.Logger = logger
+			return serve(cfg, logger)
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "", "a ZooKeeper zoo.cfg to run as")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "zkraft-data", "where the node keeps its Raft log and snapshots")
+	cmd.Flags().StringVar(&clientAddr, "client-addr", "127.0.0.1:2181", "client listen address")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func serve(cfg ensemble.Config, log *slog.Logger) error {
+	start := time.Now()
+	srv, err := ensemble.Start(cfg)
+	if err != nil {
+		return err
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	for {
+		select {
+		case <-srv.Ready():
+			log.Info("zkraft ready", "client_addr", srv.Addr().String(), "data_dir", cfg.DataDir, "startup", time.Since(start).Round(time.Millisecond))
+		case <-srv.Done():
+			return srv.Err()
+		case sig := <-sigs:
+			log.Info("signal received; shutting down", "signal", sig.String())
+			return srv.Close()
+		}
+		// Ready fires once; stop selecting on it.
+		select {
+		case <-srv.Done():
+			return srv.Err()
+		case sig := <-sigs:
+			log.Info("signal received; shutting down", "signal", sig.String())
+			return srv.Close()
+		}
+	}
+}
+
+func versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print zkraft's version and the ZooKeeper version it emulates",
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Printf("zkraft %s (ZooKeeper %s compatible)\n", ensemble.Version, ensemble.ZooKeeperVersion)
+		},
+	}
+}

@@ -1,0 +1,114 @@
+package ensemble
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/zkraft/zkraft/zkproto"
+)
+
+// Config is what a server needs to start. NewConfig gives ZooKeeper's defaults for a
+// development node; change fields, then call Start.
+type Config struct {
+	// ClientAddr is the client port's listen address ("127.0.0.1:2181"; port 0 picks one).
+	ClientAddr string
+	// DataDir holds the Raft log, stable state and snapshots. Empty keeps everything in
+	// memory: nothing survives Close.
+	DataDir string
+	// DataLogDir, when set, holds the Raft log instead of DataDir (zoo.cfg dataLogDir).
+	DataLogDir string
+	// ServerID is this node's id (zoo.cfg myid); it is also the top byte of session ids.
+	ServerID int64
+
+	TickTime          time.Duration
+	MinSessionTimeout time.Duration // default 2 × TickTime
+	MaxSessionTimeout time.Duration // default 20 × TickTime
+
+	MaxClientCnxns         int // per source address; 0 means unlimited
+	MaxBuffer              int // jute.maxbuffer: the largest frame accepted
+	GlobalOutstandingLimit int // requests in flight across all connections
+
+	FourLetterWhitelist  []string // "*" allows all; default {"srvr"}
+	ExtendedTypesEnabled bool     // TTL nodes
+	// SuperDigest is "super:<base64 sha1>" as DigestAuthenticationProvider.superDigest.
+	SuperDigest string
+	// ContainerCheckInterval is how often empty containers and expired TTL nodes are reaped.
+	ContainerCheckInterval time.Duration
+	// SnapshotThreshold is how many Raft entries pass between snapshots.
+	SnapshotThreshold uint64
+
+	// Logger receives the server's structured logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// NewConfig returns ZooKeeper's defaults for a single in-memory development node on
+// 127.0.0.1:2181.
+func NewConfig() Config {
+	return Config{
+		ClientAddr:             "127.0.0.1:2181",
+		ServerID:               1,
+		TickTime:               2 * time.Second,
+		MaxClientCnxns:         60,
+		MaxBuffer:              zkproto.DefaultMaxBuffer,
+		GlobalOutstandingLimit: 1000,
+		FourLetterWhitelist:    []string{"srvr"},
+		ContainerCheckInterval: time.Minute,
+		SnapshotThreshold:      8192,
+	}
+}
+
+// withDefaults fills derived and zero values and checks the rest.
+func (c Config) withDefaults() (Config, error) {
+	if c.TickTime <= 0 {
+		c.TickTime = 2 * time.Second
+	}
+	if c.MinSessionTimeout <= 0 {
+		c.MinSessionTimeout = 2 * c.TickTime
+	}
+	if c.MaxSessionTimeout <= 0 {
+		c.MaxSessionTimeout = 20 * c.TickTime
+	}
+	if c.MinSessionTimeout > c.MaxSessionTimeout {
+		return c, fmt.Errorf("minSessionTimeout %v is larger than maxSessionTimeout %v", c.MinSessionTimeout, c.MaxSessionTimeout)
+	}
+	if c.MaxBuffer <= 0 {
+		c.MaxBuffer = zkproto.DefaultMaxBuffer
+	}
+	if c.GlobalOutstandingLimit <= 0 {
+		c.GlobalOutstandingLimit = 1000
+	}
+	if c.ContainerCheckInterval <= 0 {
+		c.ContainerCheckInterval = time.Minute
+	}
+	if c.SnapshotThreshold == 0 {
+		c.SnapshotThreshold = 8192
+	}
+	if c.ServerID < 0 || c.ServerID > 254 {
+		return c, fmt.Errorf("server id %d out of range: ZooKeeper ids are 1-254 here", c.ServerID)
+	}
+	if c.ServerID == 0 {
+		c.ServerID = 1
+	}
+	if _, _, err := net.SplitHostPort(c.ClientAddr); err != nil {
+		return c, fmt.Errorf("client address %q: %w", c.ClientAddr, err)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+// clampTimeout applies ZooKeeper's rule: a requested session timeout is clamped, not
+// rejected.
+func (c Config) clampTimeout(ms int32) int32 {
+	lo, hi := int32(c.MinSessionTimeout.Milliseconds()), int32(c.MaxSessionTimeout.Milliseconds())
+	if ms < lo {
+		return lo
+	}
+	if ms > hi {
+		return hi
+	}
+	return ms
+}

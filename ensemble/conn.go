@@ -1,0 +1,497 @@
+package ensemble
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zkraft/zkraft/storage/datatree"
+	"github.com/zkraft/zkraft/zkproto"
+)
+
+// maxQueuedOutput is how much a client may leave unread before it is disconnected: a
+// stuck reader must not hold the server's memory hostage.
+const maxQueuedOutput = 64 << 20
+
+// conn is one client connection. Three goroutines serve it: the reader decodes
+// requests and starts writes at once (so a client's writes are pipelined into Raft),
+// the processor completes requests strictly in arrival order (waiting for a write
+// before running the reads behind it: FIFO and read-your-writes), and the writer
+// drains the outbound queue that responses and watch events share.
+type conn struct {
+	srv      *Server
+	nc       net.Conn
+	remoteIP string
+	log      *slog.Logger
+	est      time.Time
+
+	pending chan *request
+
+	outMu   sync.Mutex
+	out     []byte
+	outWake chan struct{}
+
+	closed    chan struct{}
+	closeOnce sync.Once
+
+	sessID   atomic.Int64
+	timeout  time.Duration
+	closing  atomic.Bool // the client asked to close its session
+	authMu   sync.Mutex
+	auth     []zkproto.Id
+	readOnly bool // the client speaks the readOnly byte in its handshake
+
+	stats connStats
+}
+
+// request is one client request on its way through the pipeline.
+type request struct {
+	hdr   zkproto.RequestHeader
+	start time.Time
+	// exactly one of: a write in flight, a barrier to wait for before exec, or a
+	// ready reply
+	prop    *proposal
+	barrier func() error
+	exec    func() []byte // runs in order, after every earlier request completed
+	reply   []byte
+	after   func() // runs after the reply is queued (close the connection, ...)
+	counted bool   // holds a globalOutstandingLimit slot
+}
+
+func (s *Server) acceptLoop() {
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			if s.ctx.Err() != nil {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			s.log.Error("accept failed", "err", err)
+			return
+		}
+		c := s.newConn(nc)
+		if c == nil {
+			continue
+		}
+		s.goAttach(c.serve)
+	}
+}
+
+// newConn registers a connection, or refuses it when its address already holds
+// maxClientCnxns connections, as ZooKeeper does (the client sees connection loss).
+func (s *Server) newConn(nc net.Conn) *conn {
+	ip := remoteIP(nc.RemoteAddr())
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if s.cfg.MaxClientCnxns > 0 && s.perIP[ip] >= s.cfg.MaxClientCnxns {
+		s.log.Warn("too many connections from one address", "addr", ip, "max", s.cfg.MaxClientCnxns)
+		nc.Close()
+		return nil
+	}
+	c := &conn{
+		srv:      s,
+		nc:       nc,
+		remoteIP: ip,
+		log:      s.log.With("remote", nc.RemoteAddr().String()),
+		est:      time.Now(),
+		pending:  make(chan *request, 256),
+		outWake:  make(chan struct{}, 1),
+		closed:   make(chan struct{}),
+		// Like ZooKeeper, every connection is identified by its address for ip ACLs.
+		auth: []zkproto.Id{{Scheme: "ip", ID: ip}},
+	}
+	s.conns[c] = struct{}{}
+	s.perIP[ip]++
+	s.stats.connsAccepted.Add(1)
+	return c
+}
+
+func remoteIP(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
+}
+
+// close shuts the connection; the goroutines notice and exit. Idempotent.
+func (c *conn) close() {
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		c.nc.Close()
+	})
+}
+
+func (c *conn) isClosed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// serve runs the connection to its end.
+func (c *conn) serve() {
+	defer c.unregister()
+	defer c.close()
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); c.writeLoop() }()
+	defer wg.Wait()
+
+	fr := zkproto.NewFrameReader(c.nc, c.srv.cfg.MaxBuffer)
+	c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.MaxSessionTimeout))
+	if word, ok, err := fr.PeekFourLetterWord(); err != nil {
+		return
+	} else if ok {
+		c.fourLetterWord(word)
+		return
+	}
+	if !c.handshake(fr) {
+		return
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); c.processLoop() }()
+	c.readLoop(fr)
+	if c.closing.Load() {
+		// Let the processor answer closeSession; it closes the connection after.
+		select {
+		case <-c.closed:
+		case <-time.After(c.timeout):
+		}
+	}
+}
+
+func (c *conn) unregister() {
+	s := c.srv
+	s.watches.RemoveWatcher(c)
+	// Give back the outstanding slots of requests that never completed.
+	for {
+		select {
+		case r := <-c.pending:
+			if r.counted {
+				<-s.outstanding
+			}
+			continue
+		default:
+		}
+		break
+	}
+	s.connMu.Lock()
+	delete(s.conns, c)
+	if s.perIP[c.remoteIP]--; s.perIP[c.remoteIP] <= 0 {
+		delete(s.perIP, c.remoteIP)
+	}
+	if id := zkproto.SessionID(c.sessID.Load()); id != 0 && s.bySess[id] == c {
+		delete(s.bySess, id)
+	}
+	s.connMu.Unlock()
+}
+
+// handshake reads the ConnectRequest and opens or resumes the session.
+func (c *conn) handshake(fr *zkproto.FrameReader) bool {
+	s := c.srv
+	frame, err := fr.Next()
+	if err != nil {
+		c.logReadErr(err)
+		return false
+	}
+	var req zkproto.ConnectRequest
+	if err := zkproto.Unmarshal(frame, &req); err != nil {
+		c.log.Warn("malformed connect request; closing", "err", err)
+		return false
+	}
+	c.readOnly = req.HasReadOnly
+	if last := s.lastZxid(); req.LastZxidSeen > last {
+		// Single system image: this server is behind what the client has seen.
+		c.log.Info("refusing session: client has seen a newer zxid; it must try another server",
+			"client_zxid", fmt.Sprintf("0x%x", req.LastZxidSeen), "zxid", fmt.Sprintf("0x%x", last))
+		return false
+	}
+	timeout := s.cfg.clampTimeout(req.TimeOut)
+	resp := zkproto.ConnectResponse{TimeOut: timeout, HasReadOnly: req.HasReadOnly}
+
+	if req.SessionID == 0 {
+		if !s.leader.Load() {
+			return false
+		}
+		txn := &datatree.Txn{
+			Kind:     datatree.TxnCreateSession,
+			Session:  s.newSessionID(),
+			Time:     time.Now().UnixMilli(),
+			Timeout:  timeout,
+			Password: newPassword(),
+		}
+		res, err := s.propose(s.ctx, txn)
+		if err != nil || res.Err != zkproto.ErrOK {
+			c.log.Warn("create session failed", "err", errOr(err, res))
+			return false
+		}
+		resp.SessionID, resp.Passwd = txn.Session, txn.Password
+		c.log.Debug("new session", "session_id", sessionHex(txn.Session), "timeout", timeout)
+	} else {
+		var si datatree.SessionInfo
+		var ok bool
+		s.fsm.read(func(t *datatree.Tree) { si, ok = t.Session(req.SessionID) })
+		if !ok || !equalBytes(si.Password, req.Passwd) || !s.sessions.touch(req.SessionID, time.Now()) {
+			// Expired, unknown or a wrong password: timeout 0 tells the client its
+			// session has expired.
+			c.log.Info("refusing session resume: expired, unknown or wrong password", "session_id", sessionHex(req.SessionID))
+			c.enqueue(frameOf(nil, &zkproto.ConnectResponse{Passwd: make([]byte, zkproto.PasswordLen), HasReadOnly: req.HasReadOnly}))
+			c.flushAndClose()
+			return false
+		}
+		resp.SessionID, resp.Passwd = req.SessionID, si.Password
+		// A resumed session keeps the timeout it negotiated when created.
+		resp.TimeOut = si.Timeout
+	}
+	c.timeout = time.Duration(resp.TimeOut) * time.Millisecond
+	c.sessID.Store(int64(resp.SessionID))
+	s.connMu.Lock()
+	old := s.bySess[resp.SessionID]
+	s.bySess[resp.SessionID] = c
+	s.connMu.Unlock()
+	if old != nil {
+		old.close() // the client moved to this connection
+	}
+	c.enqueue(frameOf(nil, &resp))
+	return true
+}
+
+func (c *conn) session() zkproto.SessionID { return zkproto.SessionID(c.sessID.Load()) }
+
+func (c *conn) logReadErr(err error) {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	case errors.Is(err, zkproto.ErrFrameTooLarge), errors.Is(err, zkproto.ErrBadFrameLength):
+		c.log.Warn("closing connection: frame length out of bounds (raise jute.maxbuffer if this client is legitimate)", "err", err, "max", c.srv.cfg.MaxBuffer)
+	default:
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			c.log.Info("closing idle connection", "session_id", sessionHex(c.session()))
+			return
+		}
+		if !c.isClosed() {
+			c.log.Info("closing connection", "err", err)
+		}
+	}
+}
+
+// readLoop decodes requests in order and hands them to the processor.
+func (c *conn) readLoop(fr *zkproto.FrameReader) {
+	s := c.srv
+	for {
+		c.nc.SetReadDeadline(time.Now().Add(c.timeout))
+		frame, err := fr.Next()
+		if err != nil {
+			c.logReadErr(err)
+			return
+		}
+		now := time.Now()
+		c.stats.received.Add(1)
+		s.stats.received.Add(1)
+		s.sessions.touch(c.session(), now)
+
+		d := zkproto.NewDecoder(frame)
+		var hdr zkproto.RequestHeader
+		hdr.Decode(d)
+		if d.Err() != nil {
+			c.log.Warn("closing connection: malformed request header", "err", d.Err())
+			return
+		}
+		r := c.prepare(hdr, frame[8:], now)
+		if r == nil {
+			return
+		}
+		// globalOutstandingLimit: stop reading while the server is full.
+		select {
+		case s.outstanding <- struct{}{}:
+			r.counted = true
+		case <-c.closed:
+			return
+		}
+		select {
+		case c.pending <- r:
+		case <-c.closed:
+			<-s.outstanding
+			return
+		}
+		if c.closing.Load() {
+			return // nothing after closeSession is served
+		}
+	}
+}
+
+// processLoop completes requests in arrival order.
+func (c *conn) processLoop() {
+	for {
+		var r *request
+		select {
+		case r = <-c.pending:
+		case <-c.closed:
+			return
+		}
+		reply := r.reply
+		switch {
+		case r.prop != nil:
+			res, err := r.prop.wait(c.srv.ctx)
+			if err != nil {
+				// Lost leadership or shutting down: the write's fate is unknown to
+				// us, as it is to a ZooKeeper client on connection loss.
+				if !c.isClosed() && c.srv.ctx.Err() == nil {
+					c.log.Warn("write failed; closing connection", "op", r.hdr.Type, "err", err)
+				}
+				c.close()
+				<-c.srv.outstanding
+				return
+			}
+			reply = c.writeReply(r.hdr, res)
+		case r.exec != nil:
+			if r.barrier != nil {
+				if err := r.barrier(); err != nil {
+					c.close()
+					<-c.srv.outstanding
+					return
+				}
+			}
+			reply = r.exec()
+		}
+		if reply != nil {
+			c.enqueue(reply)
+		}
+		c.stats.record(r.hdr, time.Since(r.start), c.srv.lastZxid)
+		c.srv.stats.latency(time.Since(r.start))
+		if r.counted {
+			<-c.srv.outstanding
+		}
+		if r.after != nil {
+			r.after()
+		}
+	}
+}
+
+// Notify queues a watch event (watch.Watcher). It never blocks.
+func (c *conn) Notify(ev zkproto.WatcherEvent) {
+	c.enqueue(frameOf(&zkproto.ReplyHeader{Xid: zkproto.XidWatchEvent, Zxid: -1}, &ev))
+}
+
+// SessionID identifies the watcher in wchc/wchp dumps.
+func (c *conn) SessionID() zkproto.SessionID { return c.session() }
+
+// Stale tells the watch table not to register watches for a closed connection.
+func (c *conn) Stale() bool { return c.isClosed() }
+
+// enqueue appends an encoded frame to the outbound queue.
+func (c *conn) enqueue(frame []byte) {
+	c.outMu.Lock()
+	if len(c.out)+len(frame) > maxQueuedOutput {
+		c.outMu.Unlock()
+		c.log.Warn("closing connection: client is not reading its responses")
+		c.close()
+		return
+	}
+	c.out = append(c.out, frame...)
+	c.outMu.Unlock()
+	c.stats.sent.Add(1)
+	c.srv.stats.sent.Add(1)
+	select {
+	case c.outWake <- struct{}{}:
+	default:
+	}
+}
+
+// writeLoop writes queued frames; many small replies go out in one write.
+func (c *conn) writeLoop() {
+	var buf []byte
+	for {
+		select {
+		case <-c.outWake:
+		case <-c.closed:
+			return
+		}
+		c.outMu.Lock()
+		buf, c.out = c.out, buf[:0]
+		c.outMu.Unlock()
+		if len(buf) == 0 {
+			continue
+		}
+		c.nc.SetWriteDeadline(time.Now().Add(max(c.timeout, time.Second)))
+		if _, err := c.nc.Write(buf); err != nil {
+			c.close()
+			return
+		}
+	}
+}
+
+// flushAndClose closes the connection once everything queued so far is written.
+func (c *conn) flushAndClose() {
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		c.outMu.Lock()
+		n := len(c.out)
+		c.outMu.Unlock()
+		if n == 0 || c.isClosed() {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// The writer took the last bytes; give it a moment to hand them to the kernel.
+	time.Sleep(5 * time.Millisecond)
+	c.close()
+}
+
+// sessionClosed is called when this connection's session was closed or expired.
+func (c *conn) sessionClosed() {
+	if c.closing.Load() {
+		return // the client's own closeSession: the processor closes after replying
+	}
+	c.close()
+}
+
+// frameOf encodes a reply frame: length, header (nil for the connect response) and body.
+func frameOf(hdr *zkproto.ReplyHeader, body zkproto.Record) []byte {
+	e := zkproto.Encoder{Buf: make([]byte, 4, 64)}
+	if hdr != nil {
+		hdr.Encode(&e)
+	}
+	if body != nil {
+		body.Encode(&e)
+	}
+	n := len(e.Buf) - 4
+	e.Buf[0], e.Buf[1], e.Buf[2], e.Buf[3] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+	return e.Buf
+}
+
+func equalBytes(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	var v byte
+	for i := range a {
+		v |= a[i] ^ b[i]
+	}
+	return v == 0
+}
+
+func sessionHex(id zkproto.SessionID) string { return fmt.Sprintf("0x%x", uint64(id)) }
+
+func errOr(err error, res *datatree.Result) error {
+	if err != nil {
+		return err
+	}
+	return res.Err
+}

@@ -1,0 +1,95 @@
+package ensemble
+
+import (
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/zkraft/zkraft/ensemble/watch"
+	"github.com/zkraft/zkraft/storage/datatree"
+)
+
+// fsm is the Raft state machine: the data tree behind one lock, plus the watch table
+// that fires under that lock. Holding the tree's write lock while triggering watches is
+// what guarantees that a client sees a watch event before any response that reflects
+// the change: a read that could see the change takes the read lock, so it runs after
+// the event is already on its connection's queue.
+type fsm struct {
+	mu      sync.RWMutex
+	tree    *datatree.Tree
+	watches *watch.Manager
+	// applied is called after each transaction, outside the lock, on the apply
+	// goroutine: the server's session bookkeeping hangs off it.
+	applied func(*datatree.Txn, *datatree.Result)
+}
+
+// applyResult is what raft's ApplyFuture.Response returns for our entries.
+type applyResult struct {
+	res datatree.Result
+	err error
+}
+
+func newFSM(w *watch.Manager) *fsm {
+	return &fsm{tree: datatree.New(), watches: w}
+}
+
+func (f *fsm) Apply(l *raft.Log) any {
+	txn, err := decodeTxn(l.Data)
+	if err != nil {
+		// Every node would fail the same way on the same entry, so state stays in
+		// agreement; the proposer gets the error.
+		return &applyResult{err: fmt.Errorf("raft index %d: %w", l.Index, err)}
+	}
+	f.mu.Lock()
+	res := f.tree.Apply(txn)
+	for _, ev := range res.Events {
+		f.watches.Trigger(ev.Path, ev.Type)
+	}
+	f.mu.Unlock()
+	if f.applied != nil {
+		f.applied(txn, &res)
+	}
+	return &applyResult{res: res}
+}
+
+// read runs fn with the tree under the read lock.
+func (f *fsm) read(fn func(t *datatree.Tree)) {
+	f.mu.RLock()
+	fn(f.tree)
+	f.mu.RUnlock()
+}
+
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	// Raft never calls Snapshot concurrently with Apply; the lock keeps readers out
+	// while the point-in-time view is taken (cheap), not while it is written.
+	f.mu.Lock()
+	s := f.tree.Snapshot()
+	f.mu.Unlock()
+	return &fsmSnapshot{s: s}, nil
+}
+
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	t, err := datatree.Restore(rc)
+	if err != nil {
+		return fmt.Errorf("restore snapshot: %w", err)
+	}
+	f.mu.Lock()
+	f.tree = t
+	f.mu.Unlock()
+	return nil
+}
+
+type fsmSnapshot struct{ s *datatree.Snapshot }
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := s.s.WriteTo(sink); err != nil {
+		sink.Cancel()
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) Release() {}

@@ -1,0 +1,376 @@
+package ensemble
+
+import (
+	"strings"
+	"time"
+
+	"github.com/zkraft/zkraft/ensemble/watch"
+	"github.com/zkraft/zkraft/storage/datatree"
+	"github.com/zkraft/zkraft/zkproto"
+)
+
+// prepare turns a request frame into a pipeline entry. Writes are proposed here, at
+// once, so that a client's pipelined writes share Raft batches; reads become closures
+// that the processor runs in order. It returns nil when the connection must close.
+func (c *conn) prepare(hdr zkproto.RequestHeader, body []byte, now time.Time) *request {
+	s := c.srv
+	r := &request{hdr: hdr, start: now}
+	replyErr := func(code zkproto.ErrCode) *request {
+		r.exec = func() []byte { return c.header(hdr.Xid, code) }
+		return r
+	}
+	switch hdr.Type {
+	case zkproto.OpPing:
+		r.exec = func() []byte { return c.header(zkproto.XidPing, zkproto.ErrOK) }
+		return r
+	case zkproto.OpAuth:
+		return c.authenticate(r, body)
+	case zkproto.OpCloseSession:
+		c.closing.Store(true)
+		txn := &datatree.Txn{Kind: datatree.TxnCloseSession, Session: c.session(), Time: now.UnixMilli()}
+		p := s.proposeAsync(txn)
+		r.prop = &p
+		r.after = c.flushAndClose
+		return r
+	case zkproto.OpDeleteContainer:
+		// Internal to the reaper; a client must not delete containers with it.
+		return c.unimplemented(r)
+	}
+
+	req, known := zkproto.NewRequest(hdr.Type)
+	if !known {
+		return c.unimplemented(r)
+	}
+	if req != nil {
+		if err := zkproto.Unmarshal(body, req); err != nil {
+			c.log.Info("malformed request", "op", hdr.Type, "err", err)
+			return replyErr(zkproto.ErrMarshallingError)
+		}
+	}
+
+	if hdr.Type.IsWrite() {
+		if hdr.Type == zkproto.OpReconfig {
+			return replyErr(zkproto.ErrReconfigDisabled)
+		}
+		if !s.cfg.ExtendedTypesEnabled && usesTTL(hdr.Type, req) {
+			return replyErr(zkproto.ErrUnimplemented)
+		}
+		txn := &datatree.Txn{Kind: datatree.TxnRequest, Session: c.session(), Time: now.UnixMilli(),
+			Op: hdr.Type, Request: req, Auth: c.identities()}
+		p := s.proposeAsync(txn)
+		r.prop = &p
+		return r
+	}
+
+	switch hdr.Type {
+	case zkproto.OpSync:
+		// Sync waits until everything committed before it is applied here.
+		r.barrier = func() error { return s.raft.Barrier(0).Error() }
+		r.exec = func() []byte {
+			return c.reply(hdr.Xid, s.lastZxid(), zkproto.ErrOK, &zkproto.SyncResponse{Path: req.(*zkproto.SyncRequest).Path})
+		}
+	case zkproto.OpSASL:
+		// SASL is not offered: answer as a ZooKeeper without a SASL provider.
+		return replyErr(zkproto.ErrAuthFailed)
+	case zkproto.OpSetWatches, zkproto.OpSetWatches2:
+		r.exec = func() []byte { return c.setWatches(hdr, req) }
+	default:
+		auth := c.identities()
+		r.exec = func() []byte { return c.read(hdr, req, auth) }
+	}
+	return r
+}
+
+// unimplemented answers UNIMPLEMENTED and closes the connection, as ZooKeeper's
+// UnimplementedRequestProcessor does for an unknown op code.
+func (c *conn) unimplemented(r *request) *request {
+	c.log.Info("unknown op code; closing connection", "op", r.hdr.Type)
+	r.exec = func() []byte { return c.header(r.hdr.Xid, zkproto.ErrUnimplemented) }
+	r.after = c.flushAndClose
+	return r
+}
+
+func usesTTL(op zkproto.OpCode, req zkproto.Record) bool {
+	switch q := req.(type) {
+	case *zkproto.CreateTTLRequest:
+		return true
+	case *zkproto.CreateRequest:
+		return q.Flags.IsTTL()
+	case *zkproto.MultiRequest:
+		for _, o := range q.Ops {
+			if usesTTL(o.Header.Type, o.Request) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// header is a reply with no body, stamped with the last applied zxid.
+func (c *conn) header(xid zkproto.Xid, code zkproto.ErrCode) []byte {
+	return frameOf(&zkproto.ReplyHeader{Xid: xid, Zxid: c.srv.lastZxid(), Err: code}, nil)
+}
+
+func (c *conn) reply(xid zkproto.Xid, zxid zkproto.Zxid, code zkproto.ErrCode, body zkproto.Record) []byte {
+	if code != zkproto.ErrOK {
+		body = nil
+	}
+	return frameOf(&zkproto.ReplyHeader{Xid: xid, Zxid: zxid, Err: code}, body)
+}
+
+// writeReply answers a replicated write. A failed multi still carries its per-op results.
+func (c *conn) writeReply(hdr zkproto.RequestHeader, res *datatree.Result) []byte {
+	body := res.Response
+	if res.Err != zkproto.ErrOK && hdr.Type != zkproto.OpMulti {
+		body = nil
+	}
+	return frameOf(&zkproto.ReplyHeader{Xid: hdr.Xid, Zxid: res.Zxid, Err: res.Err}, body)
+}
+
+func (c *conn) identities() []zkproto.Id {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	return append([]zkproto.Id(nil), c.auth...)
+}
+
+func (c *conn) addIdentity(id zkproto.Id) {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	for _, have := range c.auth {
+		if have == id {
+			return
+		}
+	}
+	c.auth = append(c.auth, id)
+}
+
+// authenticate handles addauth in the reader, so that the requests after it carry the
+// new identity. Unknown schemes fail and close the connection, as in ZooKeeper.
+func (c *conn) authenticate(r *request, body []byte) *request {
+	var ap zkproto.AuthPacket
+	code := zkproto.ErrOK
+	if err := zkproto.Unmarshal(body, &ap); err != nil {
+		code = zkproto.ErrMarshallingError
+	} else {
+		switch ap.Scheme {
+		case "digest":
+			user, password, _ := strings.Cut(string(ap.Auth), ":")
+			id := datatree.DigestID(user, password)
+			c.addIdentity(zkproto.Id{Scheme: "digest", ID: id})
+			if c.srv.cfg.SuperDigest != "" && id == c.srv.cfg.SuperDigest {
+				c.addIdentity(zkproto.Id{Scheme: "super"})
+			}
+		case "ip":
+			// Every connection already carries its address.
+		default:
+			code = zkproto.ErrAuthFailed
+		}
+	}
+	r.exec = func() []byte { return frameOf(&zkproto.ReplyHeader{Xid: zkproto.XidAuth, Err: code}, nil) }
+	if code != zkproto.ErrOK {
+		c.log.Info("authentication failed; closing connection", "scheme", ap.Scheme)
+		r.after = c.flushAndClose
+	}
+	return r
+}
+
+// read serves a read from the local tree. Watches are registered under the same read
+// lock as the read, so no change can slip between them.
+func (c *conn) read(hdr zkproto.RequestHeader, req zkproto.Record, auth []zkproto.Id) []byte {
+	var (
+		zxid zkproto.Zxid
+		code = zkproto.ErrOK
+		body zkproto.Record
+	)
+	w := c.srv.watches
+	c.srv.fsm.read(func(t *datatree.Tree) {
+		zxid = t.LastZxid()
+		switch q := req.(type) {
+		case *zkproto.ExistsRequest:
+			stat, ok := t.Exists(q.Path)
+			if q.Watch {
+				// Set whether or not the node exists: it fires on creation too.
+				w.Add(c, q.Path, watch.Exist)
+			}
+			if !ok {
+				code = zkproto.ErrNoNode
+				return
+			}
+			body = &zkproto.ExistsResponse{Stat: stat}
+		case *zkproto.GetDataRequest:
+			body, code = c.getData(t, q, auth)
+		case *zkproto.GetChildrenRequest:
+			var kids []string
+			kids, _, code = t.Children(q.Path, auth)
+			if code == zkproto.ErrOK {
+				if q.Watch {
+					w.Add(c, q.Path, watch.Child)
+				}
+				body = &zkproto.GetChildrenResponse{Children: kids}
+			}
+		case *zkproto.GetChildren2Request:
+			kids, stat, err := t.Children(q.Path, auth)
+			if code = err; code == zkproto.ErrOK {
+				if q.Watch {
+					w.Add(c, q.Path, watch.Child)
+				}
+				body = &zkproto.GetChildren2Response{Children: kids, Stat: stat}
+			}
+		case *zkproto.GetACLRequest:
+			acl, stat, err := t.GetACL(q.Path, auth)
+			if code = err; code == zkproto.ErrOK {
+				body = &zkproto.GetACLResponse{ACL: acl, Stat: stat}
+			}
+		case *zkproto.GetAllChildrenNumberRequest:
+			var n int
+			if n, code = t.AllChildrenNumber(q.Path, auth); code == zkproto.ErrOK {
+				body = &zkproto.GetAllChildrenNumberResponse{TotalNumber: int32(n)}
+			}
+		case *zkproto.GetEphemeralsRequest:
+			body = &zkproto.GetEphemeralsResponse{Ephemerals: t.Ephemerals(c.session(), q.PrefixPath)}
+		case *zkproto.MultiRequest:
+			body = c.multiRead(t, q, auth)
+		case *zkproto.CheckWatchesRequest:
+			code = watchResult(w.Contains(c, q.Path, q.Type))
+		case *zkproto.RemoveWatchesRequest:
+			code = watchResult(w.Remove(c, q.Path, q.Type))
+		case *zkproto.AddWatchRequest:
+			k, ok := watch.KindOfAddWatchMode(q.Mode)
+			if !ok {
+				code = zkproto.ErrMarshallingError
+				return
+			}
+			w.Add(c, q.Path, k)
+		case nil:
+			if hdr.Type == zkproto.OpWhoAmI {
+				body = whoAmI(auth)
+				return
+			}
+			code = zkproto.ErrUnimplemented
+		default:
+			code = zkproto.ErrUnimplemented
+		}
+	})
+	return c.reply(hdr.Xid, zxid, code, body)
+}
+
+func (c *conn) getData(t *datatree.Tree, q *zkproto.GetDataRequest, auth []zkproto.Id) (zkproto.Record, zkproto.ErrCode) {
+	data, stat, code := t.GetData(q.Path, auth)
+	if code != zkproto.ErrOK {
+		return nil, code
+	}
+	if q.Watch {
+		c.srv.watches.Add(c, q.Path, watch.Data)
+	}
+	return &zkproto.GetDataResponse{Data: data, Stat: stat}, zkproto.ErrOK
+}
+
+// multiRead answers each read independently: it is not atomic in ZooKeeper either.
+func (c *conn) multiRead(t *datatree.Tree, q *zkproto.MultiRequest, auth []zkproto.Id) *zkproto.MultiResponse {
+	resp := &zkproto.MultiResponse{Results: make([]zkproto.MultiResult, 0, len(q.Ops))}
+	for _, op := range q.Ops {
+		var body zkproto.Record
+		code := zkproto.ErrOK
+		switch r := op.Request.(type) {
+		case *zkproto.GetDataRequest:
+			body, code = c.getData(t, r, auth)
+		case *zkproto.GetChildrenRequest:
+			var kids []string
+			if kids, _, code = t.Children(r.Path, auth); code == zkproto.ErrOK {
+				if r.Watch {
+					c.srv.watches.Add(c, r.Path, watch.Child)
+				}
+				body = &zkproto.GetChildrenResponse{Children: kids}
+			}
+		default:
+			code = zkproto.ErrBadArguments
+		}
+		if code != zkproto.ErrOK {
+			resp.Results = append(resp.Results, zkproto.MultiResult{
+				Header: zkproto.MultiHeader{Type: zkproto.OpError, Err: code}, Response: &zkproto.ErrorResponse{Err: code}})
+			continue
+		}
+		resp.Results = append(resp.Results, zkproto.MultiResult{Header: zkproto.MultiHeader{Type: op.Header.Type}, Response: body})
+	}
+	return resp
+}
+
+func watchResult(found bool, err error) zkproto.ErrCode {
+	switch {
+	case err != nil:
+		return zkproto.ErrMarshallingError
+	case !found:
+		return zkproto.ErrNoWatcher
+	}
+	return zkproto.ErrOK
+}
+
+func whoAmI(auth []zkproto.Id) *zkproto.WhoAmIResponse {
+	resp := &zkproto.WhoAmIResponse{ClientInfo: make([]zkproto.ClientInfo, 0, len(auth))}
+	for _, id := range auth {
+		resp.ClientInfo = append(resp.ClientInfo, zkproto.ClientInfo{AuthScheme: id.Scheme, User: id.ID})
+	}
+	return resp
+}
+
+// setWatches re-arms a reconnecting client's watches, first delivering what it missed
+// since relativeZxid (the rules of ZooKeeper's DataTree.setWatches).
+func (c *conn) setWatches(hdr zkproto.RequestHeader, req zkproto.Record) []byte {
+	var sw zkproto.SetWatches2
+	switch q := req.(type) {
+	case *zkproto.SetWatches:
+		sw = zkproto.SetWatches2{RelativeZxid: q.RelativeZxid, DataWatches: q.DataWatches, ExistWatches: q.ExistWatches, ChildWatches: q.ChildWatches}
+	case *zkproto.SetWatches2:
+		sw = *q
+	}
+	w := c.srv.watches
+	event := func(typ zkproto.EventType, path string) {
+		c.Notify(zkproto.WatcherEvent{Type: typ, State: zkproto.StateSyncConnected, Path: path})
+	}
+	c.srv.fsm.read(func(t *datatree.Tree) {
+		rel := sw.RelativeZxid
+		for _, p := range sw.DataWatches {
+			switch stat, ok := t.Exists(p); {
+			case !ok:
+				event(zkproto.EventNodeDeleted, p)
+			case stat.Mzxid > rel:
+				event(zkproto.EventNodeDataChanged, p)
+			default:
+				w.Add(c, p, watch.Data)
+			}
+		}
+		for _, p := range sw.ExistWatches {
+			if _, ok := t.Exists(p); ok {
+				event(zkproto.EventNodeCreated, p)
+			} else {
+				w.Add(c, p, watch.Exist)
+			}
+		}
+		for _, p := range sw.ChildWatches {
+			switch stat, ok := t.Exists(p); {
+			case !ok:
+				event(zkproto.EventNodeDeleted, p)
+			case stat.Pzxid > rel:
+				event(zkproto.EventNodeChildrenChanged, p)
+			default:
+				w.Add(c, p, watch.Child)
+			}
+		}
+		for _, p := range sw.PersistentWatches {
+			w.Add(c, p, watch.Persistent)
+		}
+		for _, p := range sw.PersistentRecursiveWatches {
+			w.Add(c, p, watch.PersistentRecursive)
+		}
+	})
+	return c.header(hdr.Xid, zkproto.ErrOK)
+}
+
+// newPassword draws a session password.
+func newPassword() []byte {
+	b := make([]byte, zkproto.PasswordLen)
+	if _, err := cryptoRand(b); err != nil {
+		panic("session password: no randomness: " + err.Error())
+	}
+	return b
+}

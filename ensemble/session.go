@@ -1,0 +1,138 @@
+package ensemble
+
+import (
+	"context"
+	"time"
+
+	"github.com/zkraft/zkraft/storage/datatree"
+	"github.com/zkraft/zkraft/zkproto"
+
+	"crypto/rand"
+	"sync"
+)
+
+// sessionTracker is the leader's view of when each session expires. It is node-local
+// and rebuilt with fresh deadlines whenever this node becomes leader.
+type sessionTracker struct {
+	mu       sync.Mutex
+	timeout  map[zkproto.SessionID]time.Duration
+	deadline map[zkproto.SessionID]time.Time
+}
+
+func newSessionTracker() *sessionTracker {
+	return &sessionTracker{timeout: map[zkproto.SessionID]time.Duration{}, deadline: map[zkproto.SessionID]time.Time{}}
+}
+
+func (t *sessionTracker) reset(sessions []datatree.SessionInfo, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	clear(t.timeout)
+	clear(t.deadline)
+	for _, si := range sessions {
+		d := time.Duration(si.Timeout) * time.Millisecond
+		t.timeout[si.ID] = d
+		t.deadline[si.ID] = now.Add(d)
+	}
+}
+
+func (t *sessionTracker) add(id zkproto.SessionID, timeout time.Duration, now time.Time) {
+	t.mu.Lock()
+	t.timeout[id] = timeout
+	t.deadline[id] = now.Add(timeout)
+	t.mu.Unlock()
+}
+
+// touch extends a session's life by its timeout; it reports false for a session that
+// is unknown or already being expired.
+func (t *sessionTracker) touch(id zkproto.SessionID, now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d, ok := t.timeout[id]
+	if ok {
+		t.deadline[id] = now.Add(d)
+	}
+	return ok
+}
+
+func (t *sessionTracker) remove(id zkproto.SessionID) {
+	t.mu.Lock()
+	delete(t.timeout, id)
+	delete(t.deadline, id)
+	t.mu.Unlock()
+}
+
+// expired removes and returns the sessions whose deadline has passed.
+func (t *sessionTracker) expired(now time.Time) []zkproto.SessionID {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var ids []zkproto.SessionID
+	for id, dl := range t.deadline {
+		if now.After(dl) {
+			ids = append(ids, id)
+			delete(t.deadline, id)
+			delete(t.timeout, id)
+		}
+	}
+	return ids
+}
+
+func (t *sessionTracker) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.timeout)
+}
+
+// expireLoop turns passed deadlines into CloseSession transactions. ZooKeeper checks
+// at tick granularity; half a tick keeps expiry within a tick of the deadline.
+func (s *Server) expireLoop() {
+	tick := time.NewTicker(max(s.cfg.TickTime/2, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case now := <-tick.C:
+			if !s.leader.Load() {
+				continue
+			}
+			for _, id := range s.sessions.expired(now) {
+				s.log.Info("expiring session", "session_id", sessionHex(id))
+				txn := &datatree.Txn{Kind: datatree.TxnCloseSession, Session: id, Time: now.UnixMilli()}
+				if _, err := s.propose(s.ctx, txn); err != nil && s.ctx.Err() == nil {
+					s.log.Warn("expire session", "session_id", sessionHex(id), "err", err)
+				}
+			}
+		}
+	}
+}
+
+// reapLoop deletes empty containers and expired TTL nodes with conditional
+// deleteContainer transactions, as ZooKeeper's ContainerManager does.
+func (s *Server) reapLoop() {
+	tick := time.NewTicker(s.cfg.ContainerCheckInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case now := <-tick.C:
+			if !s.leader.Load() {
+				continue
+			}
+			var paths []string
+			s.fsm.read(func(t *datatree.Tree) { paths = t.ReapCandidates(now.UnixMilli()) })
+			for _, p := range paths {
+				txn := &datatree.Txn{Kind: datatree.TxnRequest, Time: now.UnixMilli(), Op: zkproto.OpDeleteContainer,
+					Request: &zkproto.DeleteRequest{Path: p, Version: -1}}
+				if _, err := s.propose(context.Background(), txn); err != nil {
+					if s.ctx.Err() != nil {
+						return
+					}
+					s.log.Warn("reap", "path", p, "err", err)
+				}
+			}
+		}
+	}
+}
+
+var cryptoRand = rand.Read

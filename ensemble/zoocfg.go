@@ -1,0 +1,66 @@
+package ensemble
+
+import (
+	"fmt"
+	"log/slog"
+	"sort"
+
+	"github.com/zkraft/zkraft/ensemble/config"
+)
+
+// LoadZooConfig reads a ZooKeeper zoo.cfg into a server Config. Unknown keys are
+// logged and ignored, as ZooKeeper does; a bad value is an error naming file:line.
+func LoadZooConfig(path string, log *slog.Logger) (Config, error) {
+	zc, warnings, err := config.Load(path)
+	if err != nil {
+		return Config{}, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	for _, w := range warnings {
+		log.Warn("zoo.cfg: " + w.String())
+	}
+	cfg := FromZooConfig(zc)
+	cfg.Logger = log
+	if zc.Distributed() {
+		if err := zc.ReadMyID(); err != nil {
+			return Config{}, err
+		}
+		cfg.ServerID = zc.MyID
+		if len(zc.Servers) > 1 {
+			return Config{}, fmt.Errorf("%s: %d server.N lines: this zkraft build runs standalone only; replicated ensembles are not supported yet", path, len(zc.Servers))
+		}
+	}
+	if zc.SecureClientPort != 0 {
+		log.Warn("zoo.cfg: secureClientPort is not supported yet; serving plaintext only")
+	}
+	return cfg, nil
+}
+
+// FromZooConfig maps a parsed zoo.cfg onto a server Config.
+func FromZooConfig(zc *config.Config) Config {
+	cfg := NewConfig()
+	cfg.ClientAddr = zc.ClientAddr()
+	cfg.DataDir = zc.DataDir
+	if zc.DataLogDir != zc.DataDir {
+		cfg.DataLogDir = zc.DataLogDir
+	}
+	cfg.TickTime = zc.TickTime
+	cfg.MinSessionTimeout = zc.MinSessionTimeout
+	cfg.MaxSessionTimeout = zc.MaxSessionTimeout
+	cfg.MaxClientCnxns = zc.MaxClientCnxns
+	cfg.MaxBuffer = zc.JuteMaxBuffer
+	cfg.GlobalOutstandingLimit = zc.GlobalOutstandingLimit
+	cfg.ExtendedTypesEnabled = zc.ExtendedTypesEnabled
+	cfg.SuperDigest = zc.SuperDigest
+	cfg.ContainerCheckInterval = zc.ContainerCheckInterval
+	cfg.FourLetterWhitelist = cfg.FourLetterWhitelist[:0]
+	for w, ok := range zc.FourLetterWhitelist {
+		if ok {
+			cfg.FourLetterWhitelist = append(cfg.FourLetterWhitelist, w)
+		}
+	}
+	sort.Strings(cfg.FourLetterWhitelist)
+	return cfg
+}
