@@ -1,7 +1,10 @@
 package ensemble
 
 import (
+	"slices"
+
 	"context"
+	"github.com/zkraft/zkraft/ensemble/fourletter"
 	"time"
 
 	"github.com/zkraft/zkraft/storage/datatree"
@@ -136,3 +139,25 @@ func (s *Server) reapLoop() {
 }
 
 var cryptoRand = rand.Read
+
+// buckets groups sessions by expiry time rounded up to a tick, as ZooKeeper's
+// ExpiryQueue prints them in dump.
+func (t *sessionTracker) buckets(tick time.Duration) []fourletter.Bucket {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	by := map[int64][]int64{}
+	for id, dl := range t.deadline {
+		ms := dl.UnixMilli()
+		if tms := tick.Milliseconds(); tms > 0 {
+			ms = (ms/tms + 1) * tms
+		}
+		by[ms] = append(by[ms], int64(id))
+	}
+	out := make([]fourletter.Bucket, 0, len(by))
+	for ms, ids := range by {
+		slices.Sort(ids)
+		out = append(out, fourletter.Bucket{Expire: time.UnixMilli(ms), Sessions: ids})
+	}
+	slices.SortFunc(out, func(a, b fourletter.Bucket) int { return a.Expire.Compare(b.Expire) })
+	return out
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zkraft/zkraft/ensemble"
+	"github.com/zkraft/zkraft/ensemble/fourletter"
 )
 
 func serveCmd() *cobra.Command {
@@ -97,7 +98,7 @@ func versionCmd() *cobra.Command {
 		Use:   "version",
 		Short: "Print zkraft's version and the ZooKeeper version it emulates",
 		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Printf("zkraft %s (ZooKeeper %s compatible)\n", ensemble.Version, ensemble.ZooKeeperVersion)
+			fmt.Printf("zkraft %s (ZooKeeper %s compatible)\n", fourletter.ZkraftVersion, fourletter.Version)
 		},
 	}
 }
