@@ -123,7 +123,7 @@ func (s *Server) startRaft() error {
 	rc.NotifyCh = notify
 	rc.Logger = hclog.New(&hclog.LoggerOptions{
 		Name:   "raft",
-		Level:  hclog.Warn,
+		Level:  hclog.Error,
 		Output: &slogWriter{s.cfg.Logger.With("component", "raft")},
 	})
 	existing, err := raft.HasExistingState(s.stores.Log, s.stores.Stable, s.stores.Snapshot)
