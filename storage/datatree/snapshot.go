@@ -172,10 +172,12 @@ func (s *Snapshot) WriteTo(dst io.Writer) (int64, error) {
 
 // snapReader reads with bounds checks and keeps the running CRC.
 type snapReader struct {
-	r   *bufio.Reader
-	crc uint32
-	err error
-	tmp [8]byte
+	r      *bufio.Reader
+	crc    uint32
+	err    error
+	tmp    [8]byte
+	tmpStr [256]byte
+	intern map[string]string
 }
 
 func (r *snapReader) fail(format string, args ...any) {
@@ -252,6 +254,30 @@ func (r *snapReader) str() string {
 	return string(r.blob(int(n)))
 }
 
+// istr reads a string through an intern table: ACL schemes and ids repeat.
+func (r *snapReader) istr() string {
+	n := r.u32()
+	if n > maxSnapString {
+		r.fail("string length %d", n)
+	}
+	if r.err != nil {
+		return ""
+	}
+	if n > 256 {
+		return string(r.blob(int(n)))
+	}
+	b := r.tmpStr[:n]
+	r.read(b)
+	if s, ok := r.intern[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(r.intern) < 4096 {
+		r.intern[s] = s
+	}
+	return s
+}
+
 func (r *snapReader) bytes() []byte {
 	n := r.i32()
 	if r.err != nil || n == -1 {
@@ -269,7 +295,7 @@ func (r *snapReader) bytes() []byte {
 // orphaned paths, unknown node kinds, trailing bytes) is an error wrapping
 // ErrCorruptSnapshot; it never panics.
 func Restore(src io.Reader) (*Tree, error) {
-	r := &snapReader{r: bufio.NewReaderSize(src, 256<<10)}
+	r := &snapReader{r: bufio.NewReaderSize(src, 256<<10), intern: make(map[string]string)}
 	var magic [len(snapMagic)]byte
 	r.read(magic[:])
 	if r.err == nil && string(magic[:]) != snapMagic {
@@ -295,6 +321,7 @@ func Restore(src io.Reader) (*Tree, error) {
 		r.fail("node count %d", nnodes)
 	}
 	prev := ""
+	var scratch, prevACL []zkproto.ACL
 	for i := int64(0); i < nnodes && r.err == nil; i++ {
 		path := r.str()
 		var n node
@@ -303,14 +330,18 @@ func Restore(src io.Reader) (*Tree, error) {
 		if r.err == nil && nacl > 1<<16 {
 			r.fail("%s: ACL count %d", path, nacl)
 		}
-		if nacl > 0 && r.err == nil {
-			n.acl = make([]zkproto.ACL, 0, min(nacl, 64))
-		}
+		scratch = scratch[:0]
 		for j := uint32(0); j < nacl && r.err == nil; j++ {
-			n.acl = append(n.acl, zkproto.ACL{Perms: r.i32(), ID: zkproto.Id{Scheme: r.str(), ID: r.str()}})
+			scratch = append(scratch, zkproto.ACL{Perms: r.i32(), ID: zkproto.Id{Scheme: r.istr(), ID: r.istr()}})
 		}
-		if len(n.acl) == 1 && n.acl[0] == openACL[0] {
+		switch {
+		case slices.Equal(scratch, openACL):
 			n.acl = openACL
+		case nacl > 0 && slices.Equal(scratch, prevACL):
+			n.acl = prevACL // consecutive nodes mostly share an ACL: share the slice too
+		case nacl > 0:
+			n.acl = slices.Clone(scratch)
+			prevACL = n.acl
 		}
 		n.czxid = zkproto.Zxid(r.i64())
 		n.mzxid = zkproto.Zxid(r.i64())
