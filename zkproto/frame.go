@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // ErrFrameTooLarge means a frame's length prefix exceeds the configured maximum
@@ -73,9 +74,7 @@ func (f *FrameReader) Next() ([]byte, error) {
 	body := make([]byte, 0, frameRetainLimit)
 	for int64(len(body)) < n {
 		next := min(n, int64(2*cap(body)))
-		if int64(cap(body)) < next {
-			body = append(body[:cap(body)], make([]byte, next-int64(cap(body)))...)[:len(body)]
-		}
+		body = slices.Grow(body, int(next)-len(body))
 		chunk := body[len(body):next]
 		if err := f.readFull(chunk); err != nil {
 			return nil, err
