@@ -72,18 +72,12 @@ func serve(cfg ensemble.Config, log *slog.Logger) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
+	ready := srv.Ready()
 	for {
 		select {
-		case <-srv.Ready():
+		case <-ready:
+			ready = nil // fires once
 			log.Info("zkraft ready", "client_addr", srv.Addr().String(), "data_dir", cfg.DataDir, "startup", time.Since(start).Round(time.Millisecond))
-		case <-srv.Done():
-			return srv.Err()
-		case sig := <-sigs:
-			log.Info("signal received; shutting down", "signal", sig.String())
-			return srv.Close()
-		}
-		// Ready fires once; stop selecting on it.
-		select {
 		case <-srv.Done():
 			return srv.Err()
 		case sig := <-sigs:
