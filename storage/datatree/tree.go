@@ -208,7 +208,10 @@ func (t *Tree) rawInsert(path string, n node) {
 	if path != "/" {
 		pp := zkproto.ParentPath(path)
 		ps := t.writable(pp)
-		p := ps.m[pp]
+		p, ok := ps.m[pp]
+		if !ok {
+			panic("datatree: insert " + path + " without its parent") // callers check first
+		}
 		if p.kids == nil {
 			p.kids = &childSet{}
 			ps.m[pp] = p
