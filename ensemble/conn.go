@@ -145,13 +145,14 @@ func (c *conn) isClosed() bool {
 
 // serve runs the connection to its end.
 func (c *conn) serve() {
-	defer c.unregister()
-	defer c.close()
-
 	var wg sync.WaitGroup
+	defer func() {
+		c.close()
+		wg.Wait()
+		c.unregister()
+	}()
 	wg.Add(1)
 	go func() { defer wg.Done(); c.writeLoop() }()
-	defer wg.Wait()
 
 	fr := zkproto.NewFrameReader(c.nc, c.srv.cfg.MaxBuffer)
 	c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.MaxSessionTimeout))

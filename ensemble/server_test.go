@@ -1,0 +1,135 @@
+package ensemble
+
+import (
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"go.uber.org/goleak"
+
+	"github.com/zkraft/zkraft/zkproto"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func startTest(t *testing.T, mutate func(*Config)) *Server {
+	t.Helper()
+	cfg := NewConfig()
+	cfg.ClientAddr = "127.0.0.1:0"
+	cfg.TickTime = 100 * time.Millisecond
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	s, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	select {
+	case <-s.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("not ready")
+	}
+	return s
+}
+
+func dial(t *testing.T, s *Server) *zk.Conn {
+	t.Helper()
+	c, _, err := zk.Connect([]string{s.Addr().String()}, 5*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func eventually(t *testing.T, what string, fn func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !fn(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func (s *Server) connCount() int {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	return len(s.conns)
+}
+
+// A client that vanishes without closing its session frees its connection at once;
+// the session lives on until it expires.
+func TestDroppedConnectionIsReleased(t *testing.T) {
+	s := startTest(t, nil)
+	nc, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := zkproto.ConnectRequest{TimeOut: 30000, Passwd: make([]byte, 16)}
+	body := zkproto.Marshal(&req)
+	frame := append([]byte{0, 0, 0, byte(len(body))}, body...)
+	if _, err := nc.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	if _, err := nc.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "connection registered", func() bool { return s.connCount() == 1 })
+	nc.Close()
+	eventually(t, "connection released", func() bool { return s.connCount() == 0 })
+	if n := s.sessions.count(); n != 1 {
+		t.Fatalf("sessions after drop = %d, want 1 (it expires later, not on disconnect)", n)
+	}
+}
+
+// Raft snapshots (taken every few entries here) restore the whole tree and the
+// sequence counters after a restart.
+func TestSnapshotRestoreAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	cfg := func(c *Config) { c.DataDir = dir; c.SnapshotThreshold = 16 }
+	s := startTest(t, cfg)
+	c := dial(t, s)
+	if _, err := c.Create("/q", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		if _, err := c.Create(fmt.Sprintf("/n%03d", i), []byte{byte(i)}, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Create("/q/s-", nil, zk.FlagSequence, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.raft.Snapshot().Error(); err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	for i := 100; i < 110; i++ { // entries after the snapshot come from the log
+		if _, err := c.Create(fmt.Sprintf("/n%03d", i), []byte{byte(i)}, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	addr := s.Addr().String()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s2 := startTest(t, func(c *Config) { cfg(c); c.ClientAddr = addr })
+	c2 := dial(t, s2)
+	for i := 0; i < 110; i++ {
+		data, _, err := c2.Get(fmt.Sprintf("/n%03d", i))
+		if err != nil || len(data) != 1 || data[0] != byte(i) {
+			t.Fatalf("/n%03d after restart: %v %v", i, data, err)
+		}
+	}
+	p, err := c2.Create("/q/s-", nil, zk.FlagSequence, zk.WorldACL(zk.PermAll))
+	if err != nil || p != "/q/s-0000000100" {
+		t.Fatalf("sequential after restart = %q, %v; want /q/s-0000000100", p, err)
+	}
+}
