@@ -166,7 +166,9 @@ func (c *conn) authenticate(r *request, body []byte) *request {
 			code = zkproto.ErrAuthFailed
 		}
 	}
-	r.exec = func() []byte { return frameOf(&zkproto.ReplyHeader{Xid: zkproto.XidAuth, Err: code}, nil) }
+	// ZooKeeper echoes the request's xid: the Java client sends -4, go-zookeeper a
+	// regular xid that it then waits for.
+	r.exec = func() []byte { return frameOf(&zkproto.ReplyHeader{Xid: r.hdr.Xid, Err: code}, nil) }
 	if code != zkproto.ErrOK {
 		c.log.Info("authentication failed; closing connection", "scheme", ap.Scheme)
 		r.after = c.flushAndClose
