@@ -85,7 +85,9 @@ func Start(cfg Config) (*Server, error) {
 	s.fsm = newFSM(s.watches)
 	s.fsm.applied = s.onApplied
 	// Session ids as ZooKeeper makes them: server id in the top byte, time below.
-	s.nextSID.Store((time.Now().UnixMilli()<<24)>>8 | cfg.ServerID<<56)
+	// The shift is unsigned (Java's >>>): the top byte must be the server id, never the
+	// sign-extended 0xFF that would make an ephemeralOwner look like a TTL marker.
+	s.nextSID.Store(int64(uint64(time.Now().UnixMilli())<<24>>8) | cfg.ServerID<<56)
 
 	if err := s.startRaft(); err != nil {
 		s.teardown()
