@@ -44,7 +44,6 @@ type conn struct {
 	closing  atomic.Bool // the client asked to close its session
 	authMu   sync.Mutex
 	auth     []zkproto.Id
-	readOnly bool // the client speaks the readOnly byte in its handshake
 
 	stats connStats
 }
@@ -216,7 +215,6 @@ func (c *conn) handshake(fr *zkproto.FrameReader) bool {
 		c.log.Warn("malformed connect request; closing", "err", err)
 		return false
 	}
-	c.readOnly = req.HasReadOnly
 	if last := s.lastZxid(); req.LastZxidSeen > last {
 		// Single system image: this server is behind what the client has seen.
 		c.log.Info("refusing session: client has seen a newer zxid; it must try another server",
@@ -224,7 +222,8 @@ func (c *conn) handshake(fr *zkproto.FrameReader) bool {
 		return false
 	}
 	timeout := s.cfg.clampTimeout(req.TimeOut)
-	resp := zkproto.ConnectResponse{TimeOut: timeout, HasReadOnly: req.HasReadOnly}
+	// ZooKeeper 3.8 always writes the readOnly byte; older clients ignore it.
+	resp := zkproto.ConnectResponse{TimeOut: timeout, HasReadOnly: true}
 
 	if req.SessionID == 0 {
 		if !s.leader.Load() {
@@ -252,7 +251,7 @@ func (c *conn) handshake(fr *zkproto.FrameReader) bool {
 			// Expired, unknown or a wrong password: timeout 0 tells the client its
 			// session has expired.
 			c.log.Info("refusing session resume: expired, unknown or wrong password", "session_id", sessionHex(req.SessionID))
-			c.enqueue(frameOf(nil, &zkproto.ConnectResponse{Passwd: make([]byte, zkproto.PasswordLen), HasReadOnly: req.HasReadOnly}))
+			c.enqueue(frameOf(nil, &zkproto.ConnectResponse{Passwd: make([]byte, zkproto.PasswordLen), HasReadOnly: true}))
 			c.flushAndClose()
 			return false
 		}

@@ -118,13 +118,19 @@ func (c *conn) reply(xid zkproto.Xid, zxid zkproto.Zxid, code zkproto.ErrCode, b
 	return frameOf(&zkproto.ReplyHeader{Xid: xid, Zxid: zxid, Err: code}, body)
 }
 
-// writeReply answers a replicated write. A failed multi still carries its per-op results.
+// writeReply answers a replicated write. A failed multi still carries its per-op
+// results, under a header whose err is OK, as ZooKeeper's FinalRequestProcessor does
+// (it rethrows a multi's exception only for SessionMoved): clients find the failure
+// in the results (kazoo and the Java client read them only when the header's err is 0).
 func (c *conn) writeReply(hdr zkproto.RequestHeader, res *datatree.Result) []byte {
 	body := res.Response
-	if res.Err != zkproto.ErrOK && hdr.Type != zkproto.OpMulti {
+	code := res.Err
+	if _, ok := body.(*zkproto.MultiResponse); ok && hdr.Type == zkproto.OpMulti {
+		code = zkproto.ErrOK
+	} else if code != zkproto.ErrOK {
 		body = nil
 	}
-	return frameOf(&zkproto.ReplyHeader{Xid: hdr.Xid, Zxid: res.Zxid, Err: res.Err}, body)
+	return frameOf(&zkproto.ReplyHeader{Xid: hdr.Xid, Zxid: res.Zxid, Err: code}, body)
 }
 
 func (c *conn) identities() []zkproto.Id {
@@ -243,6 +249,9 @@ func (c *conn) read(hdr zkproto.RequestHeader, req zkproto.Record, auth []zkprot
 				return
 			}
 			w.Add(c, q.Path, k)
+			// ZooKeeper answers addWatch with an ErrorResponse body, which the Java
+			// client reads.
+			body = &zkproto.ErrorResponse{}
 		case nil:
 			if hdr.Type == zkproto.OpWhoAmI {
 				body = whoAmI(auth)

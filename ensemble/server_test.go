@@ -133,3 +133,38 @@ func TestSnapshotRestoreAcrossRestart(t *testing.T) {
 		t.Fatalf("sequential after restart = %q, %v; want /q/s-0000000100", p, err)
 	}
 }
+
+// The leader reaps a container once its last child is gone, and a TTL node once its
+// TTL passes without modification, with ordinary replicated deletes.
+func TestContainerAndTTLReaping(t *testing.T) {
+	s := startTest(t, func(c *Config) {
+		c.ContainerCheckInterval = 20 * time.Millisecond
+		c.ExtendedTypesEnabled = true
+	})
+	c := dial(t, s)
+	acl := zk.WorldACL(zk.PermAll)
+	if _, err := c.CreateContainer("/box", nil, zk.FlagContainer, acl); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateContainer("/never-used", nil, zk.FlagContainer, acl); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create("/box/item", nil, 0, acl); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateTTL("/ttl", nil, zk.FlagTTL, acl, 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if ok, _, _ := c.Exists("/box"); !ok {
+		t.Fatal("container with a child was reaped")
+	}
+	if err := c.Delete("/box/item", -1); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "empty container reaped", func() bool { ok, _, _ := c.Exists("/box"); return !ok })
+	eventually(t, "TTL node reaped", func() bool { ok, _, _ := c.Exists("/ttl"); return !ok })
+	if ok, _, _ := c.Exists("/never-used"); !ok {
+		t.Fatal("a container that never had a child was reaped")
+	}
+}
