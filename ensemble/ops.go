@@ -319,7 +319,12 @@ func watchResult(found bool, err error) zkproto.ErrCode {
 func whoAmI(auth []zkproto.Id) *zkproto.WhoAmIResponse {
 	resp := &zkproto.WhoAmIResponse{ClientInfo: make([]zkproto.ClientInfo, 0, len(auth))}
 	for _, id := range auth {
-		resp.ClientInfo = append(resp.ClientInfo, zkproto.ClientInfo{AuthScheme: id.Scheme, User: id.ID})
+		user := id.ID
+		if id.Scheme == "digest" {
+			// DigestAuthenticationProvider.getUserName: the user, without the hash.
+			user, _, _ = strings.Cut(user, ":")
+		}
+		resp.ClientInfo = append(resp.ClientInfo, zkproto.ClientInfo{AuthScheme: id.Scheme, User: user})
 	}
 	return resp
 }
