@@ -21,6 +21,9 @@ type Config struct {
 	DataLogDir string
 	// ServerID is this node's id (zoo.cfg myid); it is also the top byte of session ids.
 	ServerID int64
+	// Peers are the ensemble's members (zoo.cfg server.N lines), this node included.
+	// Empty or a single entry means a standalone node.
+	Peers []Peer
 
 	TickTime          time.Duration
 	MinSessionTimeout time.Duration // default 2 × TickTime
@@ -111,4 +114,25 @@ func (c Config) clampTimeout(ms int32) int32 {
 		return hi
 	}
 	return ms
+}
+
+// Peer is one member of an ensemble.
+type Peer struct {
+	ID int64
+	// PeerAddr carries Raft and the forwarding of writes to the leader (zoo.cfg's
+	// quorum port; the election port is not used).
+	PeerAddr string
+	// ClientAddr is where the member serves clients, for /zookeeper/config and status.
+	ClientAddr string
+	// Observer members replicate and serve reads but do not vote (Raft non-voters).
+	Observer bool
+}
+
+func (c Config) peer(id int64) (Peer, bool) {
+	for _, p := range c.Peers {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return Peer{}, false
 }

@@ -226,7 +226,8 @@ func (c *conn) handshake(fr *zkproto.FrameReader) bool {
 	resp := zkproto.ConnectResponse{TimeOut: timeout, HasReadOnly: true}
 
 	if req.SessionID == 0 {
-		if !s.leader.Load() {
+		if addr, _ := s.raft.LeaderWithID(); addr == "" {
+			c.log.Info("refusing session: the ensemble has no leader")
 			return false
 		}
 		txn := &datatree.Txn{
@@ -247,7 +248,7 @@ func (c *conn) handshake(fr *zkproto.FrameReader) bool {
 		var si datatree.SessionInfo
 		var ok bool
 		s.fsm.read(func(t *datatree.Tree) { si, ok = t.Session(req.SessionID) })
-		if !ok || !equalBytes(si.Password, req.Passwd) || !s.sessions.touch(req.SessionID, time.Now()) {
+		if !ok || !equalBytes(si.Password, req.Passwd) || !s.touchSession(req.SessionID) {
 			// Expired, unknown or a wrong password: timeout 0 tells the client its
 			// session has expired.
 			c.log.Info("refusing session resume: expired, unknown or wrong password", "session_id", sessionHex(req.SessionID))

@@ -1,6 +1,7 @@
 package ensemble
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/zkraft/zkraft/storage/datatree"
@@ -16,10 +17,30 @@ const (
 // entryVersion is written after the type so a body layout can evolve.
 const entryVersion = 1
 
+// origin names the server instance that proposed an entry and its sequence number
+// there, so that the proposer's own FSM can hand the result to the waiting client
+// whichever node the entry was replicated through. Instance is drawn at random at
+// start, so entries replayed from an earlier run never match a new waiter.
+type origin struct {
+	Instance uint64
+	Seq      uint64
+}
+
+// entryTimeOffset is where a txn entry's time lives: the leader overwrites it with its
+// own clock when it proposes a write forwarded by a follower.
+const entryTimeOffset = 3 + 8 + 8 + 8
+
+// stampTime sets a txn entry's time (the leader's clock at proposal).
+func stampTime(entry []byte, ms int64) {
+	binary.BigEndian.PutUint64(entry[entryTimeOffset:], uint64(ms))
+}
+
 // encodeTxn renders a Txn as a log entry.
-func encodeTxn(t *datatree.Txn) []byte {
+func encodeTxn(o origin, t *datatree.Txn) []byte {
 	e := zkproto.Encoder{Buf: make([]byte, 0, 64)}
 	e.Buf = append(e.Buf, entryTxn, entryVersion, byte(t.Kind))
+	e.Long(int64(o.Instance))
+	e.Long(int64(o.Seq))
 	e.Long(int64(t.Session))
 	e.Long(t.Time)
 	switch t.Kind {
@@ -40,15 +61,18 @@ func encodeTxn(t *datatree.Txn) []byte {
 }
 
 // decodeTxn parses a log entry written by encodeTxn.
-func decodeTxn(b []byte) (*datatree.Txn, error) {
-	if len(b) < 3 {
-		return nil, fmt.Errorf("log entry of %d bytes is too short", len(b))
+func decodeTxn(b []byte) (origin, *datatree.Txn, error) {
+	var o origin
+	if len(b) < entryTimeOffset+8 {
+		return o, nil, fmt.Errorf("log entry of %d bytes is too short", len(b))
 	}
 	if b[0] != entryTxn || b[1] != entryVersion {
-		return nil, fmt.Errorf("log entry type %d version %d is unknown to this zkraft version", b[0], b[1])
+		return o, nil, fmt.Errorf("log entry type %d version %d is unknown to this zkraft version", b[0], b[1])
 	}
 	t := &datatree.Txn{Kind: datatree.TxnKind(b[2])}
 	d := zkproto.NewDecoder(b[3:])
+	o.Instance = uint64(d.Long())
+	o.Seq = uint64(d.Long())
 	t.Session = zkproto.SessionID(d.Long())
 	t.Time = d.Long()
 	switch t.Kind {
@@ -56,14 +80,14 @@ func decodeTxn(b []byte) (*datatree.Txn, error) {
 		t.Op = zkproto.OpCode(d.Int())
 		n := int(d.Int())
 		if n < 0 || n > d.Remaining()/8 {
-			return nil, fmt.Errorf("log entry: bad auth count %d", n)
+			return o, nil, fmt.Errorf("log entry: bad auth count %d", n)
 		}
 		for i := 0; i < n; i++ {
 			t.Auth = append(t.Auth, zkproto.Id{Scheme: d.String(), ID: d.String()})
 		}
 		req, ok := zkproto.NewRequest(t.Op)
 		if !ok || req == nil {
-			return nil, fmt.Errorf("log entry: op %v has no request body", t.Op)
+			return o, nil, fmt.Errorf("log entry: op %v has no request body", t.Op)
 		}
 		req.Decode(d)
 		t.Request = req
@@ -72,10 +96,18 @@ func decodeTxn(b []byte) (*datatree.Txn, error) {
 		t.Password = d.Buffer()
 	case datatree.TxnCloseSession:
 	default:
-		return nil, fmt.Errorf("log entry: unknown txn kind %d", t.Kind)
+		return o, nil, fmt.Errorf("log entry: unknown txn kind %d", t.Kind)
 	}
 	if err := d.Err(); err != nil {
-		return nil, fmt.Errorf("log entry: %w", err)
+		return o, nil, fmt.Errorf("log entry: %w", err)
 	}
-	return t, nil
+	return o, t, nil
+}
+
+func randomUint64() uint64 {
+	var b [8]byte
+	if _, err := cryptoRand(b[:]); err != nil {
+		panic("no randomness: " + err.Error())
+	}
+	return binary.BigEndian.Uint64(b[:])
 }

@@ -49,7 +49,7 @@ func (f flwSource) Server() fourletter.Server {
 	s := f.s
 	lo, avg, hi := s.stats.lat.millis()
 	out := fourletter.Server{
-		Mode:        "standalone",
+		Mode:        s.mode(),
 		MinLatency:  lo,
 		AvgLatency:  avg,
 		MaxLatency:  hi,

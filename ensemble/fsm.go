@@ -20,6 +20,10 @@ type fsm struct {
 	mu      sync.RWMutex
 	tree    *datatree.Tree
 	watches *watch.Manager
+
+	instance uint64 // this server's origin instance
+	waitMu   sync.Mutex
+	waiters  map[uint64]chan *applyResult // by origin seq, for entries this server proposed
 	// applied is called after each transaction, outside the lock, on the apply
 	// goroutine: the server's session bookkeeping hangs off it.
 	applied func(*datatree.Txn, *datatree.Result)
@@ -31,16 +35,18 @@ type applyResult struct {
 	err error
 }
 
-func newFSM(w *watch.Manager) *fsm {
-	return &fsm{tree: datatree.New(), watches: w}
+func newFSM(w *watch.Manager, instance uint64) *fsm {
+	return &fsm{tree: datatree.New(), watches: w, instance: instance, waiters: map[uint64]chan *applyResult{}}
 }
 
 func (f *fsm) Apply(l *raft.Log) any {
-	txn, err := decodeTxn(l.Data)
+	o, txn, err := decodeTxn(l.Data)
 	if err != nil {
 		// Every node would fail the same way on the same entry, so state stays in
 		// agreement; the proposer gets the error.
-		return &applyResult{err: fmt.Errorf("raft index %d: %w", l.Index, err)}
+		r := &applyResult{err: fmt.Errorf("raft index %d: %w", l.Index, err)}
+		f.deliver(o, r)
+		return r
 	}
 	f.mu.Lock()
 	res := f.tree.Apply(txn)
@@ -51,7 +57,38 @@ func (f *fsm) Apply(l *raft.Log) any {
 	if f.applied != nil {
 		f.applied(txn, &res)
 	}
-	return &applyResult{res: res}
+	r := &applyResult{res: res}
+	f.deliver(o, r)
+	return r
+}
+
+// await registers interest in the result of the entry this server proposes with seq.
+func (f *fsm) await(seq uint64) chan *applyResult {
+	ch := make(chan *applyResult, 1)
+	f.waitMu.Lock()
+	f.waiters[seq] = ch
+	f.waitMu.Unlock()
+	return ch
+}
+
+// forget drops a waiter whose entry will never be applied.
+func (f *fsm) forget(seq uint64) {
+	f.waitMu.Lock()
+	delete(f.waiters, seq)
+	f.waitMu.Unlock()
+}
+
+func (f *fsm) deliver(o origin, r *applyResult) {
+	if o.Instance != f.instance {
+		return
+	}
+	f.waitMu.Lock()
+	ch, ok := f.waiters[o.Seq]
+	delete(f.waiters, o.Seq)
+	f.waitMu.Unlock()
+	if ok {
+		ch <- r
+	}
 }
 
 // read runs fn with the tree under the read lock.

@@ -65,7 +65,7 @@ func (c *conn) prepare(hdr zkproto.RequestHeader, body []byte, now time.Time) *r
 	switch hdr.Type {
 	case zkproto.OpSync:
 		// Sync waits until everything committed before it is applied here.
-		r.barrier = func() error { return s.raft.Barrier(0).Error() }
+		r.barrier = func() error { return s.sync(s.ctx) }
 		r.exec = func() []byte {
 			return c.reply(hdr.Xid, s.lastZxid(), zkproto.ErrOK, &zkproto.SyncResponse{Path: req.(*zkproto.SyncRequest).Path})
 		}

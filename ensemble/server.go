@@ -50,6 +50,13 @@ type Server struct {
 	sessions     *sessionTracker
 	nextSID      atomic.Int64
 
+	instance   uint64        // origin of the entries this run proposes
+	seq        atomic.Uint64 // their sequence
+	forwarder  *forwarder
+	peerLn     net.Listener
+	raftStream *raftStream
+	transport  *raft.NetworkTransport
+
 	// outstanding bounds requests in flight across all connections
 	// (globalOutstandingLimit): a connection stops reading while it is full.
 	outstanding chan struct{}
@@ -58,7 +65,9 @@ type Server struct {
 	conns  map[*conn]struct{}
 	perIP  map[string]int
 	bySess map[zkproto.SessionID]*conn
-	stats  serverStats
+	// peerConns are followers' forwarding connections to this node.
+	peerConns map[net.Conn]struct{}
+	stats     serverStats
 }
 
 // Start opens storage, starts Raft and binds the client port. It returns without
@@ -80,9 +89,12 @@ func Start(cfg Config) (*Server, error) {
 		conns:       map[*conn]struct{}{},
 		perIP:       map[string]int{},
 		bySess:      map[zkproto.SessionID]*conn{},
+		peerConns:   map[net.Conn]struct{}{},
+		instance:    randomUint64(),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.fsm = newFSM(s.watches)
+	s.forwarder = newForwarder(s)
+	s.fsm = newFSM(s.watches, s.instance)
 	s.fsm.applied = s.onApplied
 	// Session ids as ZooKeeper makes them: server id in the top byte, time below.
 	// The shift is unsigned (Java's >>>): the top byte must be the server id, never the
@@ -110,30 +122,54 @@ func (s *Server) startRaft() error {
 	} else if s.stores, err = raftstore.Open(s.cfg.DataDir, s.cfg.DataLogDir, &slogWriter{s.cfg.Logger.With("component", "raft")}); err != nil {
 		return err
 	}
-	id := raft.ServerID(strconv.FormatInt(s.cfg.ServerID, 10))
-	addr, trans := raft.NewInmemTransport(raft.ServerAddress("zkraft-" + string(id)))
-
+	id := raftID(s.cfg.ServerID)
 	rc := raft.DefaultConfig()
 	rc.LocalID = id
-	// One voter: nobody else can win an election, so there is no reason to wait long
-	// before becoming leader. Multi-node timing comes from zoo.cfg's tick settings.
-	rc.HeartbeatTimeout = 50 * time.Millisecond
-	rc.ElectionTimeout = 50 * time.Millisecond
-	rc.LeaderLeaseTimeout = 50 * time.Millisecond
 	rc.SnapshotThreshold = s.cfg.SnapshotThreshold
 	notify := make(chan bool, 8)
 	rc.NotifyCh = notify
+	s.leaderNotify = notify
 	rc.Logger = hclog.New(&hclog.LoggerOptions{
 		Name:   "raft",
 		Level:  hclog.Error,
 		Output: &slogWriter{s.cfg.Logger.With("component", "raft")},
 	})
+
+	var trans raft.Transport
+	var boot raft.Configuration
+	if s.standalone() {
+		// One voter: nobody else can win an election, so there is no reason to wait
+		// before becoming leader.
+		rc.HeartbeatTimeout = 50 * time.Millisecond
+		rc.ElectionTimeout = 50 * time.Millisecond
+		rc.LeaderLeaseTimeout = 50 * time.Millisecond
+		var addr raft.ServerAddress
+		addr, trans = raft.NewInmemTransport(raft.ServerAddress("zkraft-" + string(id)))
+		boot.Servers = []raft.Server{{ID: id, Address: addr}}
+	} else {
+		// zoo.cfg's tick drives Raft: a follower that hears nothing for one tick starts
+		// an election, and a leader that cannot reach a quorum for half a tick steps down.
+		rc.HeartbeatTimeout = max(s.cfg.TickTime, 50*time.Millisecond)
+		rc.ElectionTimeout = rc.HeartbeatTimeout
+		rc.LeaderLeaseTimeout = rc.HeartbeatTimeout / 2
+		if trans, err = s.startPeers(); err != nil {
+			return err
+		}
+		for _, p := range s.cfg.Peers {
+			suffrage := raft.Voter
+			if p.Observer {
+				suffrage = raft.Nonvoter
+			}
+			boot.Servers = append(boot.Servers, raft.Server{ID: raftID(p.ID), Address: raft.ServerAddress(p.PeerAddr), Suffrage: suffrage})
+		}
+	}
 	existing, err := raft.HasExistingState(s.stores.Log, s.stores.Stable, s.stores.Snapshot)
 	if err != nil {
 		return fmt.Errorf("inspect raft state: %w", err)
 	}
 	if !existing {
-		boot := raft.Configuration{Servers: []raft.Server{{ID: id, Address: addr}}}
+		// Every member of a new ensemble bootstraps with the same configuration, so
+		// no manual step is needed; Raft accepts identical bootstraps.
 		if err := raft.BootstrapCluster(rc, s.stores.Log, s.stores.Stable, s.stores.Snapshot, trans, boot); err != nil {
 			return fmt.Errorf("bootstrap raft: %w", err)
 		}
@@ -143,8 +179,54 @@ func (s *Server) startRaft() error {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	s.raft = r
-	s.leaderNotify = notify
 	return nil
+}
+
+func raftID(id int64) raft.ServerID { return raft.ServerID(strconv.FormatInt(id, 10)) }
+
+// standalone reports whether this node is an ensemble of one.
+func (s *Server) standalone() bool { return len(s.cfg.Peers) <= 1 }
+
+// startPeers binds the peer port and returns the Raft transport over it.
+func (s *Server) startPeers() (raft.Transport, error) {
+	self, ok := s.cfg.peer(s.cfg.ServerID)
+	if !ok {
+		return nil, fmt.Errorf("server id %d is not among the ensemble's servers: check myid and the server.N lines", s.cfg.ServerID)
+	}
+	ln, err := listenPeers(self.PeerAddr)
+	if err != nil {
+		return nil, err
+	}
+	s.peerLn = ln
+	s.raftStream = &raftStream{addr: ln.Addr(), accept: make(chan net.Conn), done: make(chan struct{})}
+	mux := &peerMux{ln: ln, raft: s.raftStream, forward: s.trackForward, wg: &s.wg, done: s.ctx.Done()}
+	s.goAttach(mux.serve)
+	s.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  s.raftStream,
+		MaxPool: 3,
+		Timeout: 10 * time.Second,
+		Logger: hclog.New(&hclog.LoggerOptions{
+			Name: "raft-net", Level: hclog.Error,
+			Output: &slogWriter{s.cfg.Logger.With("component", "raft")},
+		}),
+	})
+	return s.transport, nil
+}
+
+// trackForward serves a follower's forwarding connection, closed at shutdown.
+func (s *Server) trackForward(nc net.Conn) {
+	s.connMu.Lock()
+	if s.ctx.Err() != nil {
+		s.connMu.Unlock()
+		nc.Close()
+		return
+	}
+	s.peerConns[nc] = struct{}{}
+	s.connMu.Unlock()
+	s.serveForward(nc)
+	s.connMu.Lock()
+	delete(s.peerConns, nc)
+	s.connMu.Unlock()
 }
 
 // goAttach runs fn in a goroutine the server owns and waits for at Close.
@@ -156,10 +238,14 @@ func (s *Server) goAttach(fn func()) {
 	}()
 }
 
-// runLeadership follows this node's Raft leadership. On becoming leader it waits until
-// every earlier entry is applied, gives every session a fresh timeout (a new leader must
-// not mass-expire sessions), then serves.
+// runLeadership follows this node's Raft role. On becoming leader it waits until
+// every earlier entry is applied and gives every session a fresh timeout (a new leader
+// must not mass-expire sessions). A follower is ready once it has caught up with the
+// leader's commit point; from then on it keeps its clients' sessions alive at the
+// leader.
 func (s *Server) runLeadership() {
+	tick := time.NewTicker(max(s.cfg.TickTime/2, 10*time.Millisecond))
+	defer tick.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -167,6 +253,7 @@ func (s *Server) runLeadership() {
 		case isLeader := <-s.leaderNotify:
 			if !isLeader {
 				s.leader.Store(false)
+				s.log.Info("lost leadership")
 				continue
 			}
 			if err := s.raft.Barrier(0).Error(); err != nil {
@@ -177,17 +264,113 @@ func (s *Server) runLeadership() {
 				s.sessions.reset(t.Sessions(), time.Now())
 			})
 			s.leader.Store(true)
-			select {
-			case <-s.ready:
-			default:
-				close(s.ready)
-				s.goAttach(s.acceptLoop)
-				s.goAttach(s.expireLoop)
-				s.goAttach(s.reapLoop)
-				s.log.Info("serving", "client_addr", s.ln.Addr().String(), "zxid", s.lastZxid())
+			if !s.standalone() {
+				s.log.Info("leading", "term", s.raft.CurrentTerm())
 			}
+			s.markReady()
+		case <-tick.C:
+			if s.leader.Load() || s.standalone() {
+				continue
+			}
+			if !s.isReady() {
+				if err := s.followerSync(s.ctx); err == nil {
+					s.markReady()
+				}
+				continue
+			}
+			s.touchLocalSessions()
 		}
 	}
+}
+
+func (s *Server) isReady() bool {
+	select {
+	case <-s.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *Server) markReady() {
+	if s.isReady() {
+		return
+	}
+	close(s.ready)
+	s.goAttach(s.acceptLoop)
+	s.goAttach(s.expireLoop)
+	s.goAttach(s.reapLoop)
+	s.log.Info("serving", "client_addr", s.ln.Addr().String(), "zxid", s.lastZxid(), "mode", s.mode())
+}
+
+// followerSync waits until this follower has applied everything the leader had
+// committed when asked, after the leader confirmed its leadership with a quorum.
+func (s *Server) followerSync(ctx context.Context) error {
+	ch, err := s.forwarder.send(fwdSync, nil)
+	if err != nil {
+		return err
+	}
+	var rep fwdReply
+	select {
+	case rep = <-ch:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if rep.err != nil {
+		return rep.err
+	}
+	for s.raft.AppliedIndex() < rep.index {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// sync makes this node catch up with the leader's commit point (a quorum-confirmed
+// read barrier, so that sync followed by a read is linearizable).
+func (s *Server) sync(ctx context.Context) error {
+	if s.raft.State() == raft.Leader {
+		_, err := s.leaderSync()
+		return err
+	}
+	return s.followerSync(ctx)
+}
+
+// touchLocalSessions tells the leader that the sessions connected here are alive.
+func (s *Server) touchLocalSessions() {
+	s.connMu.Lock()
+	if len(s.bySess) == 0 {
+		s.connMu.Unlock()
+		return
+	}
+	e := zkproto.Encoder{Buf: make([]byte, 0, 8*len(s.bySess))}
+	for id := range s.bySess {
+		e.Long(int64(id))
+	}
+	s.connMu.Unlock()
+	s.forwarder.send(fwdTouch, e.Buf)
+}
+
+// mode is what srvr reports.
+func (s *Server) mode() string {
+	switch {
+	case s.standalone():
+		return "standalone"
+	case s.raft.State() == raft.Leader:
+		return "leader"
+	case s.isObserver():
+		return "observer"
+	default:
+		return "follower"
+	}
+}
+
+func (s *Server) isObserver() bool {
+	p, ok := s.cfg.peer(s.cfg.ServerID)
+	return ok && p.Observer
 }
 
 // Ready is closed once the node serves clients.
@@ -224,17 +407,30 @@ func (s *Server) teardown() {
 	if s.ln != nil {
 		s.ln.Close()
 	}
+	if s.peerLn != nil {
+		s.peerLn.Close()
+	}
 	s.connMu.Lock()
 	for c := range s.conns {
 		c.close()
 	}
+	for nc := range s.peerConns {
+		nc.Close()
+	}
 	s.connMu.Unlock()
-	s.wg.Wait()
+	if s.forwarder != nil {
+		s.forwarder.close()
+	}
 	if s.raft != nil {
+		// Raft first: its transport goroutines use the peer stream.
 		if err := s.raft.Shutdown().Error(); err != nil {
 			s.setErr(fmt.Errorf("shut down raft: %w", err))
 		}
 	}
+	if s.transport != nil {
+		s.transport.Close() // closes the stream, and so every inbound Raft connection
+	}
+	s.wg.Wait()
 	if s.stores != nil {
 		if err := s.stores.Close(); err != nil {
 			s.setErr(fmt.Errorf("close raft log: %w", err))
@@ -262,25 +458,69 @@ func (s *Server) lastZxid() (z zkproto.Zxid) {
 
 // propose replicates txn and waits until it is applied on this node.
 func (s *Server) propose(ctx context.Context, txn *datatree.Txn) (*datatree.Result, error) {
-	f := s.proposeAsync(txn)
-	return f.wait(ctx)
+	return s.proposeAsync(txn).wait(ctx)
 }
 
-// proposal is a write in flight.
-type proposal struct{ f raft.ApplyFuture }
+// proposal is a write in flight. Its result comes from this node's FSM when it applies
+// the entry; leaderErr reports a failure to get it committed at all.
+type proposal struct {
+	s       *Server
+	seq     uint64
+	result  chan *applyResult
+	future  raft.ApplyFuture // set on the leader
+	forward <-chan fwdReply  // set on a follower
+	err     error            // failed before it was sent
+}
 
+// proposeAsync sends txn on its way: straight into Raft on the leader, forwarded to
+// the leader elsewhere. It does not wait.
 func (s *Server) proposeAsync(txn *datatree.Txn) proposal {
-	return proposal{f: s.raft.Apply(encodeTxn(txn), 0)}
+	seq := s.seq.Add(1)
+	p := proposal{s: s, seq: seq, result: s.fsm.await(seq)}
+	entry := encodeTxn(origin{Instance: s.instance, Seq: seq}, txn)
+	if s.raft.State() == raft.Leader {
+		stampTime(entry, time.Now().UnixMilli())
+		p.future = s.raft.Apply(entry, 0)
+	} else {
+		p.forward, p.err = s.forwarder.send(fwdTxn, entry)
+	}
+	return p
 }
 
 func (p proposal) wait(ctx context.Context) (*datatree.Result, error) {
-	if err := p.f.Error(); err != nil {
+	fail := func(err error) (*datatree.Result, error) {
+		p.s.fsm.forget(p.seq)
 		return nil, fmt.Errorf("replicate: %w", err)
 	}
-	r, ok := p.f.Response().(*applyResult)
-	if !ok {
-		return nil, fmt.Errorf("replicate: unexpected apply response %T", p.f.Response())
+	switch {
+	case p.err != nil:
+		return fail(p.err)
+	case p.future != nil:
+		if err := p.future.Error(); err != nil {
+			return fail(err)
+		}
+	case p.forward != nil:
+		select {
+		case rep := <-p.forward:
+			if rep.err != nil {
+				return fail(rep.err)
+			}
+		case r := <-p.result:
+			return r.get()
+		case <-ctx.Done():
+			return fail(ctx.Err())
+		}
 	}
+	// Committed: this node applies it soon (at once on the leader).
+	select {
+	case r := <-p.result:
+		return r.get()
+	case <-ctx.Done():
+		return fail(ctx.Err())
+	}
+}
+
+func (r *applyResult) get() (*datatree.Result, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -336,3 +576,6 @@ func (w *slogWriter) Write(p []byte) (int, error) {
 	w.log.Log(context.Background(), level, line)
 	return len(p), nil
 }
+
+// Mode is the node's role as srvr reports it: standalone, leader, follower or observer.
+func (s *Server) Mode() string { return s.mode() }

@@ -161,3 +161,12 @@ func (t *sessionTracker) buckets(tick time.Duration) []fourletter.Bucket {
 	slices.SortFunc(out, func(a, b fourletter.Bucket) int { return a.Expire.Compare(b.Expire) })
 	return out
 }
+
+// touchSession keeps a session alive on a resume: at once on the leader, which also
+// tells whether it is already being expired; a follower's next touch round carries it.
+func (s *Server) touchSession(id zkproto.SessionID) bool {
+	if s.leader.Load() {
+		return s.sessions.touch(id, time.Now())
+	}
+	return true
+}

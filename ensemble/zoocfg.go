@@ -1,7 +1,6 @@
 package ensemble
 
 import (
-	"fmt"
 	"log/slog"
 	"sort"
 
@@ -23,15 +22,6 @@ func LoadZooConfig(path string, log *slog.Logger) (Config, error) {
 	}
 	cfg := FromZooConfig(zc)
 	cfg.Logger = log
-	if zc.Distributed() {
-		if err := zc.ReadMyID(); err != nil {
-			return Config{}, err
-		}
-		cfg.ServerID = zc.MyID
-		if len(zc.Servers) > 1 {
-			return Config{}, fmt.Errorf("%s: %d server.N lines: this zkraft build runs standalone only; replicated ensembles are not supported yet", path, len(zc.Servers))
-		}
-	}
 	if zc.SecureClientPort != 0 {
 		log.Warn("zoo.cfg: secureClientPort is not supported yet; serving plaintext only")
 	}
@@ -55,6 +45,12 @@ func FromZooConfig(zc *config.Config) Config {
 	cfg.ExtendedTypesEnabled = zc.ExtendedTypesEnabled
 	cfg.SuperDigest = zc.SuperDigest
 	cfg.ContainerCheckInterval = zc.ContainerCheckInterval
+	if zc.Distributed() {
+		cfg.ServerID = zc.MyID
+		for _, sv := range zc.Servers {
+			cfg.Peers = append(cfg.Peers, Peer{ID: sv.ID, PeerAddr: sv.PeerAddr(), ClientAddr: sv.ClientAddr, Observer: sv.Observer})
+		}
+	}
 	cfg.FourLetterWhitelist = cfg.FourLetterWhitelist[:0]
 	for w, ok := range zc.FourLetterWhitelist {
 		if ok {

@@ -38,9 +38,19 @@ func WithConfig(fn func(*ensemble.Config)) Option { return Option(fn) }
 // Set ZKRAFT_TEST_LOG=1 to see the server's logs.
 func RunServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	cfg := ensemble.NewConfig()
+	cfg := testConfig()
 	cfg.ClientAddr = "127.0.0.1:0"
-	// Short ticks keep session-timeout tests fast; clients may still ask for more.
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return start(t, cfg)
+}
+
+// testConfig is the base of every test server: short ticks keep session-timeout
+// tests fast (clients may still ask for more), all four-letter words, no
+// per-address connection limit.
+func testConfig() ensemble.Config {
+	cfg := ensemble.NewConfig()
 	cfg.TickTime = 100 * time.Millisecond
 	cfg.MaxSessionTimeout = time.Minute
 	cfg.MaxClientCnxns = 0
@@ -48,10 +58,7 @@ func RunServer(t testing.TB, opts ...Option) *Server {
 	if os.Getenv("ZKRAFT_TEST_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	return start(t, cfg)
+	return cfg
 }
 
 func start(t testing.TB, cfg ensemble.Config) *Server {

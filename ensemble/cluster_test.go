@@ -1,0 +1,158 @@
+package ensemble_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkraft/zkraft/ensemble/ensembletest"
+)
+
+func connectTo(t *testing.T, addrs ...string) *zk.Conn {
+	t.Helper()
+	c, _, err := zk.Connect(addrs, 5*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// Writes on any member reach every member; a follower's client reads its own writes;
+// watches fire on every member; sync is answered.
+func TestClusterWritesReadsWatches(t *testing.T) {
+	cl := ensembletest.RunCluster(t, 3)
+	leader := cl.Leader()
+	follower := (leader + 1) % 3
+	other := (leader + 2) % 3
+
+	fc := connectTo(t, cl.Members[follower].Addr)
+	oc := connectTo(t, cl.Members[other].Addr)
+	if _, err := fc.Create("/f", []byte("1"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("create on a follower: %v", err)
+	}
+	// Read-your-writes on the follower, at once.
+	if d, _, err := fc.Get("/f"); err != nil || string(d) != "1" {
+		t.Fatalf("read own write on follower: %q %v", d, err)
+	}
+	// Another member sees it after sync.
+	if _, err := oc.Sync("/f"); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	_, _, ch, err := oc.GetW("/f")
+	if err != nil {
+		t.Fatalf("get on another member after sync: %v", err)
+	}
+	if _, err := fc.Set("/f", []byte("2"), 0); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-ch:
+		if ev.Type != zk.EventNodeDataChanged || ev.Path != "/f" {
+			t.Fatalf("watch event %+v", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("watch on another member did not fire")
+	}
+	// Sequence numbers are global.
+	for i := 0; i < 5; i++ {
+		c := []*zk.Conn{fc, oc}[i%2]
+		p, err := c.Create("/f/s-", nil, zk.FlagSequence, zk.WorldACL(zk.PermAll))
+		if err != nil || p != fmt.Sprintf("/f/s-%010d", i) {
+			t.Fatalf("sequential create %d: %q %v", i, p, err)
+		}
+	}
+	// Errors come back from the leader's validation.
+	if _, err := oc.Create("/f", nil, 0, zk.WorldACL(zk.PermAll)); !errors.Is(err, zk.ErrNodeExists) {
+		t.Fatalf("duplicate create on a follower: %v", err)
+	}
+}
+
+// Sessions are global: an ephemeral made through one member dies on every member when
+// its session closes, and a session resumes on another member.
+func TestClusterSessions(t *testing.T) {
+	cl := ensembletest.RunCluster(t, 3)
+	a := connectTo(t, cl.Members[0].Addr)
+	if _, err := a.Create("/e", nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	b := connectTo(t, cl.Members[2].Addr)
+	if _, err := b.Sync("/"); err != nil {
+		t.Fatal(err)
+	}
+	ok, _, ch, err := b.ExistsW("/e")
+	if err != nil || !ok {
+		t.Fatalf("ephemeral not visible on member 3: %v %v", ok, err)
+	}
+	a.Close()
+	select {
+	case ev := <-ch:
+		if ev.Type != zk.EventNodeDeleted {
+			t.Fatalf("event %+v, want NodeDeleted", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ephemeral not deleted on member 3 after its session closed")
+	}
+}
+
+// Killing the leader: a new one is elected, no acknowledged write is lost, and a
+// client of the old leader reconnects elsewhere with its session and ephemerals.
+func TestClusterLeaderFailover(t *testing.T) {
+	cl := ensembletest.RunCluster(t, 3)
+	leader := cl.Leader()
+	c := connectTo(t, cl.Addrs()...)
+	if _, err := c.Create("/eph", nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	var acked []string
+	for i := 0; i < 50; i++ {
+		p := fmt.Sprintf("/n%02d", i)
+		if _, err := c.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+		acked = append(acked, p)
+	}
+	sid := c.SessionID()
+	killed := time.Now()
+	cl.Stop(leader)
+	newLeader := cl.Leader()
+	t.Logf("new leader %d after %v", newLeader+1, time.Since(killed))
+
+	// The client fails over by itself; keep writing until it succeeds.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, err := c.Create("/after", nil, 0, zk.WorldACL(zk.PermAll))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no write after failover: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("writes available again after %v", time.Since(killed))
+	if c.SessionID() != sid {
+		t.Fatalf("session changed across failover: %x -> %x", sid, c.SessionID())
+	}
+	for _, p := range acked {
+		if ok, _, err := c.Exists(p); !ok || err != nil {
+			t.Fatalf("acknowledged %s lost after failover: %v", p, err)
+		}
+	}
+	if ok, _, _ := c.Exists("/eph"); !ok {
+		t.Fatal("ephemeral of a live session lost in failover")
+	}
+
+	// The old leader comes back and catches up.
+	back := cl.Start(leader)
+	bc := connectTo(t, back.Addr)
+	if _, err := bc.Sync("/"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, err := bc.Exists("/after"); !ok || err != nil {
+		t.Fatalf("restarted member did not catch up: %v %v", ok, err)
+	}
+}

@@ -1,0 +1,126 @@
+package ensembletest
+
+import (
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/zkraft/zkraft/ensemble"
+)
+
+// Cluster is an in-process ensemble: every member on its own loopback client and peer
+// ports, talking Raft over TCP as separate processes would.
+type Cluster struct {
+	t       testing.TB
+	Members []*Server // index i is server id i+1; nil while stopped
+	configs []ensemble.Config
+}
+
+// RunCluster starts an n-member ensemble (data in per-member temp directories, so a
+// member can be stopped and restarted) and waits until every member serves.
+func RunCluster(t testing.TB, n int, opts ...Option) *Cluster {
+	t.Helper()
+	peers := make([]ensemble.Peer, n)
+	for i := range peers {
+		peers[i] = ensemble.Peer{ID: int64(i + 1), PeerAddr: freeAddr(t), ClientAddr: freeAddr(t)}
+	}
+	c := &Cluster{t: t, Members: make([]*Server, n), configs: make([]ensemble.Config, n)}
+	for i := range peers {
+		cfg := testConfig()
+		cfg.ServerID = peers[i].ID
+		cfg.Peers = peers
+		cfg.ClientAddr = peers[i].ClientAddr
+		cfg.DataDir = t.TempDir()
+		for _, o := range opts {
+			o(&cfg)
+		}
+		c.configs[i] = cfg
+	}
+	// Start all before waiting: a member is ready only once a quorum has formed.
+	srvs := make([]*ensemble.Server, n)
+	for i, cfg := range c.configs {
+		s, err := ensemble.Start(cfg)
+		if err != nil {
+			t.Fatalf("start member %d: %v", i+1, err)
+		}
+		srvs[i] = s
+		t.Cleanup(func() { s.Close() })
+	}
+	for i, s := range srvs {
+		c.Members[i] = waitReady(t, s, c.configs[i])
+	}
+	return c
+}
+
+// Addrs are the members' client addresses, for a client's server list.
+func (c *Cluster) Addrs() []string {
+	out := make([]string, len(c.configs))
+	for i, cfg := range c.configs {
+		out[i] = cfg.ClientAddr
+	}
+	return out
+}
+
+// Leader returns the index of the current leader, waiting up to 10s for one.
+func (c *Cluster) Leader() int {
+	c.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for i, m := range c.Members {
+			if m != nil && m.Mode() == "leader" {
+				return i
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.t.Fatal("no leader within 10s")
+	return -1
+}
+
+// Stop closes member i (its data stays).
+func (c *Cluster) Stop(i int) {
+	c.t.Helper()
+	if c.Members[i] == nil {
+		return
+	}
+	c.Members[i].Close()
+	c.Members[i] = nil
+}
+
+// Start restarts a stopped member i on the same addresses and data, and waits until
+// it serves.
+func (c *Cluster) Start(i int) *Server {
+	c.t.Helper()
+	s, err := ensemble.Start(c.configs[i])
+	if err != nil {
+		c.t.Fatalf("restart member %d: %v", i+1, err)
+	}
+	c.t.Cleanup(func() { s.Close() })
+	c.Members[i] = waitReady(c.t, s, c.configs[i])
+	return c.Members[i]
+}
+
+func waitReady(t testing.TB, s *ensemble.Server, cfg ensemble.Config) *Server {
+	t.Helper()
+	select {
+	case <-s.Ready():
+	case <-s.Done():
+		t.Fatalf("member %d stopped before it was ready: %v", cfg.ServerID, s.Err())
+	case <-time.After(20 * time.Second):
+		t.Fatalf("member %d not ready within 20s", cfg.ServerID)
+	}
+	return &Server{Server: s, Addr: s.Addr().String(), Config: cfg, t: t}
+}
+
+// freeAddr picks a free loopback port. The port is released before use, so another
+// process could take it in between; on a test machine that is rare enough.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("pick a free port: %v", err)
+	}
+	defer ln.Close()
+	return fmt.Sprintf("127.0.0.1:%d", ln.Addr().(*net.TCPAddr).Port)
+}

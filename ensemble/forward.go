@@ -1,0 +1,239 @@
+package ensemble
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/zkraft/zkraft/zkproto"
+)
+
+// Forwarding: a follower sends the writes of its clients (already encoded as log
+// entries), its sync requests and its session touches to the leader over the peer
+// port. One connection per follower keeps a session's writes in order. The leader
+// answers each txn once Raft has committed it; the result itself comes from the
+// follower's own FSM when it applies the entry (see origin), so a follower's client
+// reads its own writes.
+const (
+	fwdTxn   byte = 1 // body: a log entry; reply: error or ok
+	fwdSync  byte = 2 // no body; reply: the leader's applied index after a quorum check
+	fwdTouch byte = 3 // body: session ids to keep alive; no reply
+)
+
+const maxForwardFrame = 64 << 20
+
+var errNoLeader = errors.New("ensemble: no leader: the ensemble has no quorum")
+
+type fwdReply struct {
+	index uint64
+	err   error
+}
+
+// forwarder is a follower's connection to the current leader.
+type forwarder struct {
+	s *Server
+
+	mu      sync.Mutex
+	leader  string // peer address the connection goes to
+	nc      net.Conn
+	w       *bufio.Writer
+	seq     uint64
+	pending map[uint64]chan fwdReply
+}
+
+func newForwarder(s *Server) *forwarder {
+	return &forwarder{s: s, pending: map[uint64]chan fwdReply{}}
+}
+
+// send queues a request to the leader and returns where its reply will arrive (nil
+// for a touch).
+func (f *forwarder) send(kind byte, body []byte) (<-chan fwdReply, error) {
+	addr, _ := f.s.raft.LeaderWithID()
+	if addr == "" {
+		return nil, errNoLeader
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.nc == nil || f.leader != string(addr) {
+		f.resetLocked(fmt.Errorf("leader changed to %s", addr))
+		nc, err := dialPeer(string(addr), peerProtoForward, 2*time.Second)
+		if err != nil {
+			return nil, fmt.Errorf("forward to leader %s: %w", addr, err)
+		}
+		f.nc, f.w, f.leader = nc, bufio.NewWriter(nc), string(addr)
+		pending := f.pending
+		f.s.goAttach(func() { f.readReplies(nc, pending) })
+	}
+	f.seq++
+	var ch chan fwdReply
+	if kind != fwdTouch {
+		ch = make(chan fwdReply, 1)
+		f.pending[f.seq] = ch
+	}
+	var hdr [4 + 1 + 8]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(1+8+len(body)))
+	hdr[4] = kind
+	binary.BigEndian.PutUint64(hdr[5:], f.seq)
+	f.w.Write(hdr[:])
+	f.w.Write(body)
+	if err := f.w.Flush(); err != nil {
+		f.resetLocked(err)
+		return nil, fmt.Errorf("forward to leader %s: %w", addr, err)
+	}
+	return ch, nil
+}
+
+// resetLocked drops the connection and fails every request still waiting on it.
+func (f *forwarder) resetLocked(err error) {
+	if f.nc != nil {
+		f.nc.Close()
+		f.nc = nil
+	}
+	for seq, ch := range f.pending {
+		ch <- fwdReply{err: err}
+		delete(f.pending, seq)
+	}
+	f.pending = map[uint64]chan fwdReply{}
+}
+
+func (f *forwarder) close() {
+	f.mu.Lock()
+	f.resetLocked(ErrClosed)
+	f.mu.Unlock()
+}
+
+func (f *forwarder) readReplies(nc net.Conn, pending map[uint64]chan fwdReply) {
+	r := bufio.NewReader(nc)
+	for {
+		frame, err := readForwardFrame(r)
+		if err != nil {
+			f.mu.Lock()
+			if f.nc == nc {
+				f.resetLocked(fmt.Errorf("connection to leader lost: %w", err))
+			}
+			f.mu.Unlock()
+			return
+		}
+		d := zkproto.NewDecoder(frame)
+		seq := uint64(d.Long())
+		idx := uint64(d.Long())
+		msg := d.String()
+		if d.Err() != nil {
+			nc.Close()
+			continue
+		}
+		rep := fwdReply{index: idx}
+		if msg != "" {
+			rep.err = errors.New(msg)
+		}
+		f.mu.Lock()
+		ch, ok := pending[seq]
+		delete(pending, seq)
+		f.mu.Unlock()
+		if ok {
+			ch <- rep
+		}
+	}
+}
+
+func readForwardFrame(r *bufio.Reader) ([]byte, error) {
+	var l [4]byte
+	if _, err := io.ReadFull(r, l[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(l[:])
+	if n > maxForwardFrame {
+		return nil, fmt.Errorf("forward frame of %d bytes", n)
+	}
+	b := make([]byte, n)
+	_, err := io.ReadFull(r, b)
+	return b, err
+}
+
+// serveForward is the leader's side of one follower's forwarding connection: requests
+// are proposed in arrival order and answered in the same order.
+func (s *Server) serveForward(nc net.Conn) {
+	defer nc.Close()
+	type inflight struct {
+		seq  uint64
+		wait func() (uint64, error)
+	}
+	queue := make(chan inflight, 1024)
+	done := make(chan struct{})
+	go func() { // the replier: owned by this handler, which waits for it below
+		defer close(done)
+		w := bufio.NewWriter(nc)
+		for in := range queue {
+			idx, err := in.wait()
+			e := zkproto.Encoder{Buf: make([]byte, 4, 32)}
+			e.Long(int64(in.seq))
+			e.Long(int64(idx))
+			msg := ""
+			if err != nil {
+				msg = err.Error()
+			}
+			e.String(msg)
+			binary.BigEndian.PutUint32(e.Buf, uint32(len(e.Buf)-4))
+			w.Write(e.Buf)
+			if len(queue) == 0 {
+				if err := w.Flush(); err != nil {
+					nc.Close()
+				}
+			}
+		}
+	}()
+	defer func() { close(queue); <-done }()
+
+	r := bufio.NewReader(nc)
+	for {
+		frame, err := readForwardFrame(r)
+		if err != nil || len(frame) < 9 {
+			return
+		}
+		kind, seq, body := frame[0], binary.BigEndian.Uint64(frame[1:9]), frame[9:]
+		switch kind {
+		case fwdTxn:
+			if len(body) < entryTimeOffset+8 {
+				return
+			}
+			stampTime(body, time.Now().UnixMilli())
+			f := s.raft.Apply(body, 0)
+			queue <- inflight{seq, func() (uint64, error) {
+				err := f.Error() // first: Index is set by Raft and safe to read only after
+				return f.Index(), err
+			}}
+		case fwdSync:
+			queue <- inflight{seq, s.leaderSync}
+		case fwdTouch:
+			d := zkproto.NewDecoder(body)
+			now := time.Now()
+			for d.Remaining() >= 8 {
+				s.sessions.touch(zkproto.SessionID(d.Long()), now)
+			}
+		default:
+			return
+		}
+	}
+}
+
+// leaderSync confirms leadership with a quorum and returns an index that covers every
+// write committed before the call.
+func (s *Server) leaderSync() (uint64, error) {
+	if s.raft.State() != raft.Leader {
+		return 0, errNoLeader
+	}
+	if err := s.raft.Barrier(0).Error(); err != nil {
+		return 0, err
+	}
+	if err := s.raft.VerifyLeader().Error(); err != nil {
+		return 0, err
+	}
+	return s.raft.AppliedIndex(), nil
+}
