@@ -39,11 +39,11 @@ type conn struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 
-	sessID   atomic.Int64
-	timeout  time.Duration
-	closing  atomic.Bool // the client asked to close its session
-	authMu   sync.Mutex
-	auth     []zkproto.Id
+	sessID  atomic.Int64
+	timeout time.Duration
+	closing atomic.Bool // the client asked to close its session
+	authMu  sync.Mutex
+	auth    []zkproto.Id
 
 	stats connStats
 }
