@@ -43,6 +43,9 @@ func NewLeaderElection(s *Session, path, id string, opts ...Option) *LeaderElect
 	return &LeaderElection{spec: spec, id: id}
 }
 
+// ID returns the candidate's id.
+func (e *LeaderElection) ID() string { return e.id }
+
 // Campaign blocks until this candidate is the leader, ctx ends or the session is
 // lost. Leading already is not an error.
 func (e *LeaderElection) Campaign(ctx context.Context) error {
