@@ -126,6 +126,11 @@ func (s *Server) startRaft() error {
 	rc := raft.DefaultConfig()
 	rc.LocalID = id
 	rc.SnapshotThreshold = s.cfg.SnapshotThreshold
+	// As ZooKeeper's snapCount: snapshot soon after that many entries (Raft checks only
+	// every SnapshotInterval, 120s by default), and keep no more than that many entries
+	// behind a snapshot, so that a member further behind is sent the snapshot.
+	rc.SnapshotInterval = min(rc.SnapshotInterval, max(10*s.cfg.TickTime, time.Second))
+	rc.TrailingLogs = min(rc.TrailingLogs, s.cfg.SnapshotThreshold)
 	notify := make(chan bool, 8)
 	rc.NotifyCh = notify
 	s.leaderNotify = notify

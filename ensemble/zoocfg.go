@@ -45,6 +45,9 @@ func FromZooConfig(zc *config.Config) Config {
 	cfg.ExtendedTypesEnabled = zc.ExtendedTypesEnabled
 	cfg.SuperDigest = zc.SuperDigest
 	cfg.ContainerCheckInterval = zc.ContainerCheckInterval
+	if zc.SnapCount > 0 {
+		cfg.SnapshotThreshold = uint64(zc.SnapCount)
+	}
 	if zc.Distributed() {
 		cfg.ServerID = zc.MyID
 		for _, sv := range zc.Servers {

@@ -62,6 +62,9 @@ type Config struct {
 	StandaloneEnabled      bool          // standaloneEnabled
 	ReadOnlyModeEnabled    bool          // readonlymode.enabled
 	ContainerCheckInterval time.Duration // znode.container.checkIntervalMs
+	// SnapCount is snapCount (zookeeper.snapCount): transactions between snapshots.
+	// 0 = unset (zkraft's default); ZooKeeper raises values below 2 to 2.
+	SnapCount int
 
 	AutopurgeSnapRetainCount int           // autopurge.snapRetainCount (min 3)
 	AutopurgePurgeInterval   time.Duration // autopurge.purgeInterval; 0 = off
@@ -374,6 +377,7 @@ var keyAliases = map[string]string{
 	"zookeeper.admin.serverAddress":                      "admin.serverAddress",
 	"zookeeper.reconfigEnabled":                          "reconfigEnabled",
 	"zookeeper.standaloneEnabled":                        "standaloneEnabled",
+	"zookeeper.snapCount":                                "snapCount",
 }
 
 // ignoredKeys are ZooKeeper settings zkraft reads but does not act on.
@@ -390,7 +394,6 @@ var ignoredKeys = map[string]string{
 	"portUnification":                 "TLS is not supported",
 	"sslQuorumReloadCertFiles":        "TLS is not supported",
 	"serverCnxnFactory":               "zkraft has one connection layer",
-	"snapCount":                       "Raft decides when to snapshot",
 	"preAllocSize":                    "Raft's log store has its own sizing",
 	"forceSync":                       "every write is fsynced",
 	"multiAddress.enabled":            "multiple addresses are not supported",
@@ -494,6 +497,12 @@ func (p *parser) set(pr property) error {
 		if err == nil && c.AutopurgeSnapRetainCount < DefaultAutopurgeSnapRetain {
 			p.warn(line, key, fmt.Sprintf("%d is below the minimum; using %d", c.AutopurgeSnapRetainCount, DefaultAutopurgeSnapRetain))
 			c.AutopurgeSnapRetainCount = DefaultAutopurgeSnapRetain
+		}
+	case key == "snapCount":
+		c.SnapCount, err = p.integer(line, key, val)
+		if err == nil && c.SnapCount < 2 {
+			p.warn(line, key, fmt.Sprintf("%d is below the minimum; using 2", c.SnapCount))
+			c.SnapCount = 2
 		}
 	case key == "autopurge.purgeInterval":
 		c.AutopurgePurgeInterval, err = p.purgeInterval(line, key, val)
