@@ -3,6 +3,9 @@ package ensemble_test
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -155,4 +158,73 @@ func TestClusterLeaderFailover(t *testing.T) {
 	if ok, _, err := bc.Exists("/after"); !ok || err != nil {
 		t.Fatalf("restarted member did not catch up: %v %v", ok, err)
 	}
+}
+
+// /zookeeper/config shows the ensemble in ZooKeeper's dynamic-config format, with
+// reachable client addresses; srvr and mntr report each member's role.
+func TestClusterConfigNodeAndStatus(t *testing.T) {
+	cl := ensembletest.RunCluster(t, 3)
+	leader := cl.Leader()
+	c := connectTo(t, cl.Members[(leader+1)%3].Addr)
+	var data []byte
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := c.Sync("/zookeeper/config"); err != nil {
+			t.Fatal(err)
+		}
+		d, _, err := c.Get("/zookeeper/config")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(d) > 0 {
+			data = d
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/zookeeper/config never published")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	text := string(data)
+	for i, m := range cl.Members {
+		want := fmt.Sprintf("server.%d=", i+1)
+		if !strings.Contains(text, want) || !strings.Contains(text, ";"+m.Addr) {
+			t.Errorf("/zookeeper/config lacks %s...;%s:\n%s", want, m.Addr, text)
+		}
+	}
+	if !strings.Contains(text, ":participant;") || !strings.Contains(text, "\nversion=") {
+		t.Errorf("/zookeeper/config not in ZooKeeper's format:\n%s", text)
+	}
+	for i, m := range cl.Members {
+		out, ok := zk.FLWSrvr([]string{m.Addr}, time.Second)
+		if !ok || len(out) != 1 {
+			t.Fatalf("srvr on member %d did not parse: %+v", i+1, out)
+		}
+		want := zk.ModeFollower
+		if i == leader {
+			want = zk.ModeLeader
+		}
+		if out[0].Mode != want {
+			t.Errorf("member %d srvr mode %v, want %v", i+1, out[0].Mode, want)
+		}
+	}
+	mntr := fourLetter(t, cl.Members[leader].Addr, "mntr")
+	for _, want := range []string{"zk_server_state\tleader", "zk_quorum_size\t3", "zk_learners\t2", "zk_synced_followers\t2"} {
+		if !strings.Contains(mntr, want+"\n") {
+			t.Errorf("leader mntr lacks %q:\n%s", want, mntr)
+		}
+	}
+}
+
+func fourLetter(t *testing.T, addr, word string) string {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(2 * time.Second))
+	nc.Write([]byte(word))
+	b, _ := io.ReadAll(nc)
+	return string(b)
 }

@@ -124,6 +124,8 @@ type Peer struct {
 	PeerAddr string
 	// ClientAddr is where the member serves clients, for /zookeeper/config and status.
 	ClientAddr string
+	// ElectionPort is zoo.cfg's election port: kept for /zookeeper/config, not used.
+	ElectionPort int
 	// Observer members replicate and serve reads but do not vote (Raft non-voters).
 	Observer bool
 }

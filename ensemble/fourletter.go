@@ -124,6 +124,12 @@ func (f flwSource) Monitor() fourletter.Monitor {
 		MaxFileDescriptorCount:  maxFDs(),
 		OpenFileDescriptorCount: openFDs(),
 	}
+	var synced int64
+	m.PeerState, m.QuorumSize, m.Learners, synced, m.SyncedObservers = s.quorumStats()
+	if s.mode() == "leader" {
+		m.SyncedFollowers = synced
+		m.LeaderUptime = time.Since(s.leaderSince())
+	}
 	s.fsm.read(func(t *datatree.Tree) {
 		m.EphemeralsCount = int64(t.EphemeralCount())
 		m.ApproximateDataSize = t.ApproximateDataSize()

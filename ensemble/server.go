@@ -46,6 +46,7 @@ type Server struct {
 	err       error
 
 	leader       atomic.Bool
+	leaderAt     atomic.Int64 // when this node last became leader, unix ns
 	leaderNotify chan bool
 	sessions     *sessionTracker
 	nextSID      atomic.Int64
@@ -56,6 +57,7 @@ type Server struct {
 	peerLn     net.Listener
 	raftStream *raftStream
 	transport  *raft.NetworkTransport
+	health     *followerHealth
 
 	// outstanding bounds requests in flight across all connections
 	// (globalOutstandingLimit): a connection stops reading while it is full.
@@ -91,6 +93,7 @@ func Start(cfg Config) (*Server, error) {
 		bySess:      map[zkproto.SessionID]*conn{},
 		peerConns:   map[net.Conn]struct{}{},
 		instance:    randomUint64(),
+		health:      &followerHealth{failing: map[raft.ServerID]bool{}},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.forwarder = newForwarder(s)
@@ -184,6 +187,7 @@ func (s *Server) startRaft() error {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	s.raft = r
+	r.RegisterObserver(raft.NewObserver(nil, false, s.health.observe))
 	return nil
 }
 
@@ -268,9 +272,11 @@ func (s *Server) runLeadership() {
 			s.fsm.read(func(t *datatree.Tree) {
 				s.sessions.reset(t.Sessions(), time.Now())
 			})
+			s.leaderAt.Store(time.Now().UnixNano())
 			s.leader.Store(true)
 			if !s.standalone() {
 				s.log.Info("leading", "term", s.raft.CurrentTerm())
+				s.goAttach(s.publishConfig)
 			}
 			s.markReady()
 		case <-tick.C:
@@ -399,6 +405,7 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.log.Info("shutting down")
+		s.handOverLeadership()
 		s.teardown()
 	})
 	<-s.done
@@ -584,3 +591,5 @@ func (w *slogWriter) Write(p []byte) (int, error) {
 
 // Mode is the node's role as srvr reports it: standalone, leader, follower or observer.
 func (s *Server) Mode() string { return s.mode() }
+
+func (s *Server) leaderSince() time.Time { return time.Unix(0, s.leaderAt.Load()) }

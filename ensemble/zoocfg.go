@@ -51,7 +51,7 @@ func FromZooConfig(zc *config.Config) Config {
 	if zc.Distributed() {
 		cfg.ServerID = zc.MyID
 		for _, sv := range zc.Servers {
-			cfg.Peers = append(cfg.Peers, Peer{ID: sv.ID, PeerAddr: sv.PeerAddr(), ClientAddr: sv.ClientAddr, Observer: sv.Observer})
+			cfg.Peers = append(cfg.Peers, Peer{ID: sv.ID, PeerAddr: sv.PeerAddr(), ClientAddr: sv.ClientAddr, ElectionPort: sv.ElectionPort, Observer: sv.Observer})
 		}
 	}
 	cfg.FourLetterWhitelist = cfg.FourLetterWhitelist[:0]

@@ -1,0 +1,169 @@
+package ensemble
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/zkraft/zkraft/storage/datatree"
+	"github.com/zkraft/zkraft/zkproto"
+)
+
+// configPath is where ZooKeeper publishes the ensemble's membership; Curator's
+// EnsembleTracker reads it, so its client addresses must be reachable ones.
+const configPath = "/zookeeper/config"
+
+// superAuth lets the server itself write what clients may not (/zookeeper/config).
+var superAuth = []zkproto.Id{{Scheme: "super"}}
+
+// followerHealth tracks which followers the leader cannot reach, from Raft's
+// heartbeat observations, for mntr's synced-follower counts.
+type followerHealth struct {
+	mu      sync.Mutex
+	failing map[raft.ServerID]bool
+}
+
+func (h *followerHealth) observe(o *raft.Observation) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch d := o.Data.(type) {
+	case raft.FailedHeartbeatObservation:
+		h.failing[d.PeerID] = true
+	case raft.ResumedHeartbeatObservation:
+		delete(h.failing, d.PeerID)
+	}
+	return false // nothing is queued: the filter only records
+}
+
+func (h *followerHealth) isFailing(id raft.ServerID) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.failing[id]
+}
+
+// configText renders a Raft configuration as ZooKeeper's dynamic config file.
+func (s *Server) configText(c raft.Configuration, index uint64) []byte {
+	servers := slices.Clone(c.Servers)
+	slices.SortFunc(servers, func(a, b raft.Server) int {
+		x, _ := strconv.ParseInt(string(a.ID), 10, 64)
+		y, _ := strconv.ParseInt(string(b.ID), 10, 64)
+		return int(x - y)
+	})
+	var b strings.Builder
+	for _, sv := range servers {
+		id, _ := strconv.ParseInt(string(sv.ID), 10, 64)
+		p, _ := s.cfg.peer(id)
+		host, port, _ := net.SplitHostPort(string(sv.Address))
+		role := "participant"
+		if sv.Suffrage != raft.Voter {
+			role = "observer"
+		}
+		election := p.ElectionPort
+		if election == 0 {
+			election, _ = strconv.Atoi(port)
+		}
+		fmt.Fprintf(&b, "server.%d=%s:%s:%d:%s", id, host, port, election, role)
+		if client := reachable(p.ClientAddr, host); client != "" {
+			b.WriteString(";" + client)
+		}
+		b.WriteByte('\n')
+	}
+	fmt.Fprintf(&b, "version=%x", index)
+	return []byte(b.String())
+}
+
+// reachable replaces a wildcard client host with the member's peer host: a
+// "0.0.0.0:2181" in /zookeeper/config has crashed Druid coordinators.
+func reachable(clientAddr, peerHost string) string {
+	if clientAddr == "" {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(clientAddr)
+	if err != nil {
+		return ""
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = peerHost
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// publishConfig brings /zookeeper/config in line with the Raft configuration.
+// Only the leader calls it.
+func (s *Server) publishConfig() {
+	if s.standalone() {
+		return
+	}
+	f := s.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		s.log.Warn("read raft configuration", "err", err)
+		return
+	}
+	text := s.configText(f.Configuration(), f.Index())
+	var cur []byte
+	s.fsm.read(func(t *datatree.Tree) { cur, _, _ = t.GetData(configPath, superAuth) })
+	if string(cur) == string(text) {
+		return
+	}
+	txn := &datatree.Txn{Kind: datatree.TxnRequest, Time: time.Now().UnixMilli(), Op: zkproto.OpSetData,
+		Request: &zkproto.SetDataRequest{Path: configPath, Data: text, Version: -1}, Auth: superAuth}
+	if _, err := s.propose(s.ctx, txn); err != nil && s.ctx.Err() == nil {
+		s.log.Warn("publish /zookeeper/config", "err", err)
+	}
+}
+
+// quorumStats fills mntr's ensemble fields.
+func (s *Server) quorumStats() (peerState string, quorumSize, learners, synced, syncedObservers int64) {
+	if s.standalone() {
+		return "", 0, 0, 0, 0
+	}
+	f := s.raft.GetConfiguration()
+	if f.Error() != nil {
+		return "", 0, 0, 0, 0
+	}
+	self := raftID(s.cfg.ServerID)
+	for _, sv := range f.Configuration().Servers {
+		if sv.Suffrage == raft.Voter {
+			quorumSize++
+		}
+		if sv.ID == self {
+			continue
+		}
+		learners++
+		if !s.health.isFailing(sv.ID) {
+			if sv.Suffrage == raft.Voter {
+				synced++
+			} else {
+				syncedObservers++
+			}
+		}
+	}
+	switch s.mode() {
+	case "leader":
+		peerState = "leading - broadcast"
+	case "observer":
+		peerState = "observing - broadcast"
+	default:
+		peerState = "following - broadcast"
+	}
+	return peerState, quorumSize, learners, synced, syncedObservers
+}
+
+// handOverLeadership moves leadership away before a clean shutdown, so the ensemble
+// does not wait out an election timeout.
+func (s *Server) handOverLeadership() {
+	if s.raft == nil || s.standalone() || s.raft.State() != raft.Leader {
+		return
+	}
+	if err := s.raft.LeadershipTransfer().Error(); err != nil {
+		s.log.Warn("leadership transfer before shutdown failed; the ensemble will elect after a timeout", "err", err)
+		return
+	}
+	s.log.Info("leadership transferred before shutdown")
+}
