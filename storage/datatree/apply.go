@@ -158,7 +158,8 @@ func (t *Tree) create(txn *Txn, op zkproto.OpCode, path string, data []byte, acl
 	mode zkproto.CreateMode, ttl int64, zxid zkproto.Zxid, ev *[]Event) (zkproto.Record, zkproto.ErrCode) {
 	// validateCreateRequest: CreateMode.fromFlag, EphemeralType.validateTTL. A
 	// container flag on create/create2 makes a persistent node on ZooKeeper (its
-	// CreateTxn has no owner); container and TTL ops need their own flags.
+	// CreateTxn has no owner); TTL ops need TTL flags; the container op makes a
+	// container from any other valid flags.
 	if !mode.Valid() {
 		return nil, zkproto.ErrBadArguments
 	}
@@ -172,9 +173,9 @@ func (t *Tree) create(txn *Txn, op zkproto.OpCode, path string, data []byte, acl
 	case mode.IsTTL():
 		return nil, zkproto.ErrBadArguments
 	case op == zkproto.OpCreateContainer:
-		if !mode.IsContainer() {
-			return nil, zkproto.ErrBadArguments
-		}
+		// ZooKeeper writes a CreateContainerTxn whatever the (valid, non-TTL) flags
+		// say: an ephemeral flag is ignored, a sequential one still adds the suffix
+		// (measured against 3.8.0 by integration/diff).
 		kind = kindContainer
 	case mode.IsEphemeral():
 		if _, ok := t.sessions[txn.Session]; !ok {
