@@ -1,0 +1,832 @@
+package diff
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zkraft/zkraft/integration/rawzk"
+	"github.com/zkraft/zkraft/zkproto"
+)
+
+// A scenario is a script of steps over raw connections. It runs once against each
+// server, in a fresh namespace (run.root), and records a normalized transcript.
+type scenario struct {
+	name    string // unique; the allow-list refers to it
+	feature string // the row of the compatibility matrix
+	steps   func(r *run)
+	// skipRef, when set, says why the scenario must not run against the reference
+	// (it would crash it); the zkraft transcript is then compared with nothing, and
+	// an allow-list entry must explain the difference.
+	skipRef string
+}
+
+// stepTimeout bounds the wait for any one reply.
+const stepTimeout = 5 * time.Second
+
+// defaultTimeout is the session timeout requested by connections a scenario opens
+// implicitly: long enough that no session expires during a scenario.
+const defaultTimeout = 10000
+
+var rootSeq atomic.Int64
+
+// run is one execution of a scenario against one server.
+type run struct {
+	server   string // "zookeeper" or "zkraft"
+	addr     string
+	root     string
+	start    time.Time
+	conns    map[int]*rconn
+	sessions map[zkproto.SessionID]string
+	maxZxid  zkproto.Zxid
+	lines    []string
+	fatal    string
+}
+
+type rconn struct {
+	c      *rawzk.Conn
+	closed bool
+	seen   int // events already recorded
+}
+
+// errAbort stops a scenario after a harness failure (not a server difference).
+type errAbort struct{ msg string }
+
+func newRun(server, addr string) *run {
+	n := rootSeq.Add(1)
+	return &run{
+		server:   server,
+		addr:     addr,
+		root:     fmt.Sprintf("/diff%d_%d", os.Getpid()%100000, n),
+		start:    time.Now(),
+		conns:    map[int]*rconn{},
+		sessions: map[zkproto.SessionID]string{},
+	}
+}
+
+// exec runs the scenario's steps and returns the normalized transcript.
+func (r *run) exec(s scenario) (transcript []string) {
+	defer func() {
+		if p := recover(); p != nil {
+			if a, ok := p.(errAbort); ok {
+				r.fatal = a.msg
+			} else {
+				panic(p)
+			}
+		}
+		r.finish()
+		transcript = r.normalize()
+	}()
+	// The namespace root: created on a connection of its own, not recorded, but its
+	// zxid is part of the scenario's zxids (through the root's Stat in later steps).
+	c0 := r.dial(zkproto.ConnectRequest{TimeOut: defaultTimeout, Passwd: make([]byte, 16), HasReadOnly: true})
+	if c0 == nil {
+		r.abort("cannot open the setup connection")
+	}
+	xid, _ := c0.Send(zkproto.OpCreate, &zkproto.CreateRequest{Path: r.root, ACL: openACL})
+	if h, err := c0.Recv(xid, &zkproto.CreateResponse{}); err != nil || h.Err != 0 {
+		r.abort(fmt.Sprintf("create root %s: %v %v", r.root, h.Err, err))
+	}
+	closeSession(c0)
+	s.steps(r)
+	return nil
+}
+
+func (r *run) abort(msg string) { panic(errAbort{msg}) }
+
+// finish flushes the events still queued on every open connection (a ping makes the
+// server send everything queued before it), records them, and closes the sessions.
+func (r *run) finish() {
+	for _, i := range r.connIDs() {
+		rc := r.conns[i]
+		if rc.closed || r.fatal != "" {
+			continue
+		}
+		r.pingQuiet(i, "end")
+	}
+	for _, i := range r.connIDs() {
+		rc := r.conns[i]
+		if !rc.closed {
+			closeSession(rc.c)
+		}
+	}
+}
+
+func (r *run) connIDs() []int {
+	ids := make([]int, 0, len(r.conns))
+	for i := range r.conns {
+		ids = append(ids, i)
+	}
+	sort.Ints(ids)
+	return ids
+}
+
+func closeSession(c *rawzk.Conn) {
+	c.Raw().SetDeadline(time.Now().Add(2 * time.Second))
+	if xid, err := c.Send(zkproto.OpCloseSession, nil); err == nil {
+		c.Recv(xid, nil)
+	}
+	c.Close()
+}
+
+func (r *run) dial(req zkproto.ConnectRequest) *rawzk.Conn {
+	c, err := rawzk.Connect(r.addr, req)
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+func (r *run) logf(format string, args ...any) {
+	r.lines = append(r.lines, fmt.Sprintf(format, args...))
+}
+
+// P is the namespace path of p ("" is the namespace root itself).
+func (r *run) P(p string) string { return r.root + p }
+
+// C returns connection i, opening it (and recording the connect) on first use.
+func (r *run) C(i int) *rawzk.Conn {
+	if rc, ok := r.conns[i]; ok {
+		return rc.c
+	}
+	r.Connect(i, zkproto.ConnectRequest{TimeOut: defaultTimeout, Passwd: make([]byte, 16), HasReadOnly: true})
+	rc, ok := r.conns[i]
+	if !ok {
+		r.abort(fmt.Sprintf("c%d: could not connect", i))
+	}
+	return rc.c
+}
+
+// Connect opens connection i with req (replacing a previous connection i, which is
+// closed without closing its session) and records the connect response and whether
+// the server closed the connection.
+func (r *run) Connect(i int, req zkproto.ConnectRequest) {
+	if old, ok := r.conns[i]; ok && !old.closed {
+		old.c.Close()
+	}
+	delete(r.conns, i)
+	c, err := rawzk.Dial(r.addr)
+	if err != nil {
+		r.abort(fmt.Sprintf("dial: %v", err))
+	}
+	c.Raw().SetDeadline(time.Now().Add(stepTimeout))
+	if err := c.WriteFrame(zkproto.Marshal(&req)); err != nil {
+		r.abort(fmt.Sprintf("write connect: %v", err))
+	}
+	b, err := c.ReadFrame()
+	if err != nil {
+		r.logf("c%d connect(timeout=%d sid=%s pwd=%s lastZxid=%s) → %s", i, req.TimeOut, r.sid(req.SessionID),
+			pwd(req.Passwd), r.relZxid(req.LastZxidSeen), connErr(err))
+		c.Close()
+		r.conns[i] = &rconn{c: c, closed: true}
+		return
+	}
+	var resp zkproto.ConnectResponse
+	d := zkproto.NewDecoder(b)
+	resp.Decode(d)
+	c.Session = resp
+	r.conns[i] = &rconn{c: c}
+	if resp.SessionID != 0 {
+		if _, ok := r.sessions[resp.SessionID]; !ok {
+			r.sessions[resp.SessionID] = fmt.Sprintf("s%d", len(r.sessions)+1)
+		}
+	}
+	r.logf("c%d connect(timeout=%d sid=%s pwd=%s lastZxid=%s) → proto=%d timeout=%d sid=%s pwd=%s readOnly=%v/%v%s",
+		i, req.TimeOut, r.sid(req.SessionID), pwd(req.Passwd), r.relZxid(req.LastZxidSeen),
+		resp.ProtocolVersion, resp.TimeOut, r.sid(resp.SessionID), pwd(resp.Passwd), resp.HasReadOnly, resp.ReadOnly,
+		decodeErr(d))
+	if resp.TimeOut == 0 {
+		// A refused session: the server closes the connection after its response.
+		r.logf("c%d after refused connect: %s", i, r.probeClosed(i))
+	}
+}
+
+// probeClosed reports whether the server closed connection i (reading for up to 2s).
+func (r *run) probeClosed(i int) string {
+	rc := r.conns[i]
+	rc.c.Raw().SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, err := rc.c.ReadFrame()
+	if err == nil {
+		return "unexpected frame"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "still open"
+	}
+	rc.closed = true
+	rc.c.Close()
+	return "closed"
+}
+
+func connErr(err error) string {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return "no reply (timeout)"
+	case err != nil:
+		return "connection closed"
+	}
+	return "ok"
+}
+
+func pwd(b []byte) string {
+	if b == nil {
+		return "nil"
+	}
+	if len(b) == 0 {
+		return "empty"
+	}
+	if bytes.Count(b, []byte{0}) == len(b) {
+		return fmt.Sprintf("zero%d", len(b))
+	}
+	return fmt.Sprintf("set%d", len(b))
+}
+
+func decodeErr(d *zkproto.Decoder) string {
+	if d.Err() != nil {
+		return fmt.Sprintf(" DECODE-ERROR(%v)", d.Err())
+	}
+	if n := d.Remaining(); n > 0 {
+		return fmt.Sprintf(" +%d trailing bytes", n)
+	}
+	return ""
+}
+
+// sid names a session id by its order of appearance in the run.
+func (r *run) sid(id zkproto.SessionID) string {
+	if id == 0 {
+		return "0"
+	}
+	if s, ok := r.sessions[id]; ok {
+		return s
+	}
+	return "other"
+}
+
+// Close closes connection i's socket without closing the session.
+func (r *run) Close(i int) {
+	if rc, ok := r.conns[i]; ok {
+		rc.c.Close()
+		rc.closed = true
+	}
+	r.logf("c%d socket closed by client", i)
+}
+
+// Session returns connection i's session id and password (for resume scenarios).
+func (r *run) Session(i int) (zkproto.SessionID, []byte) {
+	c := r.C(i)
+	return c.Session.SessionID, c.Session.Passwd
+}
+
+// result of one request as the scenario sees it.
+type result struct {
+	Err    zkproto.ErrCode
+	Resp   zkproto.Record
+	Closed bool
+}
+
+// Do sends one request on connection i and records its reply, the watch events that
+// arrived before it, or what happened to the connection.
+func (r *run) Do(i int, op zkproto.OpCode, req zkproto.Record) result {
+	return r.do(i, op, req, nil)
+}
+
+// DoXid is Do with an explicit xid (auth -4, ping -2, setWatches -8...).
+func (r *run) DoXid(i int, xid zkproto.Xid, op zkproto.OpCode, req zkproto.Record) result {
+	return r.do(i, op, req, &xid)
+}
+
+func (r *run) do(i int, op zkproto.OpCode, req zkproto.Record, xidp *zkproto.Xid) result {
+	c := r.C(i)
+	rc := r.conns[i]
+	label := fmt.Sprintf("c%d %s%s", i, op, r.describeReq(req))
+	if rc.closed {
+		r.logf("%s → not sent: connection closed", label)
+		return result{Closed: true}
+	}
+	c.Raw().SetDeadline(time.Now().Add(stepTimeout))
+	var xid zkproto.Xid
+	var err error
+	if xidp != nil {
+		xid = *xidp
+		err = c.SendXid(xid, op, req)
+	} else {
+		xid, err = c.Send(op, req)
+	}
+	if err != nil {
+		rc.closed = true
+		r.logf("%s → send failed: connection closed", label)
+		return result{Closed: true}
+	}
+	return r.recv(i, xid, op, label)
+}
+
+// recv reads frames until the reply with xid, recording events as they arrive.
+func (r *run) recv(i int, xid zkproto.Xid, op zkproto.OpCode, label string) result {
+	rc := r.conns[i]
+	for {
+		b, err := rc.c.ReadFrame()
+		if err != nil {
+			rc.closed = true
+			rc.c.Close()
+			r.logf("%s → %s", label, connErr(err))
+			return result{Closed: true}
+		}
+		d := zkproto.NewDecoder(b)
+		var h zkproto.ReplyHeader
+		h.Decode(d)
+		if h.Xid == zkproto.XidWatchEvent {
+			var ev zkproto.WatcherEvent
+			ev.Decode(d)
+			r.logf("c%d   event %s state=%d %s%s", i, eventName(ev.Type), ev.State, r.norm(ev.Path), decodeErr(d))
+			continue
+		}
+		if h.Xid != xid {
+			r.logf("%s → reply with xid %d (want %d)", label, h.Xid, xid)
+			continue
+		}
+		var resp zkproto.Record
+		body := ""
+		if h.Err == zkproto.ErrOK || op == zkproto.OpMulti || op == zkproto.OpMultiRead {
+			resp, _ = zkproto.NewResponse(op)
+		}
+		if resp != nil && (d.Remaining() > 0 || h.Err == 0) {
+			resp.Decode(d)
+			body = " " + r.describeResp(resp)
+		}
+		// zxid: a successful write's zxid is its transaction's (ranked); any other
+		// reply's zxid is only checked to be at least the newest zxid seen so far.
+		zx := ""
+		if h.Err == zkproto.ErrOK && (op.IsWrite() && op != zkproto.OpCheck) {
+			zx = " zxid=" + r.zxid(h.Zxid)
+		} else {
+			zx = " zxid" + r.relZxid(h.Zxid)
+		}
+		r.logf("%s → %s%s%s%s", label, errName(h.Err), zx, body, decodeErr(d))
+		return result{Err: h.Err, Resp: resp}
+	}
+}
+
+// Ping sends a ping on connection i (flushing queued events) and records it.
+func (r *run) Ping(i int) {
+	r.DoXid(i, zkproto.XidPing, zkproto.OpPing, nil)
+}
+
+func (r *run) pingQuiet(i int, why string) {
+	rc := r.conns[i]
+	rc.c.Raw().SetDeadline(time.Now().Add(stepTimeout))
+	if err := rc.c.SendXid(zkproto.XidPing, zkproto.OpPing, nil); err != nil {
+		r.logf("c%d %s flush → connection closed", i, why)
+		rc.closed = true
+		return
+	}
+	for {
+		b, err := rc.c.ReadFrame()
+		if err != nil {
+			r.logf("c%d %s flush → %s", i, why, connErr(err))
+			rc.closed = true
+			return
+		}
+		d := zkproto.NewDecoder(b)
+		var h zkproto.ReplyHeader
+		h.Decode(d)
+		if h.Xid == zkproto.XidWatchEvent {
+			var ev zkproto.WatcherEvent
+			ev.Decode(d)
+			r.logf("c%d   event %s state=%d %s", i, eventName(ev.Type), ev.State, r.norm(ev.Path))
+			continue
+		}
+		if h.Xid == zkproto.XidPing {
+			return
+		}
+		r.logf("c%d %s flush → unexpected reply xid %d err %s", i, why, h.Xid, errName(h.Err))
+	}
+}
+
+// Expect records a scenario-level observation (a polled condition, a note).
+func (r *run) Expect(format string, args ...any) { r.logf("# "+format, args...) }
+
+// WaitGone polls (on connection i, unrecorded) until path is gone or d passes, and
+// records which happened.
+func (r *run) WaitGone(i int, path string, d time.Duration) {
+	c := r.C(i)
+	deadline := time.Now().Add(d)
+	for {
+		c.Raw().SetDeadline(time.Now().Add(stepTimeout))
+		xid, err := c.Send(zkproto.OpExists, &zkproto.ExistsRequest{Path: path})
+		if err != nil {
+			r.logf("# wait %s gone: connection closed", r.norm(path))
+			return
+		}
+		var resp zkproto.ExistsResponse
+		h, err := c.Recv(xid, &resp)
+		if err != nil {
+			r.logf("# wait %s gone: %v", r.norm(path), err)
+			return
+		}
+		if h.Err == zkproto.ErrNoNode {
+			r.logf("# %s is gone within %v", r.norm(path), d)
+			return
+		}
+		if time.Now().After(deadline) {
+			r.logf("# %s still there after %v", r.norm(path), d)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Sleep pauses the scenario (for timing-based behaviour: TTLs, expiry).
+func (r *run) Sleep(d time.Duration) { time.Sleep(d) }
+
+// norm replaces the namespace root by /R.
+func (r *run) norm(s string) string { return strings.ReplaceAll(s, r.root, "/R") }
+
+// Zxids are written into lines as markers and ranked when the run ends.
+const zxMark = "\x00Z"
+
+func (r *run) zxid(z zkproto.Zxid) string {
+	if z > r.maxZxid {
+		r.maxZxid = z
+	}
+	return zxMark + strconv.FormatInt(int64(z), 10) + "\x00"
+}
+
+// relZxid compares z with the newest zxid seen so far.
+func (r *run) relZxid(z zkproto.Zxid) string {
+	switch {
+	case z == 0:
+		return "=0"
+	case z == -1:
+		return "=-1"
+	case z >= r.maxZxid:
+		return "≥max"
+	default:
+		return "<max"
+	}
+}
+
+// normalize ranks the zxids of the transcript: z1 is the oldest.
+func (r *run) normalize() []string {
+	var all []int64
+	for _, l := range r.lines {
+		for _, m := range zxRe(l) {
+			all = append(all, m)
+		}
+	}
+	slices.Sort(all)
+	all = slices.Compact(all)
+	rank := map[int64]int{}
+	for i, z := range all {
+		rank[z] = i + 1
+	}
+	out := make([]string, 0, len(r.lines)+1)
+	for _, l := range r.lines {
+		var sb strings.Builder
+		for {
+			i := strings.Index(l, zxMark)
+			if i < 0 {
+				break
+			}
+			j := strings.IndexByte(l[i+2:], 0)
+			z, _ := strconv.ParseInt(l[i+2:i+2+j], 10, 64)
+			sb.WriteString(l[:i])
+			fmt.Fprintf(&sb, "z%d", rank[z])
+			l = l[i+2+j+1:]
+		}
+		sb.WriteString(l)
+		out = append(out, r.norm(sb.String()))
+	}
+	if r.fatal != "" {
+		out = append(out, "HARNESS ABORT: "+r.norm(r.fatal))
+	}
+	return out
+}
+
+func zxRe(l string) []int64 {
+	var out []int64
+	for {
+		i := strings.Index(l, zxMark)
+		if i < 0 {
+			return out
+		}
+		j := strings.IndexByte(l[i+2:], 0)
+		z, _ := strconv.ParseInt(l[i+2:i+2+j], 10, 64)
+		out = append(out, z)
+		l = l[i+2+j+1:]
+	}
+}
+
+func errName(e zkproto.ErrCode) string {
+	if e == 0 {
+		return "OK"
+	}
+	return fmt.Sprintf("%d(%s)", int32(e), strings.TrimPrefix(e.Error(), "zk: "))
+}
+
+func eventName(t zkproto.EventType) string {
+	switch t {
+	case zkproto.EventNone:
+		return "None"
+	case zkproto.EventNodeCreated:
+		return "NodeCreated"
+	case zkproto.EventNodeDeleted:
+		return "NodeDeleted"
+	case zkproto.EventNodeDataChanged:
+		return "NodeDataChanged"
+	case zkproto.EventNodeChildrenChanged:
+		return "NodeChildrenChanged"
+	case zkproto.EventDataWatchRemoved:
+		return "DataWatchRemoved"
+	case zkproto.EventChildWatchRemoved:
+		return "ChildWatchRemoved"
+	case zkproto.EventPersistentWatchRemoved:
+		return "PersistentWatchRemoved"
+	}
+	return fmt.Sprintf("event(%d)", t)
+}
+
+func (r *run) stat(s zkproto.Stat) string {
+	return fmt.Sprintf("{c=%s m=%s p=%s v=%d cv=%d av=%d owner=%s len=%d n=%d t=%s}",
+		r.zxid(s.Czxid), r.zxid(s.Mzxid), r.zxid(s.Pzxid), s.Version, s.Cversion, s.Aversion,
+		r.owner(s.EphemeralOwner), s.DataLength, s.NumChildren, r.times(s.Ctime, s.Mtime))
+}
+
+func (r *run) owner(o int64) string {
+	switch {
+	case o == 0:
+		return "0"
+	case o == zkproto.ContainerEphemeralOwner:
+		return "container"
+	case o&zkproto.TTLEphemeralOwnerMask == zkproto.TTLEphemeralOwnerMask:
+		return fmt.Sprintf("ttl(%d)", o&^zkproto.TTLEphemeralOwnerMask)
+	}
+	return r.sid(zkproto.SessionID(o))
+}
+
+// times checks ctime and mtime against the run's wall clock: both within the run,
+// ctime ≤ mtime.
+func (r *run) times(ctime, mtime int64) string {
+	lo, hi := r.start.Add(-2*time.Second).UnixMilli(), time.Now().Add(2*time.Second).UnixMilli()
+	in := func(t int64) string {
+		switch {
+		case t == 0:
+			return "0"
+		case t < lo:
+			return "old"
+		case t > hi:
+			return "future"
+		}
+		return "now"
+	}
+	s := in(ctime) + "/" + in(mtime)
+	if ctime > mtime {
+		s += "(ctime>mtime)"
+	}
+	return s
+}
+
+func acls(v []zkproto.ACL) string {
+	parts := make([]string, len(v))
+	for i, a := range v {
+		parts[i] = fmt.Sprintf("%d:%s:%s", a.Perms, a.ID.Scheme, a.ID.ID)
+	}
+	return "[" + strings.Join(parts, ",") + "]"
+}
+
+func data(b []byte) string {
+	if b == nil {
+		return "nil"
+	}
+	if len(b) > 48 {
+		h := sha256.Sum256(b)
+		return fmt.Sprintf("<%d bytes %x>", len(b), h[:6])
+	}
+	return strconv.Quote(string(b))
+}
+
+func (r *run) strs(v []string, sorted bool) string {
+	if v == nil {
+		return "nil"
+	}
+	c := slices.Clone(v)
+	if sorted {
+		slices.Sort(c)
+	}
+	for i := range c {
+		c[i] = strconv.Quote(c[i])
+	}
+	return "[" + strings.Join(c, ",") + "]"
+}
+
+func (r *run) describeReq(req zkproto.Record) string {
+	switch q := req.(type) {
+	case nil:
+		return ""
+	case *zkproto.CreateRequest:
+		return fmt.Sprintf("(%q %s %s mode=%d)", q.Path, data(q.Data), acls(q.ACL), q.Flags)
+	case *zkproto.CreateTTLRequest:
+		return fmt.Sprintf("(%q %s %s mode=%d ttl=%d)", q.Path, data(q.Data), acls(q.ACL), q.Flags, q.TTL)
+	case *zkproto.DeleteRequest:
+		return fmt.Sprintf("(%q v=%d)", q.Path, q.Version)
+	case *zkproto.ExistsRequest:
+		return fmt.Sprintf("(%q watch=%v)", q.Path, q.Watch)
+	case *zkproto.GetDataRequest:
+		return fmt.Sprintf("(%q watch=%v)", q.Path, q.Watch)
+	case *zkproto.SetDataRequest:
+		return fmt.Sprintf("(%q %s v=%d)", q.Path, data(q.Data), q.Version)
+	case *zkproto.GetACLRequest:
+		return fmt.Sprintf("(%q)", q.Path)
+	case *zkproto.SetACLRequest:
+		return fmt.Sprintf("(%q %s v=%d)", q.Path, acls(q.ACL), q.Version)
+	case *zkproto.GetChildrenRequest:
+		return fmt.Sprintf("(%q watch=%v)", q.Path, q.Watch)
+	case *zkproto.GetChildren2Request:
+		return fmt.Sprintf("(%q watch=%v)", q.Path, q.Watch)
+	case *zkproto.SyncRequest:
+		return fmt.Sprintf("(%q)", q.Path)
+	case *zkproto.CheckVersionRequest:
+		return fmt.Sprintf("(%q v=%d)", q.Path, q.Version)
+	case *zkproto.CheckWatchesRequest:
+		return fmt.Sprintf("(%q type=%d)", q.Path, q.Type)
+	case *zkproto.RemoveWatchesRequest:
+		return fmt.Sprintf("(%q type=%d)", q.Path, q.Type)
+	case *zkproto.GetEphemeralsRequest:
+		return fmt.Sprintf("(%q)", q.PrefixPath)
+	case *zkproto.GetAllChildrenNumberRequest:
+		return fmt.Sprintf("(%q)", q.Path)
+	case *zkproto.AddWatchRequest:
+		return fmt.Sprintf("(%q mode=%d)", q.Path, q.Mode)
+	case *zkproto.AuthPacket:
+		return fmt.Sprintf("(type=%d %q %q)", q.Type, q.Scheme, q.Auth)
+	case *zkproto.SetWatches:
+		return fmt.Sprintf("(rel=%s data=%v exist=%v child=%v)", r.relZxid(q.RelativeZxid), q.DataWatches, q.ExistWatches, q.ChildWatches)
+	case *zkproto.SetWatches2:
+		return fmt.Sprintf("(rel=%s data=%v exist=%v child=%v persistent=%v recursive=%v)", r.relZxid(q.RelativeZxid),
+			q.DataWatches, q.ExistWatches, q.ChildWatches, q.PersistentWatches, q.PersistentRecursiveWatches)
+	case *zkproto.MultiRequest:
+		parts := make([]string, len(q.Ops))
+		for i, op := range q.Ops {
+			parts[i] = op.Header.Type.String() + r.describeReq(op.Request)
+		}
+		return "{" + strings.Join(parts, "; ") + "}"
+	case *rawRecord:
+		return fmt.Sprintf("(raw %d bytes)", len(q.b))
+	}
+	return fmt.Sprintf("(%T)", req)
+}
+
+func (r *run) describeResp(resp zkproto.Record) string {
+	switch p := resp.(type) {
+	case *zkproto.CreateResponse:
+		return fmt.Sprintf("path=%q", p.Path)
+	case *zkproto.Create2Response:
+		return fmt.Sprintf("path=%q stat=%s", p.Path, r.stat(p.Stat))
+	case *zkproto.ExistsResponse:
+		return "stat=" + r.stat(p.Stat)
+	case *zkproto.GetDataResponse:
+		return fmt.Sprintf("data=%s stat=%s", data(p.Data), r.stat(p.Stat))
+	case *zkproto.SetDataResponse:
+		return "stat=" + r.stat(p.Stat)
+	case *zkproto.GetACLResponse:
+		return fmt.Sprintf("acl=%s stat=%s", acls(p.ACL), r.stat(p.Stat))
+	case *zkproto.SetACLResponse:
+		return "stat=" + r.stat(p.Stat)
+	case *zkproto.GetChildrenResponse:
+		return "children=" + r.strs(p.Children, true)
+	case *zkproto.GetChildren2Response:
+		return fmt.Sprintf("children=%s stat=%s", r.strs(p.Children, true), r.stat(p.Stat))
+	case *zkproto.SyncResponse:
+		return fmt.Sprintf("path=%q", p.Path)
+	case *zkproto.GetEphemeralsResponse:
+		return "ephemerals=" + r.strs(p.Ephemerals, true)
+	case *zkproto.GetAllChildrenNumberResponse:
+		return fmt.Sprintf("total=%d", p.TotalNumber)
+	case *zkproto.ErrorResponse:
+		return fmt.Sprintf("errbody=%d", p.Err)
+	case *zkproto.WhoAmIResponse:
+		parts := make([]string, len(p.ClientInfo))
+		for i, ci := range p.ClientInfo {
+			parts[i] = ci.AuthScheme + ":" + ci.User
+		}
+		slices.Sort(parts)
+		return "whoami=[" + strings.Join(parts, ",") + "]"
+	case *zkproto.MultiResponse:
+		parts := make([]string, len(p.Results))
+		for i, res := range p.Results {
+			s := fmt.Sprintf("%s/%s", res.Header.Type, errName(res.Header.Err))
+			if res.Response != nil {
+				s += " " + r.describeResp(res.Response)
+			}
+			parts[i] = s
+		}
+		return "results={" + strings.Join(parts, "; ") + "}"
+	}
+	return fmt.Sprintf("%T", resp)
+}
+
+// rawRecord sends arbitrary bytes as a request body.
+type rawRecord struct{ b []byte }
+
+func (r *rawRecord) Encode(e *zkproto.Encoder) { e.Buf = append(e.Buf, r.b...) }
+func (r *rawRecord) Decode(d *zkproto.Decoder) {}
+
+// openACL is world:anyone with every permission.
+var openACL = []zkproto.ACL{{Perms: zkproto.PermAll, ID: zkproto.Id{Scheme: "world", ID: "anyone"}}}
+
+// ---- comparison and reporting ----
+
+type outcome int
+
+const (
+	same outcome = iota
+	allowedDiff
+	differs
+)
+
+type scenarioResult struct {
+	s         scenario
+	zk, zr    []string
+	out       outcome
+	allow     *allowEntry
+	durations [2]time.Duration
+}
+
+func runScenario(s scenario, zkAddr, zrAddr string) scenarioResult {
+	res := scenarioResult{s: s}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if s.skipRef != "" {
+			res.zk = []string{"reference not run: " + s.skipRef}
+			return
+		}
+		t0 := time.Now()
+		res.zk = newRun("zookeeper", zkAddr).exec(s)
+		res.durations[0] = time.Since(t0)
+	}()
+	go func() {
+		defer wg.Done()
+		t0 := time.Now()
+		res.zr = newRun("zkraft", zrAddr).exec(s)
+		res.durations[1] = time.Since(t0)
+	}()
+	wg.Wait()
+	res.allow = findAllow(s.name)
+	switch {
+	case slices.Equal(res.zk, res.zr):
+		res.out = same
+	case res.allow != nil:
+		res.out = allowedDiff
+	default:
+		res.out = differs
+	}
+	return res
+}
+
+// sideBySide prints both transcripts with the first differing line marked.
+func sideBySide(zk, zr []string) string {
+	var sb strings.Builder
+	n := max(len(zk), len(zr))
+	first := -1
+	for i := 0; i < n; i++ {
+		var a, b string
+		if i < len(zk) {
+			a = zk[i]
+		}
+		if i < len(zr) {
+			b = zr[i]
+		}
+		if a != b && first < 0 {
+			first = i
+		}
+	}
+	sb.WriteString("--- zookeeper\n")
+	for i, l := range zk {
+		mark := "  "
+		if i >= first && first >= 0 && (i >= len(zr) || zr[i] != l) {
+			mark = "- "
+		}
+		sb.WriteString(mark + l + "\n")
+	}
+	sb.WriteString("+++ zkraft\n")
+	for i, l := range zr {
+		mark := "  "
+		if i >= first && first >= 0 && (i >= len(zk) || zk[i] != l) {
+			mark = "+ "
+		}
+		sb.WriteString(mark + l + "\n")
+	}
+	return sb.String()
+}
