@@ -1,6 +1,8 @@
 package ensemble_test
 
 import (
+	"crypto/sha1"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkraft/zkraft/ensemble"
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
 )
 
@@ -227,4 +230,57 @@ func fourLetter(t *testing.T, addr, word string) string {
 	nc.Write([]byte(word))
 	b, _ := io.ReadAll(nc)
 	return string(b)
+}
+
+// reconfig adds a participant and an observer and removes a member, one at a time;
+// /zookeeper/config follows, and the new members serve.
+func TestClusterReconfig(t *testing.T) {
+	super := "super:" + base64SHA1("super:secret")
+	cl := ensembletest.RunCluster(t, 3, ensembletest.WithConfig(func(c *ensemble.Config) {
+		c.ReconfigEnabled = true
+		c.SuperDigest = super
+	}))
+	admin := connectTo(t, cl.Members[0].Addr)
+	if _, err := admin.IncrementalReconfig([]string{"server.9=127.0.0.1:1:2;127.0.0.1:3"}, nil, -1); !errors.Is(err, zk.ErrNoAuth) {
+		t.Fatalf("reconfig without super: %v, want NOAUTH", err)
+	}
+	if err := admin.AddAuth("digest", []byte("super:secret")); err != nil {
+		t.Fatal(err)
+	}
+	line, wait := cl.StartJoiner(false)
+	if _, err := admin.IncrementalReconfig([]string{line}, nil, -1); err != nil {
+		t.Fatalf("reconfig add %s: %v", line, err)
+	}
+	m4 := wait()
+	c4 := connectTo(t, m4.Addr)
+	if _, err := c4.Create("/via4", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("write through the added member: %v", err)
+	}
+	obsLine, waitObs := cl.StartJoiner(true)
+	if _, err := admin.IncrementalReconfig([]string{obsLine}, nil, -1); err != nil {
+		t.Fatalf("reconfig add observer: %v", err)
+	}
+	m5 := waitObs()
+	if m5.Mode() != "observer" {
+		t.Fatalf("added observer reports mode %q", m5.Mode())
+	}
+	data, _, err := admin.Get("/zookeeper/config")
+	if err != nil || !strings.Contains(string(data), "server.4=") || !strings.Contains(string(data), ":observer;") {
+		t.Fatalf("/zookeeper/config after adds: %q %v", data, err)
+	}
+	if _, err := admin.IncrementalReconfig(nil, []string{"4"}, -1); err != nil {
+		t.Fatalf("reconfig remove 4: %v", err)
+	}
+	data, _, _ = admin.Get("/zookeeper/config")
+	if strings.Contains(string(data), "server.4=") {
+		t.Fatalf("/zookeeper/config still lists server 4:\n%s", data)
+	}
+	if _, err := admin.IncrementalReconfig(nil, []string{"2"}, 12345); !errors.Is(err, zk.ErrBadVersion) {
+		t.Fatalf("reconfig with a stale version: %v, want BADVERSION", err)
+	}
+}
+
+func base64SHA1(s string) string {
+	sum := sha1.Sum([]byte(s))
+	return base64.StdEncoding.EncodeToString(sum[:])
 }

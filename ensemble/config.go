@@ -35,6 +35,9 @@ type Config struct {
 
 	FourLetterWhitelist  []string // "*" allows all; default {"srvr"}
 	ExtendedTypesEnabled bool     // TTL nodes
+	// ReconfigEnabled allows the reconfig op (zoo.cfg reconfigEnabled), for super
+	// users or callers with WRITE on /zookeeper/config.
+	ReconfigEnabled bool
 	// SuperDigest is "super:<base64 sha1>" as DigestAuthenticationProvider.superDigest.
 	SuperDigest string
 	// ContainerCheckInterval is how often empty containers and expired TTL nodes are reaped.

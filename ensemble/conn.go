@@ -222,8 +222,10 @@ func (c *conn) handshake(fr *zkproto.FrameReader) bool {
 		return false
 	}
 	timeout := s.cfg.clampTimeout(req.TimeOut)
-	// ZooKeeper 3.8 always writes the readOnly byte; older clients ignore it.
-	resp := zkproto.ConnectResponse{TimeOut: timeout, HasReadOnly: true}
+	// ZooKeeper 3.8 writes the readOnly byte only to clients that sent one
+	// (ZooKeeperServer.finishSessionInit: !cnxn.isOldClient); measured by
+	// integration/diff.
+	resp := zkproto.ConnectResponse{TimeOut: timeout, HasReadOnly: req.HasReadOnly}
 
 	if req.SessionID == 0 {
 		if addr, _ := s.raft.LeaderWithID(); addr == "" {
@@ -252,7 +254,7 @@ func (c *conn) handshake(fr *zkproto.FrameReader) bool {
 			// Expired, unknown or a wrong password: timeout 0 tells the client its
 			// session has expired.
 			c.log.Info("refusing session resume: expired, unknown or wrong password", "session_id", sessionHex(req.SessionID))
-			c.enqueue(frameOf(nil, &zkproto.ConnectResponse{Passwd: make([]byte, zkproto.PasswordLen), HasReadOnly: true}))
+			c.enqueue(frameOf(nil, &zkproto.ConnectResponse{Passwd: make([]byte, zkproto.PasswordLen), HasReadOnly: req.HasReadOnly}))
 			c.flushAndClose()
 			return false
 		}

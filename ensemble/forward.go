@@ -22,9 +22,10 @@ import (
 // follower's own FSM when it applies the entry (see origin), so a follower's client
 // reads its own writes.
 const (
-	fwdTxn   byte = 1 // body: a log entry; reply: error or ok
-	fwdSync  byte = 2 // no body; reply: the leader's applied index after a quorum check
-	fwdTouch byte = 3 // body: session ids to keep alive; no reply
+	fwdTxn      byte = 1 // body: a log entry; reply: error or ok
+	fwdSync     byte = 2 // no body; reply: the leader's applied index after a quorum check
+	fwdTouch    byte = 3 // body: session ids to keep alive; no reply
+	fwdReconfig byte = 4 // body: a ReconfigRequest; reply: error (with its code) or ok
 )
 
 const maxForwardFrame = 64 << 20
@@ -33,6 +34,7 @@ var errNoLeader = errors.New("ensemble: no leader: the ensemble has no quorum")
 
 type fwdReply struct {
 	index uint64
+	code  zkproto.ErrCode // a ZooKeeper code for the client, when err carries one
 	err   error
 }
 
@@ -124,12 +126,13 @@ func (f *forwarder) readReplies(nc net.Conn, pending map[uint64]chan fwdReply) {
 		d := zkproto.NewDecoder(frame)
 		seq := uint64(d.Long())
 		idx := uint64(d.Long())
+		code := zkproto.ErrCode(d.Int())
 		msg := d.String()
 		if d.Err() != nil {
 			nc.Close()
 			continue
 		}
-		rep := fwdReply{index: idx}
+		rep := fwdReply{index: idx, code: code}
 		if msg != "" {
 			rep.err = errors.New(msg)
 		}
@@ -175,10 +178,15 @@ func (s *Server) serveForward(nc net.Conn) {
 			e := zkproto.Encoder{Buf: make([]byte, 4, 32)}
 			e.Long(int64(in.seq))
 			e.Long(int64(idx))
-			msg := ""
+			msg, code := "", zkproto.ErrOK
 			if err != nil {
 				msg = err.Error()
+				var re *reconfigError
+				if errors.As(err, &re) {
+					code = re.code
+				}
 			}
+			e.Int(int32(code))
 			e.String(msg)
 			binary.BigEndian.PutUint32(e.Buf, uint32(len(e.Buf)-4))
 			w.Write(e.Buf)
@@ -211,6 +219,12 @@ func (s *Server) serveForward(nc net.Conn) {
 			}}
 		case fwdSync:
 			queue <- inflight{seq, s.leaderSync}
+		case fwdReconfig:
+			var req zkproto.ReconfigRequest
+			if err := zkproto.Unmarshal(body, &req); err != nil {
+				return
+			}
+			queue <- inflight{seq, func() (uint64, error) { return s.reconfigure(&req) }}
 		case fwdTouch:
 			d := zkproto.NewDecoder(body)
 			now := time.Now()

@@ -58,7 +58,7 @@ func (s *Server) configText(c raft.Configuration, index uint64) []byte {
 	var b strings.Builder
 	for _, sv := range servers {
 		id, _ := strconv.ParseInt(string(sv.ID), 10, 64)
-		p, _ := s.cfg.peer(id)
+		p := s.peerInfo(id)
 		host, port, _ := net.SplitHostPort(string(sv.Address))
 		role := "participant"
 		if sv.Suffrage != raft.Voter {

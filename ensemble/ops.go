@@ -34,7 +34,12 @@ func (c *conn) prepare(hdr zkproto.RequestHeader, body []byte, now time.Time) *r
 		return r
 	case zkproto.OpDeleteContainer:
 		// Internal to the reaper; a client must not delete containers with it.
-		return c.unimplemented(r)
+		// ZooKeeper 3.8 answers BADARGUMENTS and keeps the connection.
+		return replyErr(zkproto.ErrBadArguments)
+	case zkproto.OpCreateSession:
+		// A valid op type whose body (a CreateSessionTxn) a client cannot send:
+		// ZooKeeper 3.8 fails to read it and answers MARSHALLINGERROR.
+		return replyErr(zkproto.ErrMarshallingError)
 	}
 
 	req, known := zkproto.NewRequest(hdr.Type)
@@ -50,7 +55,7 @@ func (c *conn) prepare(hdr zkproto.RequestHeader, body []byte, now time.Time) *r
 
 	if hdr.Type.IsWrite() {
 		if hdr.Type == zkproto.OpReconfig {
-			return replyErr(zkproto.ErrReconfigDisabled)
+			return c.prepareReconfig(r, req.(*zkproto.ReconfigRequest))
 		}
 		if !s.cfg.ExtendedTypesEnabled && usesTTL(hdr.Type, req) {
 			return replyErr(zkproto.ErrUnimplemented)
@@ -82,10 +87,13 @@ func (c *conn) prepare(hdr zkproto.RequestHeader, body []byte, now time.Time) *r
 }
 
 // unimplemented answers UNIMPLEMENTED and closes the connection, as ZooKeeper's
-// UnimplementedRequestProcessor does for an unknown op code.
+// UnimplementedRequestProcessor does for an unknown op code: the request never got
+// a zxid, so the reply carries -1.
 func (c *conn) unimplemented(r *request) *request {
 	c.log.Info("unknown op code; closing connection", "op", r.hdr.Type)
-	r.exec = func() []byte { return c.header(r.hdr.Xid, zkproto.ErrUnimplemented) }
+	r.exec = func() []byte {
+		return frameOf(&zkproto.ReplyHeader{Xid: r.hdr.Xid, Zxid: -1, Err: zkproto.ErrUnimplemented}, nil)
+	}
 	r.after = c.flushAndClose
 	return r
 }
@@ -319,6 +327,11 @@ func watchResult(found bool, err error) zkproto.ErrCode {
 func whoAmI(auth []zkproto.Id) *zkproto.WhoAmIResponse {
 	resp := &zkproto.WhoAmIResponse{ClientInfo: make([]zkproto.ClientInfo, 0, len(auth))}
 	for _, id := range auth {
+		if id.Scheme == "super" {
+			// No AuthenticationProvider has the super scheme: ZooKeeper's
+			// getClientInfos leaves it out.
+			continue
+		}
 		user := id.ID
 		if id.Scheme == "digest" {
 			// DigestAuthenticationProvider.getUserName: the user, without the hash.

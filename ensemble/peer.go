@@ -16,6 +16,7 @@ import (
 const (
 	peerProtoRaft    byte = 'R'
 	peerProtoForward byte = 'F'
+	peerProtoProbe   byte = 'P' // answered with one byte: 1 if this member has Raft state
 )
 
 // peerMux accepts on the peer port and routes each connection by its first byte.
@@ -23,6 +24,7 @@ type peerMux struct {
 	ln      net.Listener
 	raft    *raftStream
 	forward func(net.Conn) // serves one forwarding connection until it closes
+	probe   func() bool    // whether this member has Raft state
 	wg      *sync.WaitGroup
 	done    <-chan struct{}
 }
@@ -70,6 +72,14 @@ func (m *peerMux) serve() {
 				}
 			case peerProtoForward:
 				m.forward(c)
+			case peerProtoProbe:
+				b[0] = 0
+				if m.probe() {
+					b[0] = 1
+				}
+				c.SetWriteDeadline(time.Now().Add(time.Second))
+				c.Write(b[:])
+				c.Close()
 			default:
 				c.Close()
 			}
@@ -153,4 +163,33 @@ func dialPeer(addr string, proto byte, timeout time.Duration) (net.Conn, error) 
 		return nil, err
 	}
 	return c, nil
+}
+
+// hasRaftState answers a peer's probe: whether this member bootstrapped or had state
+// when it started. (A member that joined since answers no until it restarts; the
+// others answer for it.)
+func (s *Server) hasRaftState() bool {
+	return s.hadState.Load()
+}
+
+// ensembleExists asks the other members whether any of them already holds Raft
+// state, i.e. whether the ensemble was formed before this member's first start.
+func (s *Server) ensembleExists() bool {
+	for _, p := range s.cfg.Peers {
+		if p.ID == s.cfg.ServerID {
+			continue
+		}
+		c, err := dialPeer(p.PeerAddr, peerProtoProbe, 500*time.Millisecond)
+		if err != nil {
+			continue
+		}
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		var b [1]byte
+		_, err = c.Read(b[:])
+		c.Close()
+		if err == nil && b[0] == 1 {
+			return true
+		}
+	}
+	return false
 }

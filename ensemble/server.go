@@ -58,6 +58,9 @@ type Server struct {
 	raftStream *raftStream
 	transport  *raft.NetworkTransport
 	health     *followerHealth
+	hadState   atomic.Bool // Raft state existed at start (or Raft now runs with some)
+	peersMu    sync.Mutex
+	dynPeers   map[int64]Peer // members added by reconfig since start
 
 	// outstanding bounds requests in flight across all connections
 	// (globalOutstandingLimit): a connection stops reading while it is full.
@@ -94,6 +97,7 @@ func Start(cfg Config) (*Server, error) {
 		peerConns:   map[net.Conn]struct{}{},
 		instance:    randomUint64(),
 		health:      &followerHealth{failing: map[raft.ServerID]bool{}},
+		dynPeers:    map[int64]Peer{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.forwarder = newForwarder(s)
@@ -175,12 +179,19 @@ func (s *Server) startRaft() error {
 	if err != nil {
 		return fmt.Errorf("inspect raft state: %w", err)
 	}
-	if !existing {
+	s.hadState.Store(existing)
+	if !existing && !s.standalone() && s.ensembleExists() {
+		// Members already hold state: this one starts late or joins. It must not
+		// bootstrap a configuration of its own; the leader replicates to it once it
+		// is a member (from the start, or after reconfig adds it).
+		s.log.Info("the ensemble already exists; waiting for the leader to replicate to this member (a new member must be added with reconfig)")
+	} else if !existing {
 		// Every member of a new ensemble bootstraps with the same configuration, so
 		// no manual step is needed; Raft accepts identical bootstraps.
 		if err := raft.BootstrapCluster(rc, s.stores.Log, s.stores.Stable, s.stores.Snapshot, trans, boot); err != nil {
 			return fmt.Errorf("bootstrap raft: %w", err)
 		}
+		s.hadState.Store(true)
 	}
 	r, err := raft.NewRaft(rc, s.fsm, s.stores.Log, s.stores.Stable, s.stores.Snapshot, trans)
 	if err != nil {
@@ -208,7 +219,7 @@ func (s *Server) startPeers() (raft.Transport, error) {
 	}
 	s.peerLn = ln
 	s.raftStream = &raftStream{addr: ln.Addr(), accept: make(chan net.Conn), done: make(chan struct{})}
-	mux := &peerMux{ln: ln, raft: s.raftStream, forward: s.trackForward, wg: &s.wg, done: s.ctx.Done()}
+	mux := &peerMux{ln: ln, raft: s.raftStream, forward: s.trackForward, probe: s.hasRaftState, wg: &s.wg, done: s.ctx.Done()}
 	s.goAttach(mux.serve)
 	s.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  s.raftStream,
@@ -330,14 +341,7 @@ func (s *Server) followerSync(ctx context.Context) error {
 	if rep.err != nil {
 		return rep.err
 	}
-	for s.raft.AppliedIndex() < rep.index {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Millisecond):
-		}
-	}
-	return nil
+	return s.waitApplied(ctx, rep.index)
 }
 
 // sync makes this node catch up with the leader's commit point (a quorum-confirmed

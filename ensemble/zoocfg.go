@@ -43,6 +43,7 @@ func FromZooConfig(zc *config.Config) Config {
 	cfg.MaxBuffer = zc.JuteMaxBuffer
 	cfg.GlobalOutstandingLimit = zc.GlobalOutstandingLimit
 	cfg.ExtendedTypesEnabled = zc.ExtendedTypesEnabled
+	cfg.ReconfigEnabled = zc.ReconfigEnabled
 	cfg.SuperDigest = zc.SuperDigest
 	cfg.ContainerCheckInterval = zc.ContainerCheckInterval
 	if zc.SnapCount > 0 {

@@ -826,3 +826,17 @@ func (p *parser) finish() error {
 	}
 	return nil
 }
+
+// ParseServerLine parses one "server.N=host:peerPort:electionPort[:role][;client]"
+// line, as the reconfig op carries them.
+func ParseServerLine(line string) (Server, error) {
+	key, val, ok := strings.Cut(strings.TrimSpace(line), "=")
+	if !ok || !strings.HasPrefix(key, "server.") {
+		return Server{}, fmt.Errorf("%q is not a server.N=... line", line)
+	}
+	p := &parser{c: Default(), name: "reconfig"}
+	if err := p.server(0, strings.TrimSpace(key), strings.TrimSpace(val)); err != nil {
+		return Server{}, err
+	}
+	return p.c.Servers[0], nil
+}

@@ -124,3 +124,44 @@ func freeAddr(t testing.TB) string {
 	defer ln.Close()
 	return fmt.Sprintf("127.0.0.1:%d", ln.Addr().(*net.TCPAddr).Port)
 }
+
+// StartJoiner starts a new member that is not yet in the ensemble: it knows the
+// members and itself, finds the ensemble formed and waits to be added. It returns the
+// server line to add it with (reconfig -add) and a wait function that blocks until the
+// member serves.
+func (c *Cluster) StartJoiner(observer bool) (line string, wait func() *Server) {
+	c.t.Helper()
+	id := int64(len(c.configs) + 1)
+	p := ensemble.Peer{ID: id, PeerAddr: freeAddr(c.t), ClientAddr: freeAddr(c.t), ElectionPort: 1, Observer: observer}
+	cfg := c.configs[0]
+	cfg.ServerID = id
+	cfg.Peers = append(append([]ensemble.Peer(nil), cfg.Peers...), p)
+	cfg.ClientAddr = p.ClientAddr
+	cfg.DataDir = c.t.TempDir()
+	s, err := ensemble.Start(cfg)
+	if err != nil {
+		c.t.Fatalf("start joining member %d: %v", id, err)
+	}
+	c.t.Cleanup(func() { s.Close() })
+	c.configs = append(c.configs, cfg)
+	c.Members = append(c.Members, nil)
+	role := "participant"
+	if observer {
+		role = "observer"
+	}
+	_, peerPort, _ := net.SplitHostPort(p.PeerAddr)
+	line = fmt.Sprintf("server.%d=127.0.0.1:%s:%d:%s;%s", id, peerPort, freePort(c.t), role, p.ClientAddr)
+	return line, func() *Server {
+		c.t.Helper()
+		srv := waitReady(c.t, s, cfg)
+		c.Members[id-1] = srv
+		return srv
+	}
+}
+
+func freePort(t testing.TB) int {
+	_, port, _ := net.SplitHostPort(freeAddr(t))
+	var n int
+	fmt.Sscan(port, &n)
+	return n
+}
