@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -213,6 +214,7 @@ type holding struct {
 	lost  chan struct{}
 	stop  chan struct{}
 	done  chan struct{}
+	rel   sync.Once
 }
 
 // hold starts watching node in epoch ep. lost closes when the node goes away or the
@@ -288,7 +290,11 @@ func (h *holding) isLost() bool {
 // release stops watching and deletes the node. It returns ErrLost if the node had
 // already been lost.
 func (h *holding) release(ctx context.Context) error {
-	close(h.stop)
+	first := false
+	h.rel.Do(func() { first = true; close(h.stop) })
+	if !first {
+		return ErrNotHeld
+	}
 	<-h.done
 	if h.isLost() {
 		return ErrLost
