@@ -5,6 +5,7 @@ func allScenarios() []scenario {
 	var all []scenario
 	for _, gen := range []func() []scenario{
 		createScenarios,
+		opScenarios,
 	} {
 		all = append(all, gen()...)
 	}
