@@ -15,6 +15,8 @@ import (
 
 	"github.com/zkraft/zkraft/ensemble"
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
+	"github.com/zkraft/zkraft/integration/rawzk"
+	"github.com/zkraft/zkraft/zkproto"
 )
 
 func connectTo(t *testing.T, addrs ...string) *zk.Conn {
@@ -283,4 +285,59 @@ func TestClusterReconfig(t *testing.T) {
 func base64SHA1(s string) string {
 	sum := sha1.Sum([]byte(s))
 	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// A member that loses quorum serves read-only sessions (readonlymode.enabled): reads
+// work, writes get NOTREADONLY, clients that did not ask for read-only are refused,
+// and when quorum returns the read-only sessions are closed.
+func TestClusterReadOnlyMode(t *testing.T) {
+	cl := ensembletest.RunCluster(t, 3, ensembletest.WithConfig(func(c *ensemble.Config) { c.ReadOnlyModeEnabled = true }))
+	c := connectTo(t, cl.Members[0].Addr)
+	if _, err := c.Create("/ro", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := connectTo(t, cl.Members[2].Addr).Sync("/ro"); err != nil {
+		t.Fatal(err)
+	}
+	cl.Stop(0)
+	cl.Stop(1)
+	lone := cl.Members[2]
+	deadline := time.Now().Add(10 * time.Second)
+	for fourLetter(t, lone.Addr, "isro") != "ro" {
+		if time.Now().After(deadline) {
+			t.Fatal("the member without quorum never entered read-only mode")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ro, err := rawzk.Connect(lone.Addr, zkproto.ConnectRequest{TimeOut: 5000, Passwd: make([]byte, 16), ReadOnly: true, HasReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if !ro.Session.ReadOnly || ro.Session.SessionID == 0 {
+		t.Fatalf("connect response %+v, want a read-only session", ro.Session)
+	}
+	var gd zkproto.GetDataResponse
+	if err := ro.Call(zkproto.OpGetData, &zkproto.GetDataRequest{Path: "/ro"}, &gd); err != nil || string(gd.Data) != "x" {
+		t.Fatalf("read in read-only mode: %q %v", gd.Data, err)
+	}
+	err = ro.Call(zkproto.OpCreate, &zkproto.CreateRequest{Path: "/no", ACL: []zkproto.ACL{{Perms: zkproto.PermAll, ID: zkproto.Id{Scheme: "world", ID: "anyone"}}}}, nil)
+	if !errors.Is(err, zkproto.ErrNotReadOnly) {
+		t.Fatalf("write in read-only mode: %v, want NOTREADONLY", err)
+	}
+	if rw, err := rawzk.Connect(lone.Addr, zkproto.ConnectRequest{TimeOut: 5000, Passwd: make([]byte, 16)}); err == nil {
+		rw.Close()
+		t.Fatal("a client that did not ask for read-only got a session without quorum")
+	}
+
+	cl.Start(1)
+	for fourLetter(t, lone.Addr, "isro") != "rw" {
+		if time.Now().After(deadline.Add(10 * time.Second)) {
+			t.Fatal("the member never left read-only mode after quorum returned")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := ro.Call(zkproto.OpGetData, &zkproto.GetDataRequest{Path: "/ro"}, &gd); !errors.Is(err, rawzk.ErrClosed) {
+		t.Fatalf("read-only session after quorum returned: %v, want the connection closed", err)
+	}
 }

@@ -38,6 +38,9 @@ type Config struct {
 	// ReconfigEnabled allows the reconfig op (zoo.cfg reconfigEnabled), for super
 	// users or callers with WRITE on /zookeeper/config.
 	ReconfigEnabled bool
+	// ReadOnlyModeEnabled lets a member that has lost quorum serve reads to clients
+	// that ask for read-only sessions (readonlymode.enabled).
+	ReadOnlyModeEnabled bool
 	// SuperDigest is "super:<base64 sha1>" as DigestAuthenticationProvider.superDigest.
 	SuperDigest string
 	// ContainerCheckInterval is how often empty containers and expired TTL nodes are reaped.

@@ -42,8 +42,11 @@ type conn struct {
 	sessID  atomic.Int64
 	timeout time.Duration
 	closing atomic.Bool // the client asked to close its session
-	authMu  sync.Mutex
-	auth    []zkproto.Id
+	// roSession is a read-only session of a member without quorum: local, never
+	// replicated, and refused every write.
+	roSession bool
+	authMu    sync.Mutex
+	auth      []zkproto.Id
 
 	stats connStats
 }
@@ -227,7 +230,16 @@ func (c *conn) handshake(fr *zkproto.FrameReader) bool {
 	// integration/diff.
 	resp := zkproto.ConnectResponse{TimeOut: timeout, HasReadOnly: req.HasReadOnly}
 
-	if req.SessionID == 0 {
+	if s.readOnly.Load() {
+		if !req.ReadOnly {
+			c.log.Info("refusing session: no quorum, and the client does not accept read-only mode")
+			return false
+		}
+		// A read-only session is local: the client connects with session id 0 until
+		// it has seen a read-write server.
+		c.roSession = true
+		resp.SessionID, resp.Passwd, resp.ReadOnly = s.newSessionID(), newPassword(), true
+	} else if req.SessionID == 0 {
 		if addr, _ := s.raft.LeaderWithID(); addr == "" {
 			c.log.Info("refusing session: the ensemble has no leader")
 			return false
@@ -264,6 +276,10 @@ func (c *conn) handshake(fr *zkproto.FrameReader) bool {
 	}
 	c.timeout = time.Duration(resp.TimeOut) * time.Millisecond
 	c.sessID.Store(int64(resp.SessionID))
+	if c.roSession {
+		c.enqueue(frameOf(nil, &resp))
+		return true
+	}
 	s.connMu.Lock()
 	old := s.bySess[resp.SessionID]
 	s.bySess[resp.SessionID] = c

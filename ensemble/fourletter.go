@@ -50,6 +50,7 @@ func (f flwSource) Server() fourletter.Server {
 	lo, avg, hi := s.stats.lat.millis()
 	out := fourletter.Server{
 		Mode:        s.mode(),
+		ReadOnly:    s.readOnly.Load(),
 		MinLatency:  lo,
 		AvgLatency:  avg,
 		MaxLatency:  hi,

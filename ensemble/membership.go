@@ -167,3 +167,38 @@ func (s *Server) handOverLeadership() {
 	}
 	s.log.Info("leadership transferred before shutdown")
 }
+
+// followQuorum switches read-only mode: a member that has known no leader for two
+// election timeouts closes its clients and serves read-only sessions (when enabled);
+// once a leader is back, the read-only sessions are closed so that their clients
+// reconnect read-write. Called from runLeadership only.
+func (s *Server) followQuorum() {
+	addr, _ := s.raft.LeaderWithID()
+	now := time.Now()
+	switch {
+	case addr != "":
+		s.noLeader = time.Time{}
+		if s.readOnly.Swap(false) {
+			s.log.Info("quorum regained: leaving read-only mode")
+			s.closeConns(func(c *conn) bool { return c.roSession })
+		}
+	case s.noLeader.IsZero():
+		s.noLeader = now
+	case s.cfg.ReadOnlyModeEnabled && !s.readOnly.Load() && now.Sub(s.noLeader) > 2*max(s.cfg.TickTime, 50*time.Millisecond):
+		s.log.Warn("no quorum: serving read-only sessions")
+		s.readOnly.Store(true)
+		s.closeConns(func(c *conn) bool { return !c.roSession })
+		s.markReady()
+	}
+}
+
+// closeConns closes the client connections that match.
+func (s *Server) closeConns(match func(*conn) bool) {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	for c := range s.conns {
+		if match(c) {
+			c.close()
+		}
+	}
+}

@@ -26,6 +26,12 @@ func (c *conn) prepare(hdr zkproto.RequestHeader, body []byte, now time.Time) *r
 	case zkproto.OpAuth:
 		return c.authenticate(r, body)
 	case zkproto.OpCloseSession:
+		if c.roSession { // nothing replicated to close
+			r.exec = func() []byte { return c.header(hdr.Xid, zkproto.ErrOK) }
+			r.after = c.flushAndClose
+			c.closing.Store(true)
+			return r
+		}
 		c.closing.Store(true)
 		txn := &datatree.Txn{Kind: datatree.TxnCloseSession, Session: c.session(), Time: now.UnixMilli()}
 		p := s.proposeAsync(txn)
@@ -51,6 +57,10 @@ func (c *conn) prepare(hdr zkproto.RequestHeader, body []byte, now time.Time) *r
 			c.log.Info("malformed request", "op", hdr.Type, "err", err)
 			return replyErr(zkproto.ErrMarshallingError)
 		}
+	}
+
+	if c.roSession && (hdr.Type.IsWrite() || hdr.Type == zkproto.OpSync) {
+		return replyErr(zkproto.ErrNotReadOnly)
 	}
 
 	if hdr.Type.IsWrite() {

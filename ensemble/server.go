@@ -58,6 +58,8 @@ type Server struct {
 	raftStream *raftStream
 	transport  *raft.NetworkTransport
 	health     *followerHealth
+	readOnly   atomic.Bool // lost quorum and serving read-only sessions
+	noLeader   time.Time   // since when no leader is known (runLeadership's own)
 	hadState   atomic.Bool // Raft state existed at start (or Raft now runs with some)
 	peersMu    sync.Mutex
 	dynPeers   map[int64]Peer // members added by reconfig since start
@@ -291,7 +293,11 @@ func (s *Server) runLeadership() {
 			}
 			s.markReady()
 		case <-tick.C:
-			if s.leader.Load() || s.standalone() {
+			if s.standalone() {
+				continue
+			}
+			s.followQuorum()
+			if s.leader.Load() {
 				continue
 			}
 			if !s.isReady() {
@@ -374,6 +380,8 @@ func (s *Server) mode() string {
 	switch {
 	case s.standalone():
 		return "standalone"
+	case s.readOnly.Load():
+		return "read-only"
 	case s.raft.State() == raft.Leader:
 		return "leader"
 	case s.isObserver():

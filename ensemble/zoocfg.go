@@ -44,6 +44,7 @@ func FromZooConfig(zc *config.Config) Config {
 	cfg.GlobalOutstandingLimit = zc.GlobalOutstandingLimit
 	cfg.ExtendedTypesEnabled = zc.ExtendedTypesEnabled
 	cfg.ReconfigEnabled = zc.ReconfigEnabled
+	cfg.ReadOnlyModeEnabled = zc.ReadOnlyModeEnabled
 	cfg.SuperDigest = zc.SuperDigest
 	cfg.ContainerCheckInterval = zc.ContainerCheckInterval
 	if zc.SnapCount > 0 {
