@@ -55,7 +55,7 @@ func TestKazoo(t *testing.T) {
 	p := startProxy(t, "kazoo", srv.Addr)
 	cmd := exec.Command(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "--tb=short",
 		"-o", "faulthandler_timeout=60", "test_kazoo.py")
-	cmd.Env = append(cleanEnv(), "ZK_HOSTS="+p.Addr())
+	cmd.Env = append(cleanEnv(), "ZK_HOSTS="+p.Addr(), "PYTHONDONTWRITEBYTECODE=1")
 	out, err := runChild(t, 4*time.Minute, cmd)
 	if err != nil {
 		t.Fatalf("pytest test_kazoo.py: %v\n%s", err, out)
