@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -206,5 +207,94 @@ func retry(t testing.TB, within time.Duration, what string, op func() error) {
 			t.Fatalf("%s: %v", what, err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// bulkCreate creates count small znodes dir/b<k>/n<i> (buckets of at most 10000, to
+// keep each children list well under jute.maxbuffer) from conns sessions with
+// perConn goroutines each, so that many creates are in flight at once (go-zookeeper
+// pipelines concurrent calls on one connection). Every create must succeed. It
+// returns the bucket paths and how long the creates took.
+func bulkCreate(t testing.TB, addrs []string, dir string, count, conns, perConn int) ([]string, time.Duration) {
+	t.Helper()
+	const bucket = 10000
+	admin, _ := connect(t, addrs, 10*time.Second, false)
+	defer admin.Close()
+	if _, err := admin.Create(dir, nil, 0, openACL); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		t.Fatalf("create %s: %v", dir, err)
+	}
+	var buckets []string
+	for k := 0; k*bucket < count; k++ {
+		b := fmt.Sprintf("%s/b%02d", dir, k)
+		if _, err := admin.Create(b, nil, 0, openACL); err != nil {
+			t.Fatalf("create %s: %v", b, err)
+		}
+		buckets = append(buckets, b)
+	}
+	var (
+		next    atomic.Int64
+		wg      sync.WaitGroup
+		errMu   sync.Mutex
+		firstEr error
+	)
+	data := []byte("0123456789abcdef")
+	start := time.Now()
+	for range conns {
+		c, _ := connect(t, addrs, 10*time.Second, false)
+		for range perConn {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= count {
+						return
+					}
+					p := fmt.Sprintf("%s/n%07d", buckets[i/bucket], i)
+					if _, err := c.Create(p, data, 0, openACL); err != nil {
+						errMu.Lock()
+						if firstEr == nil {
+							firstEr = fmt.Errorf("create %s: %w", p, err)
+						}
+						errMu.Unlock()
+						next.Store(int64(count)) // stop everyone
+						return
+					}
+				}
+			}()
+		}
+		defer c.Close()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	if firstEr != nil {
+		t.Fatal(firstEr)
+	}
+	return buckets, took
+}
+
+// checkBuckets reads every bucket on member i after sync and checks that it holds
+// the znodes bulkCreate made (count in all).
+func checkBuckets(t testing.TB, e *ensemble, i int, buckets []string, count int) {
+	t.Helper()
+	c, _ := connect(t, []string{e.members[i].clientAddr}, 10*time.Second, false)
+	defer c.Close()
+	if _, err := c.Sync("/"); err != nil {
+		t.Fatalf("member %d: sync: %v", i+1, err)
+	}
+	total := 0
+	for k, b := range buckets {
+		kids, _, err := c.Children(b)
+		if err != nil {
+			t.Fatalf("member %d: children of %s: %v", i+1, b, err)
+		}
+		want := min(10000, count-k*10000)
+		if len(kids) != want {
+			t.Errorf("member %d: %s has %d children after sync, want %d", i+1, b, len(kids), want)
+		}
+		total += len(kids)
+	}
+	if total != count {
+		t.Errorf("member %d: %d znodes after sync, want %d", i+1, total, count)
 	}
 }
