@@ -385,3 +385,43 @@ func lockNode(c *countingConn) string {
 	}
 	return ""
 }
+
+// The server expires the session while the client cannot reach it, and the client
+// learns it from StateExpired on reconnecting (its own disconnection timer is set
+// longer than that here): the lock is reported lost then.
+func TestMutexLostOnExpiredEvent(t *testing.T) {
+	forBackends(t, func(t *testing.T, addr string) {
+		px := newProxy(t, addr)
+		s := wrappedSession2(t, px.Addr(), 400*time.Millisecond, time.Minute)
+		m := recipes.NewMutex(s, root(t)+"/lock")
+		ctx := ctxT(t, 20*time.Second)
+		if err := m.Lock(ctx); err != nil {
+			t.Fatal(err)
+		}
+		px.setCut(true)
+		time.Sleep(1500 * time.Millisecond) // well past the 400ms session timeout
+		if closed(m.Lost()) {
+			t.Fatal("lost before the client could know (the disconnection timer is 1m)")
+		}
+		px.setCut(false)
+		waitClosed(t, m.Lost(), 10*time.Second, "Lost after StateExpired")
+		if err := m.Lock(ctx); err != nil {
+			t.Fatalf("Lock in the new session: %v", err)
+		}
+		m.Unlock(ctx)
+	})
+}
+
+// wrappedSession2 connects with a session timeout and gives the Session a
+// different disconnection allowance.
+func wrappedSession2(t *testing.T, addr string, sessionTimeout, allowance time.Duration) *recipes.Session {
+	t.Helper()
+	c, events, err := zk.Connect([]string{addr}, sessionTimeout, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := recipes.NewSession(c, events, allowance)
+	t.Cleanup(func() { c.Close(); s.Close() })
+	waitConnected(t, c)
+	return s
+}
