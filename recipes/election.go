@@ -15,7 +15,9 @@ import (
 // "<dir>/<uuid4 hex>__lock__<seq>"; the leader is the lowest sequence. With
 // LayoutCurator its node is Curator LeaderLatch's "_c_<uuid>-latch-<seq>" (the
 // data is the participant id). Both namings count as candidates, ordered by
-// sequence number.
+// sequence number; as with Mutex, use LayoutKazoo on a path shared with kazoo and
+// LayoutCurator on a path shared with Curator (each of them sees only its own
+// naming correctly).
 //
 // Campaign blocks until this process leads; a candidate watches only its
 // predecessor. Lost closes when leadership ends for any reason but Resign (session

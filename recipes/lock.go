@@ -140,8 +140,13 @@ func (l *lockSpec) attempt(ctx context.Context, c Conn, ep *epoch, wait bool) (h
 // "<dir>/<uuid4 hex>__lock__<seq>", ephemeral sequential, data = WithData. With
 // LayoutCurator its own node is Curator InterProcessMutex's "_c_<uuid>-lock-<seq>".
 // Either way it treats nodes of both namings as contenders, ordered by sequence
-// number, so Go, kazoo (whose Lock sees Curator nodes only when given
-// extra_lock_patterns=["-lock-"]) and Curator processes exclude each other.
+// number. Which layout to pick depends on the other side: kazoo's Lock ignores
+// children that do not match "__lock__<seq>" (unless given
+// extra_lock_patterns=["-lock-"]), and Curator orders every child by the text after
+// its last "lock-", which for a kazoo-named node is the whole name. So use
+// LayoutKazoo on a path shared with kazoo, LayoutCurator on a path shared with
+// Curator, and LayoutCurator plus kazoo's extra_lock_patterns=["-lock-"] when all
+// three share it.
 //
 // A waiter watches only its nearest predecessor. A contender node created during a
 // connection loss is found again by its UUID prefix, never leaked. A held lock is

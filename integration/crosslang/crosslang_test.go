@@ -34,6 +34,13 @@ func startPython(t *testing.T, script string, args ...string) *pyProc {
 	}
 	cmd := exec.Command(python, append([]string{"testdata/" + script}, args...)...)
 	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+	return startProc(t, script, cmd)
+}
+
+// startProc starts cmd with piped stdin/stdout; it is killed and reaped when the
+// test ends.
+func startProc(t *testing.T, script string, cmd *exec.Cmd) *pyProc {
+	t.Helper()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
