@@ -446,8 +446,16 @@ func (t *Tree) applyMulti(txn *Txn, zxid zkproto.Zxid) Result {
 			return Result{Zxid: t.zxid, Err: code, Response: &zkproto.MultiResponse{Results: results}}
 		}
 		typ := op.Header.Type
-		if typ == zkproto.OpCreateContainer || typ == zkproto.OpCreateTTL {
+		switch typ {
+		case zkproto.OpCreateContainer, zkproto.OpCreateTTL:
 			typ = zkproto.OpCreate2 // ZooKeeper's CreateResult(path, stat) is a create2
+		case zkproto.OpCreate2:
+			// ZooKeeper 3.8.0 logs a create2 inside a multi as a create txn and
+			// answers CreateResult(path), without the Stat (integration/diff).
+			typ = zkproto.OpCreate
+			if cr, ok := resp.(*zkproto.Create2Response); ok {
+				resp = &zkproto.CreateResponse{Path: cr.Path}
+			}
 		}
 		results[i] = zkproto.MultiResult{Header: zkproto.MultiHeader{Type: typ}, Response: resp}
 	}
