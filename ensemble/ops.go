@@ -204,15 +204,21 @@ func (c *conn) authenticate(r *request, body []byte) *request {
 // lock as the read, so no change can slip between them.
 func (c *conn) read(hdr zkproto.RequestHeader, req zkproto.Record, auth []zkproto.Id) []byte {
 	var (
-		zxid zkproto.Zxid
-		code = zkproto.ErrOK
-		body zkproto.Record
+		zxid    zkproto.Zxid
+		code    = zkproto.ErrOK
+		body    zkproto.Record
+		errBody zkproto.Record // the rare error reply that has a body
 	)
 	w := c.srv.watches
 	c.srv.fsm.read(func(t *datatree.Tree) {
 		zxid = t.LastZxid()
 		switch q := req.(type) {
 		case *zkproto.ExistsRequest:
+			if strings.IndexByte(q.Path, 0) >= 0 {
+				// FinalRequestProcessor checks exists paths for '\0' only.
+				code = zkproto.ErrBadArguments
+				return
+			}
 			stat, ok := t.Exists(q.Path)
 			if q.Watch {
 				// Set whether or not the node exists: it fires on creation too.
@@ -255,6 +261,13 @@ func (c *conn) read(hdr zkproto.RequestHeader, req zkproto.Record, auth []zkprot
 		case *zkproto.GetEphemeralsRequest:
 			body = &zkproto.GetEphemeralsResponse{Ephemerals: t.Ephemerals(c.session(), q.PrefixPath)}
 		case *zkproto.MultiRequest:
+			if !q.IsRead() {
+				// ZooKeeper throws "Invalid type of op" on a write op in a multiRead:
+				// MARSHALLINGERROR, with the empty MultiResponse it had begun as body.
+				code = zkproto.ErrMarshallingError
+				errBody = &zkproto.MultiResponse{}
+				return
+			}
 			body = c.multiRead(t, q, auth)
 		case *zkproto.CheckWatchesRequest:
 			code = watchResult(w.Contains(c, q.Path, q.Type))
@@ -280,6 +293,9 @@ func (c *conn) read(hdr zkproto.RequestHeader, req zkproto.Record, auth []zkprot
 			code = zkproto.ErrUnimplemented
 		}
 	})
+	if errBody != nil {
+		return frameOf(&zkproto.ReplyHeader{Xid: hdr.Xid, Zxid: zxid, Err: code}, errBody)
+	}
 	return c.reply(hdr.Xid, zxid, code, body)
 }
 
@@ -301,14 +317,15 @@ func (c *conn) multiRead(t *datatree.Tree, q *zkproto.MultiRequest, auth []zkpro
 		var body zkproto.Record
 		code := zkproto.ErrOK
 		switch r := op.Request.(type) {
+		// ZooKeeper's MultiOperationRecord rebuilds each read as Op.getData(path) or
+		// Op.getChildren(path), dropping the watch flag: a multiRead sets no watches.
 		case *zkproto.GetDataRequest:
-			body, code = c.getData(t, r, auth)
+			g := *r
+			g.Watch = false
+			body, code = c.getData(t, &g, auth)
 		case *zkproto.GetChildrenRequest:
 			var kids []string
 			if kids, _, code = t.Children(r.Path, auth); code == zkproto.ErrOK {
-				if r.Watch {
-					c.srv.watches.Add(c, r.Path, watch.Child)
-				}
 				body = &zkproto.GetChildrenResponse{Children: kids}
 			}
 		default:
@@ -337,11 +354,6 @@ func watchResult(found bool, err error) zkproto.ErrCode {
 func whoAmI(auth []zkproto.Id) *zkproto.WhoAmIResponse {
 	resp := &zkproto.WhoAmIResponse{ClientInfo: make([]zkproto.ClientInfo, 0, len(auth))}
 	for _, id := range auth {
-		if id.Scheme == "super" {
-			// No AuthenticationProvider has the super scheme: ZooKeeper's
-			// getClientInfos leaves it out.
-			continue
-		}
 		user := id.ID
 		if id.Scheme == "digest" {
 			// DigestAuthenticationProvider.getUserName: the user, without the hash.
