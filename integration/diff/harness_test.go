@@ -324,8 +324,10 @@ func (r *run) do(i int, op zkproto.OpCode, req zkproto.Record, xidp *zkproto.Xid
 		xid, err = c.Send(op, req)
 	}
 	if err != nil {
+		// The server closed while we were still writing (a large frame): the same
+		// observation as a close while reading.
 		rc.closed = true
-		r.logf("%s → send failed: connection closed", label)
+		r.logf("%s → connection closed", label)
 		return result{Closed: true}
 	}
 	return r.recv(i, xid, op, label)
@@ -367,7 +369,9 @@ func (r *run) recv(i int, xid zkproto.Xid, op zkproto.OpCode, label string) resu
 		// zxid: a successful write's zxid is its transaction's (ranked); any other
 		// reply's zxid is only checked to be at least the newest zxid seen so far.
 		zx := ""
-		if h.Err == zkproto.ErrOK && (op.IsWrite() && op != zkproto.OpCheck) {
+		// A failed multi (header OK on ZooKeeper 3.8.0, error results) is a failed
+		// write: ZooKeeper spends a zxid on it, zkraft does not (by design).
+		if h.Err == zkproto.ErrOK && (op.IsWrite() && op != zkproto.OpCheck) && !failedMulti(resp) {
 			zx = " zxid=" + r.zxid(h.Zxid)
 		} else {
 			zx = " zxid" + r.relZxid(h.Zxid)
@@ -375,6 +379,19 @@ func (r *run) recv(i int, xid zkproto.Xid, op zkproto.OpCode, label string) resu
 		r.logf("%s → %s%s%s%s", label, errName(h.Err), zx, body, decodeErr(d))
 		return result{Err: h.Err, Resp: resp}
 	}
+}
+
+func failedMulti(resp zkproto.Record) bool {
+	mr, ok := resp.(*zkproto.MultiResponse)
+	if !ok {
+		return false
+	}
+	for _, res := range mr.Results {
+		if res.Header.Type == zkproto.OpError {
+			return true
+		}
+	}
+	return false
 }
 
 // Ping sends a ping on connection i (flushing queued events) and records it.

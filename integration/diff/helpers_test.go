@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"github.com/zkraft/zkraft/integration/rawzk"
 	"github.com/zkraft/zkraft/zkproto"
 )
 
@@ -121,3 +122,5 @@ func world(perms int32) []zkproto.ACL {
 func acl(perms int32, scheme, id string) zkproto.ACL {
 	return zkproto.ACL{Perms: perms, ID: zkproto.Id{Scheme: scheme, ID: id}}
 }
+
+func rawDial(r *run) (*rawzk.Conn, error) { return rawzk.Dial(r.addr) }

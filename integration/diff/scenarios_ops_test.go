@@ -26,7 +26,10 @@ func opScenarios() []scenario {
 			{"bad-version", func(r *run) { r.del(1, "/l", 3); r.exists(1, "/l", false) }},
 			{"no-node", func(r *run) { r.del(1, "/missing", -1) }},
 			{"not-empty", func(r *run) { r.del(1, "/a", -1); r.del(1, "/a/c", -1); r.del(1, "/a", -1) }},
-			{"ephemeral", func(r *run) { r.del(1, "/e", -1); r.Do(1, zkproto.OpGetEphemerals, &zkproto.GetEphemeralsRequest{PrefixPath: r.P("")}) }},
+			{"ephemeral", func(r *run) {
+				r.del(1, "/e", -1)
+				r.Do(1, zkproto.OpGetEphemerals, &zkproto.GetEphemeralsRequest{PrefixPath: r.P("")})
+			}},
 			{"ephemeral-other-session", func(r *run) { r.del(2, "/e", -1) }},
 			{"root", func(r *run) { r.Do(1, zkproto.OpDelete, &zkproto.DeleteRequest{Path: "/", Version: -1}) }},
 			{"zookeeper", func(r *run) { r.Do(1, zkproto.OpDelete, &zkproto.DeleteRequest{Path: "/zookeeper", Version: -1}) }},
@@ -73,7 +76,11 @@ func opScenarios() []scenario {
 			{"zookeeper", func(r *run) { r.Do(1, zkproto.OpGetACL, &zkproto.GetACLRequest{Path: "/zookeeper"}) }},
 		},
 		"setACL": {
-			{"ok", func(r *run) { r.setACL(1, "/a", world(zkproto.PermRead), -1); r.getACL(1, "/a"); r.setACL(1, "/a", openACL, 1) }},
+			{"ok", func(r *run) {
+				r.setACL(1, "/a", world(zkproto.PermRead), -1)
+				r.getACL(1, "/a")
+				r.setACL(1, "/a", openACL, 1)
+			}},
 			{"bad-version", func(r *run) { r.setACL(1, "/a", world(1), 4); r.getACL(1, "/a") }},
 			{"no-node", func(r *run) { r.setACL(1, "/missing", openACL, -1) }},
 			{"empty", func(r *run) { r.setACL(1, "/a", []zkproto.ACL{}, -1) }},
@@ -86,7 +93,10 @@ func opScenarios() []scenario {
 				r.getACL(1, "/a")
 			}},
 			{"digest-malformed", func(r *run) { r.setACL(1, "/a", []zkproto.ACL{acl(31, "digest", "nocolon")}, -1) }},
-			{"ip-cidr", func(r *run) { r.setACL(1, "/a", []zkproto.ACL{acl(31, "ip", "10.0.0.0/8"), acl(1, "ip", "127.0.0.1")}, -1); r.getACL(1, "/a") }},
+			{"ip-cidr", func(r *run) {
+				r.setACL(1, "/a", []zkproto.ACL{acl(31, "ip", "10.0.0.0/8"), acl(1, "ip", "127.0.0.1")}, -1)
+				r.getACL(1, "/a")
+			}},
 			{"ip-bad", func(r *run) { r.setACL(1, "/a", []zkproto.ACL{acl(31, "ip", "10.0.0/8")}, -1) }},
 			{"ip-bad-bits", func(r *run) { r.setACL(1, "/a", []zkproto.ACL{acl(31, "ip", "10.0.0.0/33")}, -1) }},
 			{"super-scheme", func(r *run) { r.setACL(1, "/a", []zkproto.ACL{acl(31, "super", "")}, -1) }},
@@ -121,8 +131,12 @@ func opScenarios() []scenario {
 				r.Do(1, zkproto.OpGetAllChildrenNumber, &zkproto.GetAllChildrenNumberRequest{Path: r.P("")})
 				r.Do(1, zkproto.OpGetAllChildrenNumber, &zkproto.GetAllChildrenNumberRequest{Path: r.P("/a")})
 			}},
-			{"leaf", func(r *run) { r.Do(1, zkproto.OpGetAllChildrenNumber, &zkproto.GetAllChildrenNumberRequest{Path: r.P("/l")}) }},
-			{"no-node", func(r *run) { r.Do(1, zkproto.OpGetAllChildrenNumber, &zkproto.GetAllChildrenNumberRequest{Path: r.P("/missing")}) }},
+			{"leaf", func(r *run) {
+				r.Do(1, zkproto.OpGetAllChildrenNumber, &zkproto.GetAllChildrenNumberRequest{Path: r.P("/l")})
+			}},
+			{"no-node", func(r *run) {
+				r.Do(1, zkproto.OpGetAllChildrenNumber, &zkproto.GetAllChildrenNumberRequest{Path: r.P("/missing")})
+			}},
 		},
 		"getEphemerals": {
 			{"ok", func(r *run) {

@@ -6,6 +6,14 @@ func allScenarios() []scenario {
 	for _, gen := range []func() []scenario{
 		createScenarios,
 		opScenarios,
+		multiScenarios,
+		aclScenarios,
+		pathScenarios,
+		sizeScenarios,
+		sequenceScenarios,
+		ttlScenarios,
+		sessionScenarios,
+		watchScenarios,
 	} {
 		all = append(all, gen()...)
 	}
