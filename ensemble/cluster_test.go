@@ -341,3 +341,69 @@ func TestClusterReadOnlyMode(t *testing.T) {
 		t.Fatalf("read-only session after quorum returned: %v, want the connection closed", err)
 	}
 }
+
+// A member whose data directory was wiped is refused rather than silently taking its
+// old place; removed and added back, it joins as a new member.
+func TestClusterWipedMemberRefused(t *testing.T) {
+	super := "super:" + base64SHA1("super:secret")
+	cl := ensembletest.RunCluster(t, 3, ensembletest.WithConfig(func(c *ensemble.Config) {
+		c.ReconfigEnabled = true
+		c.SuperDigest = super
+	}))
+	leader := cl.Members[cl.Leader()]
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ms, err := leader.Members()
+		recorded := err == nil && len(ms) == 3
+		for _, m := range ms {
+			recorded = recorded && m.Incarnation != ""
+		}
+		if recorded {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("incarnations never recorded: %+v %v", ms, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	victim := (cl.Leader() + 1) % 3
+	admin := connectTo(t, cl.Members[cl.Leader()].Addr)
+	if _, err := admin.Create("/before-wipe", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	cl.Wipe(victim)
+	err := cl.TryStart(victim)
+	if err == nil || !strings.Contains(err.Error(), "wiped") {
+		t.Fatalf("wiped member started: %v", err)
+	}
+	if err := admin.AddAuth("digest", []byte("super:secret")); err != nil {
+		t.Fatal(err)
+	}
+	id := victim + 1
+	cfgData, _, err := admin.Get("/zookeeper/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for _, l := range strings.Split(string(cfgData), "\n") {
+		if strings.HasPrefix(l, fmt.Sprintf("server.%d=", id)) {
+			line = l
+		}
+	}
+	if _, err := admin.IncrementalReconfig(nil, []string{fmt.Sprint(id)}, -1); err != nil {
+		t.Fatalf("remove wiped member: %v", err)
+	}
+	if _, err := admin.IncrementalReconfig([]string{line}, nil, -1); err != nil {
+		t.Fatalf("add it back: %v", err)
+	}
+	if err := cl.TryStart(victim); err != nil {
+		t.Fatalf("re-added member refused: %v", err)
+	}
+	c := connectTo(t, cl.Members[victim].Addr)
+	if _, err := c.Sync("/"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, err := c.Exists("/before-wipe"); !ok || err != nil {
+		t.Fatalf("re-added member did not catch up: %v %v", ok, err)
+	}
+}

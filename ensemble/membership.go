@@ -1,8 +1,11 @@
 package ensemble
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,7 +62,7 @@ func (s *Server) configText(c raft.Configuration, index uint64) []byte {
 	for _, sv := range servers {
 		id, _ := strconv.ParseInt(string(sv.ID), 10, 64)
 		p := s.peerInfo(id)
-		host, port, _ := net.SplitHostPort(string(sv.Address))
+		host, port, _ := net.SplitHostPort(hostPort(string(sv.Address)))
 		role := "participant"
 		if sv.Suffrage != raft.Voter {
 			role = "observer"
@@ -201,4 +204,119 @@ func (s *Server) closeConns(match func(*conn) bool) {
 			c.close()
 		}
 	}
+}
+
+// loadIncarnation reads this member's incarnation from its data directory, drawing
+// one when the directory is new. In-memory members draw one per run.
+func loadIncarnation(dataDir string) (string, error) {
+	fresh := fmt.Sprintf("%016x", randomUint64())
+	if dataDir == "" {
+		return fresh, nil
+	}
+	p := filepath.Join(dataDir, "zkraft-member")
+	b, err := os.ReadFile(p)
+	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read member incarnation %s: %w", p, err)
+	}
+	if err := os.WriteFile(p, []byte(fresh+"\n"), 0o640); err != nil {
+		return "", fmt.Errorf("write member incarnation %s: %w", p, err)
+	}
+	return fresh, nil
+}
+
+// recordIncarnation makes the replicated configuration carry this member's
+// incarnation, once it has joined. Called when the member becomes ready.
+func (s *Server) recordIncarnation() {
+	if s.standalone() {
+		return
+	}
+	self, _ := s.cfg.peer(s.cfg.ServerID)
+	want := withIncarnation(self.PeerAddr, s.incarnation)
+	for attempt := 0; attempt < 50 && s.ctx.Err() == nil; attempt++ {
+		f := s.raft.GetConfiguration()
+		if f.Error() == nil {
+			for _, sv := range f.Configuration().Servers {
+				if sv.ID == raftID(s.cfg.ServerID) && string(sv.Address) == want {
+					return
+				}
+			}
+		}
+		var err error
+		if s.raft.State() == raft.Leader {
+			err = s.recordAddress(s.cfg.ServerID, want)
+		} else {
+			e := zkproto.Encoder{}
+			e.Long(s.cfg.ServerID)
+			e.String(want)
+			var ch <-chan fwdReply
+			if ch, err = s.forwarder.send(fwdRecordMe, e.Buf); err == nil {
+				select {
+				case rep := <-ch:
+					err = rep.err
+				case <-s.ctx.Done():
+					return
+				}
+			}
+		}
+		if err == nil {
+			continue // confirm on the next round
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// recordAddress updates a member's address (with its incarnation) in the Raft
+// configuration, keeping its vote. Leader only.
+func (s *Server) recordAddress(id int64, addr string) error {
+	f := s.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return err
+	}
+	for _, sv := range f.Configuration().Servers {
+		if sv.ID != raftID(id) {
+			continue
+		}
+		if string(sv.Address) == addr {
+			return nil
+		}
+		if old := incarnationOf(string(sv.Address)); old != "" && old != incarnationOf(addr) {
+			return fmt.Errorf("member %d is recorded with incarnation %s; refusing to replace it", id, old)
+		}
+		add := s.raft.AddVoter
+		if sv.Suffrage != raft.Voter {
+			add = s.raft.AddNonvoter
+		}
+		return add(sv.ID, raft.ServerAddress(addr), f.Index(), 0).Error()
+	}
+	return fmt.Errorf("member %d is not in the configuration", id)
+}
+
+// Member is one member of the ensemble as the Raft configuration records it.
+type Member struct {
+	ID          int64
+	PeerAddr    string
+	Voter       bool   // participant; false for an observer
+	Incarnation string // of its data directory; "" until it has joined
+}
+
+// Members lists the ensemble's members as this node's Raft configuration has them.
+func (s *Server) Members() ([]Member, error) {
+	f := s.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, err
+	}
+	var out []Member
+	for _, sv := range f.Configuration().Servers {
+		id, _ := strconv.ParseInt(string(sv.ID), 10, 64)
+		out = append(out, Member{ID: id, PeerAddr: hostPort(string(sv.Address)), Voter: sv.Suffrage == raft.Voter, Incarnation: incarnationOf(string(sv.Address))})
+	}
+	slices.SortFunc(out, func(a, b Member) int { return int(a.ID - b.ID) })
+	return out, nil
 }

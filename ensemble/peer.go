@@ -1,8 +1,13 @@
 package ensemble
 
 import (
+	"encoding/binary"
+	"io"
+	"strings"
+
 	"errors"
 	"fmt"
+	"github.com/zkraft/zkraft/zkproto"
 	"net"
 	"sync"
 	"time"
@@ -24,9 +29,11 @@ type peerMux struct {
 	ln      net.Listener
 	raft    *raftStream
 	forward func(net.Conn) // serves one forwarding connection until it closes
-	probe   func() bool    // whether this member has Raft state
-	wg      *sync.WaitGroup
-	done    <-chan struct{}
+	// probe answers a starting member: whether this member has Raft state, and the
+	// address the Raft configuration records for the asker's id.
+	probe func(id int64) (hasState bool, recorded string)
+	wg    *sync.WaitGroup
+	done  <-chan struct{}
 }
 
 func listenPeers(addr string) (net.Listener, error) {
@@ -73,12 +80,7 @@ func (m *peerMux) serve() {
 			case peerProtoForward:
 				m.forward(c)
 			case peerProtoProbe:
-				b[0] = 0
-				if m.probe() {
-					b[0] = 1
-				}
-				c.SetWriteDeadline(time.Now().Add(time.Second))
-				c.Write(b[:])
+				m.answerProbe(c)
 				c.Close()
 			default:
 				c.Close()
@@ -154,7 +156,7 @@ func (s *raftStream) Dial(address raft.ServerAddress, timeout time.Duration) (ne
 }
 
 func dialPeer(addr string, proto byte, timeout time.Duration) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", addr, timeout)
+	c, err := net.DialTimeout("tcp", hostPort(addr), timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -165,16 +167,44 @@ func dialPeer(addr string, proto byte, timeout time.Duration) (net.Conn, error) 
 	return c, nil
 }
 
-// hasRaftState answers a peer's probe: whether this member bootstrapped or had state
-// when it started. (A member that joined since answers no until it restarts; the
-// others answer for it.)
-func (s *Server) hasRaftState() bool {
-	return s.hadState.Load()
+// answerProbe reads the asker's id and answers with one state byte and the address
+// the Raft configuration records for that id ("" when none).
+func (m *peerMux) answerProbe(c net.Conn) {
+	c.SetDeadline(time.Now().Add(time.Second))
+	var idb [8]byte
+	if _, err := io.ReadFull(c, idb[:]); err != nil {
+		return
+	}
+	has, recorded := m.probe(int64(binary.BigEndian.Uint64(idb[:])))
+	e := zkproto.Encoder{}
+	e.Bool(has)
+	e.String(recorded)
+	c.Write(e.Buf)
 }
 
-// ensembleExists asks the other members whether any of them already holds Raft
-// state, i.e. whether the ensemble was formed before this member's first start.
-func (s *Server) ensembleExists() bool {
+// probeAnswer is this member's answer to a starting member's probe. A member that
+// joined since it started answers "no state" until it restarts; the others answer
+// for the ensemble.
+func (s *Server) probeAnswer(id int64) (bool, string) {
+	r := s.raftRef.Load()
+	if r == nil {
+		return s.hadState.Load(), ""
+	}
+	f := r.GetConfiguration()
+	if f.Error() != nil {
+		return s.hadState.Load(), ""
+	}
+	for _, sv := range f.Configuration().Servers {
+		if sv.ID == raftID(id) {
+			return s.hadState.Load(), string(sv.Address)
+		}
+	}
+	return s.hadState.Load(), ""
+}
+
+// probePeers asks the other members whether the ensemble already exists (one of
+// them holds Raft state) and which addresses it records for this member.
+func (s *Server) probePeers() (exists bool, recorded []string) {
 	for _, p := range s.cfg.Peers {
 		if p.ID == s.cfg.ServerID {
 			continue
@@ -183,13 +213,43 @@ func (s *Server) ensembleExists() bool {
 		if err != nil {
 			continue
 		}
-		c.SetReadDeadline(time.Now().Add(time.Second))
-		var b [1]byte
-		_, err = c.Read(b[:])
+		c.SetDeadline(time.Now().Add(time.Second))
+		var idb [8]byte
+		binary.BigEndian.PutUint64(idb[:], uint64(s.cfg.ServerID))
+		c.Write(idb[:])
+		reply, _ := io.ReadAll(io.LimitReader(c, 4096))
 		c.Close()
-		if err == nil && b[0] == 1 {
-			return true
+		d := zkproto.NewDecoder(reply)
+		has, addr := d.Bool(), d.String()
+		if d.Err() != nil {
+			continue
+		}
+		exists = exists || has
+		if addr != "" {
+			recorded = append(recorded, addr)
 		}
 	}
-	return false
+	return exists, recorded
+}
+
+// A member's Raft address carries its incarnation, "host:port#<incarnation>": drawn
+// when its data directory is created, recorded in the replicated configuration once
+// it has joined. A member whose data directory was wiped comes back with a new one
+// and is refused rather than silently taking its old place (it has lost writes it
+// acknowledged).
+func withIncarnation(addr, inc string) string { return addr + "#" + inc }
+
+// hostPort strips the incarnation from a Raft address.
+func hostPort(addr string) string {
+	if i := strings.LastIndexByte(addr, '#'); i >= 0 {
+		return addr[:i]
+	}
+	return addr
+}
+
+func incarnationOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '#'); i >= 0 {
+		return addr[i+1:]
+	}
+	return ""
 }

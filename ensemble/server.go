@@ -51,18 +51,20 @@ type Server struct {
 	sessions     *sessionTracker
 	nextSID      atomic.Int64
 
-	instance   uint64        // origin of the entries this run proposes
-	seq        atomic.Uint64 // their sequence
-	forwarder  *forwarder
-	peerLn     net.Listener
-	raftStream *raftStream
-	transport  *raft.NetworkTransport
-	health     *followerHealth
-	readOnly   atomic.Bool // lost quorum and serving read-only sessions
-	noLeader   time.Time   // since when no leader is known (runLeadership's own)
-	hadState   atomic.Bool // Raft state existed at start (or Raft now runs with some)
-	peersMu    sync.Mutex
-	dynPeers   map[int64]Peer // members added by reconfig since start
+	instance    uint64        // origin of the entries this run proposes
+	seq         atomic.Uint64 // their sequence
+	forwarder   *forwarder
+	peerLn      net.Listener
+	raftStream  *raftStream
+	transport   *raft.NetworkTransport
+	health      *followerHealth
+	readOnly    atomic.Bool // lost quorum and serving read-only sessions
+	noLeader    time.Time   // since when no leader is known (runLeadership's own)
+	hadState    atomic.Bool
+	raftRef     atomic.Pointer[raft.Raft] // s.raft, for goroutines that start before it is set
+	incarnation string                    // of this member's data directory // Raft state existed at start (or Raft now runs with some)
+	peersMu     sync.Mutex
+	dynPeers    map[int64]Peer // members added by reconfig since start
 
 	// outstanding bounds requests in flight across all connections
 	// (globalOutstandingLimit): a connection stops reading while it is full.
@@ -166,6 +168,9 @@ func (s *Server) startRaft() error {
 		rc.HeartbeatTimeout = max(s.cfg.TickTime, 50*time.Millisecond)
 		rc.ElectionTimeout = rc.HeartbeatTimeout
 		rc.LeaderLeaseTimeout = rc.HeartbeatTimeout / 2
+		if s.incarnation, err = loadIncarnation(s.cfg.DataDir); err != nil {
+			return err
+		}
 		if trans, err = s.startPeers(); err != nil {
 			return err
 		}
@@ -182,7 +187,18 @@ func (s *Server) startRaft() error {
 		return fmt.Errorf("inspect raft state: %w", err)
 	}
 	s.hadState.Store(existing)
-	if !existing && !s.standalone() && s.ensembleExists() {
+	joining := false
+	if !existing && !s.standalone() {
+		exists, recorded := s.probePeers()
+		for _, addr := range recorded {
+			if inc := incarnationOf(addr); inc != "" && inc != s.incarnation {
+				return fmt.Errorf("member %d: this data directory is new, but the ensemble knows member %d by an earlier data directory (incarnation %s): its data was wiped or replaced and it may have lost writes it acknowledged. Remove it (reconfig -remove %d), add it back (reconfig -add server.%d=...), then start it again",
+					s.cfg.ServerID, s.cfg.ServerID, inc, s.cfg.ServerID, s.cfg.ServerID)
+			}
+		}
+		joining = exists
+	}
+	if joining {
 		// Members already hold state: this one starts late or joins. It must not
 		// bootstrap a configuration of its own; the leader replicates to it once it
 		// is a member (from the start, or after reconfig adds it).
@@ -200,6 +216,7 @@ func (s *Server) startRaft() error {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	s.raft = r
+	s.raftRef.Store(r)
 	r.RegisterObserver(raft.NewObserver(nil, false, s.health.observe))
 	return nil
 }
@@ -221,7 +238,7 @@ func (s *Server) startPeers() (raft.Transport, error) {
 	}
 	s.peerLn = ln
 	s.raftStream = &raftStream{addr: ln.Addr(), accept: make(chan net.Conn), done: make(chan struct{})}
-	mux := &peerMux{ln: ln, raft: s.raftStream, forward: s.trackForward, probe: s.hasRaftState, wg: &s.wg, done: s.ctx.Done()}
+	mux := &peerMux{ln: ln, raft: s.raftStream, forward: s.trackForward, probe: s.probeAnswer, wg: &s.wg, done: s.ctx.Done()}
 	s.goAttach(mux.serve)
 	s.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  s.raftStream,
@@ -325,6 +342,7 @@ func (s *Server) markReady() {
 		return
 	}
 	close(s.ready)
+	s.goAttach(s.recordIncarnation)
 	s.goAttach(s.acceptLoop)
 	s.goAttach(s.expireLoop)
 	s.goAttach(s.reapLoop)

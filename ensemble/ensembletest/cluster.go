@@ -3,6 +3,8 @@ package ensembletest
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -23,7 +25,7 @@ func RunCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	t.Helper()
 	peers := make([]ensemble.Peer, n)
 	for i := range peers {
-		peers[i] = ensemble.Peer{ID: int64(i + 1), PeerAddr: freeAddr(t), ClientAddr: freeAddr(t)}
+		peers[i] = ensemble.Peer{ID: int64(i + 1), PeerAddr: freeAddr(t), ClientAddr: freeAddr(t), ElectionPort: freePort(t)}
 	}
 	c := &Cluster{t: t, Members: make([]*Server, n), configs: make([]ensemble.Config, n)}
 	for i := range peers {
@@ -164,4 +166,32 @@ func freePort(t testing.TB) int {
 	var n int
 	fmt.Sscan(port, &n)
 	return n
+}
+
+// Wipe stops member i and deletes its data directory, as a replaced disk would.
+func (c *Cluster) Wipe(i int) {
+	c.t.Helper()
+	c.Stop(i)
+	dir := c.configs[i].DataDir
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+}
+
+// TryStart starts stopped member i and returns Start's error instead of failing.
+func (c *Cluster) TryStart(i int) error {
+	c.t.Helper()
+	s, err := ensemble.Start(c.configs[i])
+	if err != nil {
+		return err
+	}
+	c.t.Cleanup(func() { s.Close() })
+	c.Members[i] = waitReady(c.t, s, c.configs[i])
+	return nil
 }
