@@ -54,9 +54,11 @@ func (b *Barrier) Wait(ctx context.Context) error {
 //
 // Layout: kazoo's DoubleBarrier: each participant is an ephemeral child
 // "<uuid4 hex>" of path with its identifier as data; the last to enter creates
-// "<path>/ready", which releases the others. On Leave, "ready" is deleted and the
-// participants delete their nodes, the lowest-named one last; each waits on a
-// single node, not on the children.
+// "<path>/ready", which releases the others. On Leave the participants delete
+// their nodes, the lowest-named one last; each waits on a single node, not on the
+// children. One deliberate difference: kazoo deletes "ready" as the first
+// participant starts to leave, so a participant that had not yet seen it (its
+// watch not yet set) waits forever; here the last participant to leave deletes it.
 type DoubleBarrier struct {
 	s    *Session
 	path string
@@ -111,7 +113,10 @@ func (d *DoubleBarrier) Enter(ctx context.Context) error {
 		case <-ctx.Done():
 			d.cleanup()
 			return ctx.Err()
-		case <-ch:
+		case ev := <-ch:
+			if ev.Type == zk.EventNodeCreated {
+				return nil // "ready" appeared: everyone has arrived
+			}
 		}
 	}
 }
@@ -125,8 +130,11 @@ func (d *DoubleBarrier) cleanup() {
 // Leave blocks until every participant has left the barrier.
 func (d *DoubleBarrier) Leave(ctx context.Context) error {
 	c := d.s.conn
-	if err := deleteQuietly(ctx, c, d.path+"/"+readyNode); err != nil {
-		return err
+	last := func() error {
+		if err := deleteQuietly(ctx, c, d.path+"/"+readyNode); err != nil {
+			return err
+		}
+		return deleteQuietly(ctx, c, d.path+"/"+d.name)
 	}
 	for {
 		var kids []string
@@ -134,11 +142,8 @@ func (d *DoubleBarrier) Leave(ctx context.Context) error {
 			return err
 		}
 		kids = slices.DeleteFunc(kids, func(k string) bool { return k == readyNode })
-		if len(kids) == 0 {
-			return nil
-		}
-		if len(kids) == 1 && kids[0] == d.name {
-			return deleteQuietly(ctx, c, d.path+"/"+d.name)
+		if len(kids) == 0 || len(kids) == 1 && kids[0] == d.name {
+			return last()
 		}
 		slices.Sort(kids)
 		wait := kids[0]

@@ -48,11 +48,28 @@ func forBackends(t *testing.T, fn func(t *testing.T, addr string)) {
 	})
 }
 
-// root returns a path unique to the test, so tests sharing the reference server do
-// not see each other's nodes.
+var roots struct {
+	sync.Mutex
+	n  int
+	of map[*testing.T]string
+}
+
+// root returns a path unique to the test and to this run of it (the reference
+// server lives across -count repetitions), so tests sharing a server do not see
+// each other's nodes.
 func root(t *testing.T) string {
-	r := strings.NewReplacer("/", "_", " ", "_", "#", "_")
-	return "/t_" + r.Replace(t.Name())
+	roots.Lock()
+	defer roots.Unlock()
+	if r, ok := roots.of[t]; ok {
+		return r
+	}
+	if roots.of == nil {
+		roots.of = map[*testing.T]string{}
+	}
+	roots.n++
+	r := fmt.Sprintf("/t_%s_%d_%d", strings.NewReplacer("/", "_", " ", "_", "#", "_").Replace(t.Name()), os.Getpid(), roots.n)
+	roots.of[t] = r
+	return r
 }
 
 // session connects to addr and closes the session with the test.
