@@ -271,8 +271,14 @@ func (c *conn) handshake(fr *zkproto.FrameReader) bool {
 			return false
 		}
 		resp.SessionID, resp.Passwd = req.SessionID, si.Password
-		// A resumed session keeps the timeout it negotiated when created.
-		resp.TimeOut = si.Timeout
+		// The resuming client negotiates its timeout again, and the session adopts it.
+		if timeout != si.Timeout {
+			txn := &datatree.Txn{Kind: datatree.TxnSetSessionTimeout, Session: req.SessionID, Time: time.Now().UnixMilli(), Timeout: timeout}
+			if res, err := s.propose(s.ctx, txn); err != nil || res.Err != zkproto.ErrOK {
+				c.log.Info("refusing session resume: could not renew its timeout", "session_id", sessionHex(req.SessionID), "err", errOr(err, res))
+				return false
+			}
+		}
 	}
 	c.timeout = time.Duration(resp.TimeOut) * time.Millisecond
 	c.sessID.Store(int64(resp.SessionID))

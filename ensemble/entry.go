@@ -55,6 +55,8 @@ func encodeTxn(o origin, t *datatree.Txn) []byte {
 	case datatree.TxnCreateSession:
 		e.Int(t.Timeout)
 		e.Buffer(t.Password)
+	case datatree.TxnSetSessionTimeout:
+		e.Int(t.Timeout)
 	case datatree.TxnCloseSession:
 	}
 	return e.Buf
@@ -94,6 +96,8 @@ func decodeTxn(b []byte) (origin, *datatree.Txn, error) {
 	case datatree.TxnCreateSession:
 		t.Timeout = d.Int()
 		t.Password = d.Buffer()
+	case datatree.TxnSetSessionTimeout:
+		t.Timeout = d.Int()
 	case datatree.TxnCloseSession:
 	default:
 		return o, nil, fmt.Errorf("log entry: unknown txn kind %d", t.Kind)

@@ -575,7 +575,7 @@ func (s *Server) onApplied(txn *datatree.Txn, res *datatree.Result) {
 		return
 	}
 	switch txn.Kind {
-	case datatree.TxnCreateSession:
+	case datatree.TxnCreateSession, datatree.TxnSetSessionTimeout:
 		if s.leader.Load() {
 			s.sessions.add(txn.Session, time.Duration(txn.Timeout)*time.Millisecond, time.Now())
 		}

@@ -45,14 +45,6 @@ var allowList = []allowEntry{
 			"setWatches2 carries null (-1 length) lists; the Java client always sends empty lists. zkraft treats a " +
 			"null list as empty.",
 	},
-	{
-		pattern: "session/resume",
-		bug:     true,
-		reason: "BUG: not yet fixed. On resume ZooKeeper 3.8.0 renegotiates the session timeout (the reconnect's " +
-			"requested timeout, clamped, becomes the session's: ZooKeeperServer.reopenSession → touchSession(id, timeout)); " +
-			"zkraft answers and keeps the timeout negotiated at creation. Changing it needs a replicated " +
-			"session-timeout update (the leader owns expiry).",
-	},
 }
 
 func findAllow(name string) *allowEntry {

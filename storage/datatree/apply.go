@@ -25,6 +25,8 @@ func (t *Tree) Apply(txn *Txn) Result {
 		code = t.createSession(txn)
 	case TxnCloseSession:
 		ev, code = t.closeSession(txn, zxid)
+	case TxnSetSessionTimeout:
+		code = t.setSessionTimeout(txn)
 	case TxnRequest:
 		if txn.Op == zkproto.OpMulti {
 			return t.applyMulti(txn, zxid)
@@ -45,6 +47,17 @@ func (t *Tree) createSession(txn *Txn) zkproto.ErrCode {
 		return zkproto.ErrBadArguments
 	}
 	t.sessions[txn.Session] = SessionInfo{ID: txn.Session, Timeout: txn.Timeout, Password: txn.Password}
+	return zkproto.ErrOK
+}
+
+// setSessionTimeout adopts the timeout a resuming client negotiated.
+func (t *Tree) setSessionTimeout(txn *Txn) zkproto.ErrCode {
+	si, ok := t.sessions[txn.Session]
+	if !ok {
+		return zkproto.ErrSessionExpired
+	}
+	si.Timeout = txn.Timeout
+	t.sessions[txn.Session] = si
 	return zkproto.ErrOK
 }
 

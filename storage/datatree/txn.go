@@ -14,6 +14,9 @@ const (
 	// TxnCloseSession removes a session and deletes its ephemerals in the same
 	// transaction (explicit close or expiry).
 	TxnCloseSession
+	// TxnSetSessionTimeout changes a live session's timeout: a client that resumes
+	// its session asks for a timeout again, and ZooKeeper adopts the new one.
+	TxnSetSessionTimeout
 )
 
 // Txn is one change to the replicated state, with everything the leader decided when
