@@ -117,3 +117,30 @@ func TestLeaderElectionFailover(t *testing.T) {
 		})
 	})
 }
+
+// Deleting the election path (with the leader's node) ends leadership: Lost
+// closes, and campaigning again recreates the path.
+func TestLeaderElectionPathDeleted(t *testing.T) {
+	forBackends(t, func(t *testing.T, addr string) {
+		p := root(t) + "/election"
+		ctx := ctxT(t, 20*time.Second)
+		e := recipes.NewLeaderElection(session(t, addr, 5*time.Second), p, "a")
+		if err := e.Campaign(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := deleteAll(rawConn(t, addr), p); err != nil {
+			t.Fatal(err)
+		}
+		waitClosed(t, e.Lost(), 5*time.Second, "Lost after the election path was deleted")
+		if e.IsLeader() {
+			t.Fatal("still claims leadership")
+		}
+		if err := e.Campaign(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if id, ok, err := e.Leader(ctx); err != nil || !ok || id != "a" {
+			t.Fatalf("leader %q %v %v", id, ok, err)
+		}
+		e.Resign(ctx)
+	})
+}

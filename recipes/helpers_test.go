@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"go.uber.org/goleak"
 
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
 	"github.com/zkraft/zkraft/recipes"
@@ -29,6 +30,14 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	stopReference()
+	if code == 0 {
+		// Every recipe goroutine (lock watchers, Observe/Watch loops, the Session's
+		// event loop, the registry's re-registration) must end with its owner.
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines left behind:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 

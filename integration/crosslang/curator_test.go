@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
 	"github.com/zkraft/zkraft/recipes"
 )
@@ -33,6 +35,12 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if curator.cp != "" {
 		os.RemoveAll(strings.SplitN(curator.cp, ":", 2)[0])
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil { // child-process readers, recipe watchers
+			fmt.Fprintln(os.Stderr, "goroutines left behind:", err)
+			code = 1
+		}
 	}
 	os.Exit(code)
 }
