@@ -407,3 +407,38 @@ func TestClusterWipedMemberRefused(t *testing.T) {
 		t.Fatalf("re-added member did not catch up: %v %v", ok, err)
 	}
 }
+
+// A session resumed on another member moves there: the old member closes its
+// connection, the ephemerals stay, and the session is used from its new member.
+func TestClusterSessionMoves(t *testing.T) {
+	cl := ensembletest.RunCluster(t, 3)
+	acl := []zkproto.ACL{{Perms: zkproto.PermAll, ID: zkproto.Id{Scheme: "world", ID: "anyone"}}}
+	a, err := rawzk.Connect(cl.Members[0].Addr, zkproto.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	var cr zkproto.CreateResponse
+	if err := a.Call(zkproto.OpCreate, &zkproto.CreateRequest{Path: "/mine", ACL: acl, Flags: zkproto.ModeEphemeral}, &cr); err != nil {
+		t.Fatal(err)
+	}
+	b, err := rawzk.Connect(cl.Members[1].Addr, zkproto.ConnectRequest{TimeOut: 10000, SessionID: a.Session.SessionID, Passwd: a.Session.Passwd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.Session.SessionID != a.Session.SessionID {
+		t.Fatalf("resume on member 2: %+v", b.Session)
+	}
+	var gd zkproto.GetDataResponse
+	if err := a.Call(zkproto.OpGetData, &zkproto.GetDataRequest{Path: "/mine"}, &gd); !errors.Is(err, rawzk.ErrClosed) {
+		t.Fatalf("old connection after the session moved: %v, want closed", err)
+	}
+	if err := b.Call(zkproto.OpCreate, &zkproto.CreateRequest{Path: "/mine2", ACL: acl, Flags: zkproto.ModeEphemeral}, &cr); err != nil {
+		t.Fatalf("write from the new member: %v", err)
+	}
+	var ex zkproto.ExistsResponse
+	if err := b.Call(zkproto.OpExists, &zkproto.ExistsRequest{Path: "/mine"}, &ex); err != nil || ex.Stat.EphemeralOwner != int64(a.Session.SessionID) {
+		t.Fatalf("ephemeral after the move: %v %+v", err, ex.Stat)
+	}
+}

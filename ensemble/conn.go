@@ -250,6 +250,7 @@ func (c *conn) handshake(fr *zkproto.FrameReader) bool {
 			Time:     time.Now().UnixMilli(),
 			Timeout:  timeout,
 			Password: newPassword(),
+			Server:   s.cfg.ServerID,
 		}
 		res, err := s.propose(s.ctx, txn)
 		if err != nil || res.Err != zkproto.ErrOK {
@@ -262,6 +263,13 @@ func (c *conn) handshake(fr *zkproto.FrameReader) bool {
 		var si datatree.SessionInfo
 		var ok bool
 		s.fsm.read(func(t *datatree.Tree) { si, ok = t.Session(req.SessionID) })
+		if !ok && !s.leader.Load() && !s.standalone() {
+			// This member may not have applied the session's creation yet: the
+			// session table is global, so catch up with the leader and look again.
+			if err := s.sync(s.ctx); err == nil {
+				s.fsm.read(func(t *datatree.Tree) { si, ok = t.Session(req.SessionID) })
+			}
+		}
 		if !ok || !equalBytes(si.Password, req.Passwd) || !s.touchSession(req.SessionID) {
 			// Expired, unknown or a wrong password: timeout 0 tells the client its
 			// session has expired.
@@ -271,9 +279,12 @@ func (c *conn) handshake(fr *zkproto.FrameReader) bool {
 			return false
 		}
 		resp.SessionID, resp.Passwd = req.SessionID, si.Password
-		// The resuming client negotiates its timeout again, and the session adopts it.
-		if timeout != si.Timeout {
-			txn := &datatree.Txn{Kind: datatree.TxnSetSessionTimeout, Session: req.SessionID, Time: time.Now().UnixMilli(), Timeout: timeout}
+		// The resuming client negotiates its timeout again and the session adopts it;
+		// a session that comes from another server moves here (its old server
+		// closes its connection, and requests still proposed there fail with
+		// SESSIONMOVED).
+		if timeout != si.Timeout || si.Owner != s.cfg.ServerID {
+			txn := &datatree.Txn{Kind: datatree.TxnRenewSession, Session: req.SessionID, Time: time.Now().UnixMilli(), Timeout: timeout, Server: s.cfg.ServerID}
 			if res, err := s.propose(s.ctx, txn); err != nil || res.Err != zkproto.ErrOK {
 				c.log.Info("refusing session resume: could not renew its timeout", "session_id", sessionHex(req.SessionID), "err", errOr(err, res))
 				return false

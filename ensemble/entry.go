@@ -43,6 +43,7 @@ func encodeTxn(o origin, t *datatree.Txn) []byte {
 	e.Long(int64(o.Seq))
 	e.Long(int64(t.Session))
 	e.Long(t.Time)
+	e.Long(t.Server)
 	switch t.Kind {
 	case datatree.TxnRequest:
 		e.Int(int32(t.Op))
@@ -55,7 +56,7 @@ func encodeTxn(o origin, t *datatree.Txn) []byte {
 	case datatree.TxnCreateSession:
 		e.Int(t.Timeout)
 		e.Buffer(t.Password)
-	case datatree.TxnSetSessionTimeout:
+	case datatree.TxnRenewSession:
 		e.Int(t.Timeout)
 	case datatree.TxnCloseSession:
 	}
@@ -77,6 +78,7 @@ func decodeTxn(b []byte) (origin, *datatree.Txn, error) {
 	o.Seq = uint64(d.Long())
 	t.Session = zkproto.SessionID(d.Long())
 	t.Time = d.Long()
+	t.Server = d.Long()
 	switch t.Kind {
 	case datatree.TxnRequest:
 		t.Op = zkproto.OpCode(d.Int())
@@ -96,7 +98,7 @@ func decodeTxn(b []byte) (origin, *datatree.Txn, error) {
 	case datatree.TxnCreateSession:
 		t.Timeout = d.Int()
 		t.Password = d.Buffer()
-	case datatree.TxnSetSessionTimeout:
+	case datatree.TxnRenewSession:
 		t.Timeout = d.Int()
 	case datatree.TxnCloseSession:
 	default:

@@ -71,7 +71,7 @@ func (c *conn) prepare(hdr zkproto.RequestHeader, body []byte, now time.Time) *r
 			return replyErr(zkproto.ErrUnimplemented)
 		}
 		txn := &datatree.Txn{Kind: datatree.TxnRequest, Session: c.session(), Time: now.UnixMilli(),
-			Op: hdr.Type, Request: req, Auth: c.identities()}
+			Op: hdr.Type, Request: req, Auth: c.identities(), Server: s.cfg.ServerID}
 		p := s.proposeAsync(txn)
 		r.prop = &p
 		return r

@@ -575,9 +575,18 @@ func (s *Server) onApplied(txn *datatree.Txn, res *datatree.Result) {
 		return
 	}
 	switch txn.Kind {
-	case datatree.TxnCreateSession, datatree.TxnSetSessionTimeout:
+	case datatree.TxnCreateSession, datatree.TxnRenewSession:
 		if s.leader.Load() {
 			s.sessions.add(txn.Session, time.Duration(txn.Timeout)*time.Millisecond, time.Now())
+		}
+		if txn.Kind == datatree.TxnRenewSession && txn.Server != s.cfg.ServerID {
+			s.connMu.Lock()
+			c := s.bySess[txn.Session]
+			s.connMu.Unlock()
+			if c != nil {
+				c.log.Info("session moved to another server; closing its connection here", "session_id", sessionHex(txn.Session), "server_id", txn.Server)
+				c.close()
+			}
 		}
 	case datatree.TxnCloseSession:
 		s.sessions.remove(txn.Session)

@@ -25,9 +25,12 @@ func (t *Tree) Apply(txn *Txn) Result {
 		code = t.createSession(txn)
 	case TxnCloseSession:
 		ev, code = t.closeSession(txn, zxid)
-	case TxnSetSessionTimeout:
-		code = t.setSessionTimeout(txn)
+	case TxnRenewSession:
+		code = t.renewSession(txn)
 	case TxnRequest:
+		if code = t.checkOwner(txn); code != zkproto.ErrOK {
+			break
+		}
 		if txn.Op == zkproto.OpMulti {
 			return t.applyMulti(txn, zxid)
 		}
@@ -46,18 +49,31 @@ func (t *Tree) createSession(txn *Txn) zkproto.ErrCode {
 	if _, ok := t.sessions[txn.Session]; ok {
 		return zkproto.ErrBadArguments
 	}
-	t.sessions[txn.Session] = SessionInfo{ID: txn.Session, Timeout: txn.Timeout, Password: txn.Password}
+	t.sessions[txn.Session] = SessionInfo{ID: txn.Session, Timeout: txn.Timeout, Password: txn.Password, Owner: txn.Server}
 	return zkproto.ErrOK
 }
 
-// setSessionTimeout adopts the timeout a resuming client negotiated.
-func (t *Tree) setSessionTimeout(txn *Txn) zkproto.ErrCode {
+// renewSession adopts the timeout a resuming client negotiated and the server it
+// now talks to.
+func (t *Tree) renewSession(txn *Txn) zkproto.ErrCode {
 	si, ok := t.sessions[txn.Session]
 	if !ok {
 		return zkproto.ErrSessionExpired
 	}
 	si.Timeout = txn.Timeout
+	si.Owner = txn.Server
 	t.sessions[txn.Session] = si
+	return zkproto.ErrOK
+}
+
+// checkOwner refuses a request proposed by a server the session has moved away from.
+func (t *Tree) checkOwner(txn *Txn) zkproto.ErrCode {
+	if txn.Session == 0 || txn.Server == 0 {
+		return zkproto.ErrOK
+	}
+	if si, ok := t.sessions[txn.Session]; ok && si.Owner != 0 && si.Owner != txn.Server {
+		return zkproto.ErrSessionMoved
+	}
 	return zkproto.ErrOK
 }
 

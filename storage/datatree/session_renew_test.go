@@ -6,20 +6,44 @@ import (
 	"github.com/zkraft/zkraft/zkproto"
 )
 
-func TestSetSessionTimeout(t *testing.T) {
+func TestRenewSession(t *testing.T) {
 	tr := New()
 	if r := tr.Apply(&Txn{Kind: TxnCreateSession, Session: 7, Timeout: 10000, Password: []byte("p")}); r.Err != zkproto.ErrOK {
 		t.Fatalf("create session: %v", r.Err)
 	}
 	before := tr.LastZxid()
-	r := tr.Apply(&Txn{Kind: TxnSetSessionTimeout, Session: 7, Timeout: 4000})
+	r := tr.Apply(&Txn{Kind: TxnRenewSession, Session: 7, Timeout: 4000, Server: 2})
 	if r.Err != zkproto.ErrOK || r.Zxid != before+1 {
 		t.Fatalf("set timeout: %+v", r)
 	}
-	if si, _ := tr.Session(7); si.Timeout != 4000 || string(si.Password) != "p" {
+	if si, _ := tr.Session(7); si.Timeout != 4000 || string(si.Password) != "p" || si.Owner != 2 {
 		t.Fatalf("session after renewal: %+v", si)
 	}
-	if r := tr.Apply(&Txn{Kind: TxnSetSessionTimeout, Session: 8, Timeout: 4000}); r.Err != zkproto.ErrSessionExpired || r.Zxid != before+1 {
+	if r := tr.Apply(&Txn{Kind: TxnRenewSession, Session: 8, Timeout: 4000}); r.Err != zkproto.ErrSessionExpired || r.Zxid != before+1 {
 		t.Fatalf("unknown session: %+v, want SESSIONEXPIRED and no zxid", r)
+	}
+}
+
+// A request proposed by a server the session has moved away from fails with
+// SESSIONMOVED and changes nothing.
+func TestSessionMoved(t *testing.T) {
+	tr := New()
+	tr.Apply(&Txn{Kind: TxnCreateSession, Session: 7, Timeout: 10000, Password: []byte("p"), Server: 1})
+	create := func(server int64, path string) zkproto.ErrCode {
+		return tr.Apply(&Txn{Kind: TxnRequest, Session: 7, Server: server, Op: zkproto.OpCreate,
+			Request: &zkproto.CreateRequest{Path: path, ACL: []zkproto.ACL{{Perms: zkproto.PermAll, ID: zkproto.Id{Scheme: "world", ID: "anyone"}}}}}).Err
+	}
+	if code := create(1, "/a"); code != zkproto.ErrOK {
+		t.Fatalf("create from the owner: %v", code)
+	}
+	tr.Apply(&Txn{Kind: TxnRenewSession, Session: 7, Timeout: 10000, Server: 2})
+	if code := create(1, "/b"); code != zkproto.ErrSessionMoved {
+		t.Fatalf("create from the old server: %v, want SESSIONMOVED", code)
+	}
+	if _, ok := tr.Exists("/b"); ok {
+		t.Fatal("a SESSIONMOVED create changed the tree")
+	}
+	if code := create(2, "/c"); code != zkproto.ErrOK {
+		t.Fatalf("create from the new owner: %v", code)
 	}
 }

@@ -122,6 +122,7 @@ func (s *Snapshot) WriteTo(dst io.Writer) (int64, error) {
 		w.i64(int64(si.ID))
 		w.i32(si.Timeout)
 		w.bytes(si.Password)
+		w.i64(si.Owner)
 		w.maybeFlush()
 	}
 
@@ -309,7 +310,7 @@ func Restore(src io.Reader) (*Tree, error) {
 
 	nsess := r.u32()
 	for i := uint32(0); i < nsess && r.err == nil; i++ {
-		si := SessionInfo{ID: zkproto.SessionID(r.i64()), Timeout: r.i32(), Password: r.bytes()}
+		si := SessionInfo{ID: zkproto.SessionID(r.i64()), Timeout: r.i32(), Password: r.bytes(), Owner: r.i64()}
 		if _, dup := t.sessions[si.ID]; dup && r.err == nil {
 			r.fail("duplicate session %#x", si.ID)
 		}

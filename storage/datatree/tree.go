@@ -91,6 +91,9 @@ type SessionInfo struct {
 	ID       zkproto.SessionID
 	Timeout  int32
 	Password []byte
+	// Owner is the server the session's client is connected to; requests proposed
+	// by another server fail with SESSIONMOVED. 0 accepts any server.
+	Owner int64
 }
 
 // Tree is the replicated state: znodes, sessions and the zxid. See the package

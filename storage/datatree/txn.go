@@ -14,9 +14,9 @@ const (
 	// TxnCloseSession removes a session and deletes its ephemerals in the same
 	// transaction (explicit close or expiry).
 	TxnCloseSession
-	// TxnSetSessionTimeout changes a live session's timeout: a client that resumes
-	// its session asks for a timeout again, and ZooKeeper adopts the new one.
-	TxnSetSessionTimeout
+	// TxnRenewSession records a resume: the client's newly negotiated timeout and
+	// the server it is now connected to (ZooKeeper's reopenSession).
+	TxnRenewSession
 )
 
 // Txn is one change to the replicated state, with everything the leader decided when
@@ -39,6 +39,11 @@ type Txn struct {
 	// TxnCreateSession: the negotiated timeout and the password the leader drew.
 	Timeout  int32
 	Password []byte
+
+	// Server is the id of the server that proposed the txn for its client: the owner
+	// of a created or renewed session, and checked against the owner of the session
+	// of a request (SESSIONMOVED). 0 for the server's own txns.
+	Server int64
 }
 
 // Event is a change that watches observe, produced by Apply in the order the changes
