@@ -2,7 +2,7 @@
 GO       ?= go
 FUZZTIME ?= 60s
 
-.PHONY: build run test test-clients lint fuzz bench clean
+.PHONY: build run deps test test-clients lint fuzz bench clean
 
 build:
 	$(GO) build -o bin/zkraft ./cmd/zkraft
@@ -11,12 +11,18 @@ build:
 run:
 	$(GO) run ./cmd/zkraft serve
 
-# Unit and integration tests with the race detector (Go clients only: no Java needed).
-test:
-	$(GO) test -race -count=1 -timeout 15m ./...
+# The Debian packages the tests use: the reference ZooKeeper and its Java and C
+# clients, Curator, kazoo, pytest, Celery (listed in .ci/packages; installed as root).
+deps:
+	@scripts/test-deps.sh
 
-# The client matrix: kazoo (python3-kazoo) and zkCli.sh (Debian zookeeper) against zkraft.
-test-clients:
+# Every test, with the race detector: unit, integration, the differential suite
+# against the reference ZooKeeper, and the client matrix (tag clients).
+test: deps
+	$(GO) test -race -count=1 -timeout 20m -tags clients ./...
+
+# Only the client matrix and Superset integration (kazoo, zkCli.sh, Curator, C, Celery).
+test-clients: deps
 	$(GO) test -race -count=1 -timeout 10m -tags clients ./integration/...
 
 lint:
