@@ -10,6 +10,7 @@ import (
 	"github.com/zkraft/zkraft/zkproto"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -96,6 +97,7 @@ type raftStream struct {
 	addr   net.Addr
 	accept chan net.Conn
 	done   chan struct{}
+	quit   <-chan struct{} // the server is shutting down: stop redialling
 	once   sync.Once
 
 	mu      sync.Mutex
@@ -151,8 +153,30 @@ func (c *trackedConn) Close() error {
 
 func (s *raftStream) Addr() net.Addr { return s.addr }
 
+// peerRedial is how often Dial retries a member that refuses connections.
+const peerRedial = 50 * time.Millisecond
+
+// Dial connects to a member's Raft stream. A refused connection (the member is down)
+// is retried until timeout instead of failing at once: hashicorp/raft backs off a
+// follower's replication exponentially per failed RPC (to ~10s), so failing fast
+// would leave a member that was down for a while waiting up to ~10s for its first
+// entries after a restart. Blocking here keeps the failure count, and so the
+// backoff, low, and replication resumes within peerRedial of the member's return.
 func (s *raftStream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return dialPeer(string(address), peerProtoRaft, timeout)
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := dialPeer(string(address), peerProtoRaft, time.Until(deadline))
+		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || time.Until(deadline) < peerRedial {
+			return c, err
+		}
+		select {
+		case <-s.done:
+			return nil, err
+		case <-s.quit:
+			return nil, err
+		case <-time.After(peerRedial):
+		}
+	}
 }
 
 func dialPeer(addr string, proto byte, timeout time.Duration) (net.Conn, error) {
