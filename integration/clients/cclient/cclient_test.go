@@ -1,0 +1,171 @@
+//go:build clients
+
+// Package cclient runs Apache ZooKeeper's multi-threaded C client (Debian's
+// libzookeeper-mt-dev / libzookeeper-mt2, 3.8.0) against zkraft: testdata/zkcheck.c (C sources may not sit beside Go files without cgo), compiled with
+// gcc at test time, exercises create (persistent, ephemeral, sequential, container, TTL,
+// create2), get/set with versions, children, watches and their removal, delete, multi,
+// sync, digest auth and ACLs, getconfig, and reconnection; against one server through a
+// recording proxy and against a 3-member ensemble with the host list of all members.
+package cclient
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/zkraft/zkraft/ensemble"
+	"github.com/zkraft/zkraft/ensemble/ensembletest"
+	"github.com/zkraft/zkraft/zkproto"
+)
+
+// The checks zkcheck.c must report OK.
+var wantChecks = []string{
+	"connect",
+	"create (persistent; exists, no parent)",
+	"create2 (stat)",
+	"create modes (sequential, ephemeral, container, TTL)",
+	"get/set with versions",
+	"get_children, get_children2",
+	"watches (exists, data, children, delete; remove)",
+	"delete with versions",
+	"multi",
+	"sync",
+	"auth and ACLs",
+	"getconfig (/zookeeper/config)",
+	"reconnect keeps session and watches",
+	"cleanup",
+	"close",
+}
+
+// build compiles zkcheck.c against libzookeeper_mt.
+func build(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Fatal("gcc missing: apt-get install gcc libc6-dev (see .ci/run)")
+	}
+	for _, f := range []string{"/usr/include/zookeeper/zookeeper.h", "/usr/lib/x86_64-linux-gnu/libzookeeper_mt.so"} {
+		if _, err := os.Stat(f); err != nil {
+			// Other architectures keep the library elsewhere; the header is the test.
+			if strings.HasSuffix(f, ".h") {
+				t.Fatalf("%s missing: apt-get install libzookeeper-mt-dev (see .ci/run)", f)
+			}
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "zkcheck")
+	var out strings.Builder
+	cmd := exec.Command("gcc", "-Wall", "-O1", "-DTHREADED", "-o", bin, "testdata/zkcheck.c", "-lzookeeper_mt", "-lpthread")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := start(60*time.Second, cmd, func() {}); err != nil {
+		t.Fatalf("gcc testdata/zkcheck.c (apt-get install libzookeeper-mt-dev): %v\n%s", err, out.String())
+	}
+	return bin
+}
+
+// start starts cmd in its own process group, calls during while it runs, then waits for
+// it; the process group is killed when timeout passes. The child is always reaped.
+func start(timeout time.Duration, cmd *exec.Cmd, during func()) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	defer stop()
+	during()
+	err := cmd.Wait()
+	if ctx.Err() != nil {
+		return fmt.Errorf("killed after %v: %w", timeout, err)
+	}
+	return err
+}
+
+// runCheck runs zkcheck and checks its report; onDrop is called with the server
+// address when the program asks to be cut off.
+func runCheck(t *testing.T, bin string, onDrop func(addr string), args ...string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	err = start(60*time.Second, cmd, func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			l := sc.Text()
+			lines = append(lines, l)
+			t.Log(l)
+			if addr, ok := strings.CutPrefix(l, "DROP "); ok {
+				onDrop(addr)
+			}
+		}
+	})
+	if err != nil {
+		t.Errorf("zkcheck %s: %v\nstderr (client log):\n%s", args[0], err, stderr.String())
+	}
+	ok := map[string]bool{}
+	for _, l := range lines {
+		if strings.HasPrefix(l, "FAIL ") {
+			t.Errorf("%s", l)
+		}
+		if name, found := strings.CutPrefix(l, "OK "); found {
+			ok[strings.SplitN(name, ": ", 2)[0]] = true
+		}
+	}
+	for _, w := range wantChecks {
+		if !ok[w] {
+			t.Errorf("check %q did not pass", w)
+		}
+	}
+	if n := len(lines); n == 0 || lines[n-1] != fmt.Sprintf("DONE %d passed, 0 failed", len(wantChecks)) {
+		t.Errorf("zkcheck did not finish cleanly; stderr:\n%s", stderr.String())
+	}
+}
+
+// extendedTypes enables TTL nodes, off by default as in ZooKeeper.
+var extendedTypes = ensembletest.WithConfig(func(c *ensemble.Config) { c.ExtendedTypesEnabled = true })
+
+func TestCClient(t *testing.T) {
+	bin := build(t)
+
+	t.Run("single", func(t *testing.T) {
+		t.Parallel()
+		srv := ensembletest.RunServer(t, extendedTypes)
+		rec := newRecorder()
+		p := startProxy(t, rec, srv.Addr)
+		runCheck(t, bin, func(string) { p.dropConns() }, "single", p.Addr())
+		t.Logf("op codes seen (matrix column):\n%s", rec.summary())
+		for _, op := range []zkproto.OpCode{1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14, 15, 17, 18, 19, 21, 100, -11} {
+			if !rec.ok(op) {
+				t.Errorf("the C client never had op %d (%s) answered OK", op, op)
+			}
+		}
+	})
+
+	t.Run("cluster", func(t *testing.T) {
+		t.Parallel()
+		cl := ensembletest.RunCluster(t, 3, extendedTypes)
+		addrs := cl.Addrs()
+		runCheck(t, bin, func(addr string) {
+			for i, a := range addrs {
+				if a == addr {
+					t.Logf("stopping member %d (%s), which the client is connected to", i+1, addr)
+					cl.Stop(i)
+					return
+				}
+			}
+			t.Errorf("client connected to %s, not a member of %v", addr, addrs)
+		}, "cluster", strings.Join(addrs, ","), strings.Join(addrs, ","))
+	})
+}
