@@ -27,6 +27,9 @@ type fsm struct {
 	// applied is called after each transaction, outside the lock, on the apply
 	// goroutine: the server's session bookkeeping hangs off it.
 	applied func(*datatree.Txn, *datatree.Result)
+	// restored is called after a snapshot replaced the tree (a member that fell far
+	// behind is sent the leader's snapshot).
+	restored func()
 }
 
 // applyResult is what raft's ApplyFuture.Response returns for our entries.
@@ -116,6 +119,9 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	f.tree = t
 	f.mu.Unlock()
+	if f.restored != nil {
+		f.restored()
+	}
 	return nil
 }
 

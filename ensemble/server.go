@@ -107,6 +107,7 @@ func Start(cfg Config) (*Server, error) {
 	s.forwarder = newForwarder(s)
 	s.fsm = newFSM(s.watches, s.instance)
 	s.fsm.applied = s.onApplied
+	s.fsm.restored = s.onRestored
 	// Session ids as ZooKeeper makes them: server id in the top byte, time below.
 	// The shift is unsigned (Java's >>>): the top byte must be the server id, never the
 	// sign-extended 0xFF that would make an ephemeralOwner look like a TTL marker.
@@ -164,10 +165,12 @@ func (s *Server) startRaft() error {
 		boot.Servers = []raft.Server{{ID: id, Address: addr}}
 	} else {
 		// zoo.cfg's tick drives Raft: a follower that hears nothing for one tick starts
-		// an election, and a leader that cannot reach a quorum for half a tick steps down.
+		// an election, and a leader that cannot reach a quorum for a tick steps down.
 		rc.HeartbeatTimeout = max(s.cfg.TickTime, 50*time.Millisecond)
 		rc.ElectionTimeout = rc.HeartbeatTimeout
-		rc.LeaderLeaseTimeout = rc.HeartbeatTimeout / 2
+		// The longest lease Raft allows: a leader that merely stalls (GC, a busy
+		// machine) must not step down and drop every client.
+		rc.LeaderLeaseTimeout = rc.HeartbeatTimeout
 		if s.incarnation, err = loadIncarnation(s.cfg.DataDir); err != nil {
 			return err
 		}
@@ -632,3 +635,15 @@ func (w *slogWriter) Write(p []byte) (int, error) {
 func (s *Server) Mode() string { return s.mode() }
 
 func (s *Server) leaderSince() time.Time { return time.Unix(0, s.leaderAt.Load()) }
+
+// onRestored runs after a snapshot replaced this member's tree while it serves. The
+// changes it carried fired no watches, so the clients are disconnected, as ZooKeeper
+// does when a follower resynchronises: they reconnect and setWatches delivers what
+// they missed.
+func (s *Server) onRestored() {
+	if !s.isReady() {
+		return
+	}
+	s.log.Info("state replaced by the leader's snapshot; reconnecting clients so they re-register their watches")
+	s.closeConns(func(*conn) bool { return true })
+}
