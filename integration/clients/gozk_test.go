@@ -114,7 +114,7 @@ func TestGoZookeeper(t *testing.T) {
 	_, _, wch, err := c.GetW("/g")
 	must("getW", err)
 	time.Sleep(1600 * time.Millisecond) // idle: pings
-	p.dropConns()
+	p.DropConns()
 	waitState(t, ev, zk.StateDisconnected)
 	waitState(t, ev, zk.StateHasSession)
 	other, _, err := zk.Connect([]string{srv.Addr}, 10*time.Second, zk.WithLogInfo(false))

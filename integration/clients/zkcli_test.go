@@ -245,7 +245,7 @@ func TestZkCli(t *testing.T) {
 		// A data watch and the persistent one on /zc/p survive a dropped connection:
 		// the client re-arms them with setWatches2 when it reconnects.
 		{line: "get -w /zc"},
-		{pause: 200 * time.Millisecond, action: p.dropConns},
+		{pause: 200 * time.Millisecond, action: p.DropConns},
 		// Idle long enough to reconnect, then to ping (session timeout 2 s).
 		{pause: 3 * time.Second},
 		{action: otherDo(func() error { _, err := other.Set("/zc", []byte("from-other"), -1); return err })},

@@ -22,6 +22,7 @@ import (
 
 	"github.com/zkraft/zkraft/ensemble"
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
+	"github.com/zkraft/zkraft/integration/internal/recorder"
 	"github.com/zkraft/zkraft/zkproto"
 )
 
@@ -142,12 +143,11 @@ func TestCClient(t *testing.T) {
 	t.Run("single", func(t *testing.T) {
 		t.Parallel()
 		srv := ensembletest.RunServer(t, extendedTypes)
-		rec := newRecorder()
-		p := startProxy(t, rec, srv.Addr)
-		runCheck(t, bin, func(string) { p.dropConns() }, "single", p.Addr())
-		t.Logf("op codes seen (matrix column):\n%s", rec.summary())
+		p := recorder.StartProxy(t, rec, column, srv.Addr)
+		runCheck(t, bin, func(string) { p.DropConns() }, "single", p.Addr())
+		t.Logf("op codes seen (matrix column):\n%s", rec.Summary(column))
 		for _, op := range []zkproto.OpCode{1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14, 15, 17, 18, 19, 21, 100, -11} {
-			if !rec.ok(op) {
+			if !rec.OK(column, op) {
 				t.Errorf("the C client never had op %d (%s) answered OK", op, op)
 			}
 		}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/zkraft/zkraft/ensemble"
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
+	"github.com/zkraft/zkraft/integration/internal/recorder"
 	"github.com/zkraft/zkraft/zkproto"
 )
 
@@ -174,13 +175,12 @@ func TestCurator(t *testing.T) {
 	t.Run("single", func(t *testing.T) {
 		t.Parallel()
 		srv := ensembletest.RunServer(t, extendedTypes)
-		rec := newRecorder()
-		p := startProxy(t, rec, srv.Addr)
-		runCheck(t, classpath, func(string) { p.dropConns() }, "single", p.Addr())
-		t.Logf("op codes seen (matrix column):\n%s", rec.summary())
+		p := recorder.StartProxy(t, rec, column, srv.Addr)
+		runCheck(t, classpath, func(string) { p.DropConns() }, "single", p.Addr())
+		t.Logf("op codes seen (matrix column):\n%s", rec.Summary(column))
 		// Ops the checks above must have made Curator send, answered OK.
 		for _, op := range []zkproto.OpCode{1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14, 15, 17, 18, 19, 21, 100, 105, 106, -11} {
-			if !rec.ok(op) {
+			if !rec.OK(column, op) {
 				t.Errorf("Curator never had op %d (%s) answered OK", op, op)
 			}
 		}
