@@ -6,9 +6,9 @@ import threading
 
 
 class Proxy:
-    def __init__(self, upstream):
-        host, port = upstream.rsplit(":", 1)
-        self.upstream = (host, int(port))
+    def __init__(self, upstreams):
+        """upstreams: "h:p,h:p,..."; each connection goes to the first that answers."""
+        self.upstreams = [(h, int(p)) for h, p in (u.rsplit(":", 1) for u in upstreams.split(","))]
         self.ln = socket.socket()
         self.ln.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.ln.bind(("127.0.0.1", 0))
@@ -47,9 +47,14 @@ class Proxy:
         while not self.open.wait(0.2):
             if self.closed.is_set():
                 return
-        try:
-            u = socket.create_connection(self.upstream, timeout=5)
-        except OSError:
+        u = None
+        for up in self.upstreams:
+            try:
+                u = socket.create_connection(up, timeout=5)
+                break
+            except OSError:
+                continue
+        if u is None:
             c.close()
             return
         self._track(u)

@@ -110,7 +110,7 @@ def test_partitioned_leader_stops_its_beat(zk, zk_hosts, root, tmp_path, procs):
     wrapper finds its session expired and contends again as a follower."""
     path = root + "/beat"
     ticks_file = str(tmp_path / "ticks")
-    proxy = Proxy(zk_hosts.split(",")[0])
+    proxy = Proxy(zk_hosts)
     try:
         a = start_candidate(procs, tmp_path, proxy.addr, path, "a")
         wait_for(lambda: read_ticks(ticks_file), 30, what="a to tick\n" + procs.dump())

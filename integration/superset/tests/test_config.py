@@ -38,7 +38,7 @@ def test_loads_at_start_and_follows_changes(zk, zk_hosts, root, tmp_path, contro
         publish(zk, path, {"FEATURE_FLAGS": {"ALERT_REPORTS": False, "THUMBNAILS": True}, "ROW_LIMIT": 2000})
         wait_for(lambda: cfg.get("ROW_LIMIT") == 2000, 10, what="the watch to deliver ROW_LIMIT=2000")
         assert cfg.is_feature_enabled("THUMBNAILS") and not cfg.is_feature_enabled("ALERT_REPORTS")
-        assert changes and changes[-1]["ROW_LIMIT"] == 2000
+        wait_for(lambda: changes and changes[-1]["ROW_LIMIT"] == 2000, 10, what="the change listener")
 
         # The ensemble loses its leader; the watch carries over to the new one.
         killed = control.kill_leader()

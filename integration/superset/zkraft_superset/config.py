@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 
+from kazoo.exceptions import NodeExistsError, NoNodeError
 from kazoo.protocol.states import KazooState
 
 from ._zk import make_client
@@ -329,10 +330,18 @@ def publish(client, path, doc, schema=None):
     Operators' tool: python3 -m zkraft_superset.config --hosts H set FILE."""
     validate(doc, DEFAULT_SCHEMA if schema is None else schema)
     data = json.dumps(doc, sort_keys=True).encode("utf-8")
-    if client.exists(path) is None:
-        client.create(path, data, makepath=True)
-        return 0
-    return client.set(path, data).version
+
+    def write():
+        try:
+            return client.set(path, data).version
+        except NoNodeError:
+            try:
+                client.create(path, data, makepath=True)
+                return 0
+            except NodeExistsError:
+                return client.set(path, data).version
+
+    return client.retry(write)  # across a connection loss, e.g. a member stopping
 
 
 def main(argv=None):

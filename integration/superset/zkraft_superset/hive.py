@@ -93,10 +93,14 @@ def _ns_path(namespace):
     return "/" + namespace.strip("/")
 
 
-def list_endpoints(client, namespace=HIVE_NAMESPACE):
-    """The endpoints published under namespace, in sequence order."""
+def list_endpoints(client, namespace=HIVE_NAMESPACE, sync=True):
+    """The endpoints published under namespace, in sequence order. With sync, the
+    member this client talks to first catches up with the leader, so a server
+    published a moment ago through another member is seen."""
     path = _ns_path(namespace)
     try:
+        if sync:
+            client.retry(client.sync, path)
         children = client.retry(client.get_children, path)
     except NoNodeError:
         return []

@@ -88,11 +88,14 @@ class WebNodeRegistry:
                 pass
 
 
-def list_web_nodes(client, base=DEFAULT_BASE):
+def list_web_nodes(client, base=DEFAULT_BASE, sync=True):
     """The live web nodes: a list of dicts (the registered JSON plus "znode" and
-    "session", the owner session id in hex), sorted by host and port."""
+    "session", the owner session id in hex), sorted by host and port. With sync, the
+    member this client talks to first catches up with the leader."""
     base = base.rstrip("/")
     try:
+        if sync:
+            client.retry(client.sync, base)
         children = client.retry(client.get_children, base)
     except NoNodeError:
         return []

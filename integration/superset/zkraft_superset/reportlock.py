@@ -70,7 +70,7 @@ def report_once(client, report_id, scheduled, base=DEFAULT_BASE, worker=None):
         return
     lock = client.Lock(lock_path, worker)
     if not lock.acquire(blocking=False):
-        log.info("zkraft_superset.reportlock: %s@%s is being executed elsewhere; skipping", report_id, scheduled)
+        log.debug("zkraft_superset.reportlock: %s@%s is being executed elsewhere; skipping", report_id, scheduled)
         yield False
         return
     mine, status = False, "error"
