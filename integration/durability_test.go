@@ -1,22 +1,17 @@
 package integration
 
 import (
-	"bufio"
-	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
 	"github.com/zkraft/zkraft/integration/rawzk"
+	"github.com/zkraft/zkraft/integration/testkit"
 	"github.com/zkraft/zkraft/zkproto"
 )
 
@@ -115,73 +110,15 @@ func TestRestartExpiresAbandonedSession(t *testing.T) {
 	})
 }
 
-// freePort picks a loopback port that is free now.
-func freePort(t *testing.T) string {
+// startZkraft runs the zkraft binary bin with args; the test's cleanup kills and
+// reaps it.
+func startZkraft(t *testing.T, bin string, args ...string) *testkit.Process {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-// zkraftProc is a running zkraft binary; it is always killed when the test ends.
-type zkraftProc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	mu   sync.Mutex
-	out  strings.Builder
-}
-
-func startZkraft(t *testing.T, bin string, args ...string) *zkraftProc {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Cancel = func() error { return cmd.Process.Kill() }
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	cmd.Stdout = nil
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	p := &zkraftProc{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		s := bufio.NewScanner(stderr)
-		for s.Scan() {
-			p.mu.Lock()
-			if p.out.Len() < 64<<10 {
-				p.out.WriteString(s.Text() + "\n")
-			}
-			p.mu.Unlock()
-		}
-		cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		cancel() // kills the process if it still runs
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("zkraft pid %d did not exit", cmd.Process.Pid)
-		}
-	})
-	return p
-}
-
-func (p *zkraftProc) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
+	return testkit.Start(t, exec.Command(bin, args...))
 }
 
 // waitServing waits until the binary answers a session handshake.
-func waitServing(t *testing.T, p *zkraftProc, addr string) {
+func waitServing(t *testing.T, p *testkit.Process, addr string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -195,12 +132,12 @@ func waitServing(t *testing.T, p *zkraftProc, addr string) {
 			c.Close()
 		}
 		select {
-		case <-p.done:
-			t.Fatalf("zkraft exited before serving:\n%s", p.output())
+		case <-p.Done():
+			t.Fatalf("zkraft exited before serving:\n%s", p.Output())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("zkraft not serving on %s within 30s: %v\n%s", addr, err, p.output())
+			t.Fatalf("zkraft not serving on %s within 30s: %v\n%s", addr, err, p.Output())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -209,15 +146,9 @@ func waitServing(t *testing.T, p *zkraftProc, addr string) {
 // TestKill9 builds the real binary, acknowledges N writes, SIGKILLs the process and
 // checks after a restart that every acknowledged write survived.
 func TestKill9(t *testing.T) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "zkraft")
-	build := exec.Command("go", "build", "-o", bin, "github.com/zkraft/zkraft/cmd/zkraft")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/zkraft: %v\n%s", err, out)
-	}
-	data := filepath.Join(dir, "data")
-	addr := freePort(t)
+	bin := testkit.BuildZkraft(t)
+	data := filepath.Join(t.TempDir(), "data")
+	addr := testkit.FreeAddr(t)
 	args := []string{"serve", "--data-dir", data, "--client-addr", addr, "--log-level", "warn"}
 
 	p := startZkraft(t, bin, args...)
@@ -246,11 +177,11 @@ func TestKill9(t *testing.T) {
 	for i := n; i < n+50; i++ {
 		c.Send(zkproto.OpCreate, &zkproto.CreateRequest{Path: fmt.Sprintf("/k%04d", i), ACL: openACL})
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := p.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("zkraft survived SIGKILL")
 	}
@@ -267,7 +198,7 @@ func TestKill9(t *testing.T) {
 		var gd zkproto.GetDataResponse
 		p := fmt.Sprintf("/k%04d", i)
 		if code := rawCall(t, r, zkproto.OpGetData, &zkproto.GetDataRequest{Path: p}, &gd); code != zkproto.ErrOK || string(gd.Data) != fmt.Sprint(i) {
-			t.Fatalf("acknowledged %s lost after kill -9: %v %q\n%s", p, code, gd.Data, p2.output())
+			t.Fatalf("acknowledged %s lost after kill -9: %v %q\n%s", p, code, gd.Data, p2.Output())
 		}
 	}
 	// The server is writable after recovery.

@@ -1,117 +1,44 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkraft/zkraft/integration/testkit"
 )
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "zkraft-bin")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "zkraft")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build zkraft: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testkit.RunWithZkraft(m, &binary)) }
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return testkit.FreePorts(t, 1)[0]
 }
 
-// syncBuffer is a bytes.Buffer the child's output copier and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// process is a zkraft child process that is always reaped when the test ends.
-type process struct {
-	cmd    *exec.Cmd
-	stderr *syncBuffer
-	done   chan error
-}
-
-func startServe(t *testing.T, args ...string) *process {
+// startServe runs zkraft serve with args; the test's cleanup kills and reaps it.
+func startServe(t *testing.T, args ...string) *testkit.Process {
 	t.Helper()
-	p := &process{cmd: exec.Command(binary, append([]string{"serve"}, args...)...), stderr: &syncBuffer{}, done: make(chan error, 1)}
-	p.cmd.Stderr = p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.done
-	})
-	return p
+	return testkit.Start(t, exec.Command(binary, append([]string{"serve"}, args...)...))
 }
 
 func fourLetter(addr, word string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c.Write([]byte(word)); err != nil {
-		return "", err
-	}
-	var b bytes.Buffer
-	_, err = b.ReadFrom(c)
-	return b.String(), err
+	return testkit.FourLetter(addr, word, 2*time.Second)
 }
 
-func waitServing(t *testing.T, p *process, addr string) {
+func waitServing(t *testing.T, p *testkit.Process, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if out, err := fourLetter(addr, "srvr"); err == nil && strings.Contains(out, "Mode: standalone") {
-			return
-		}
-		select {
-		case err := <-p.done:
-			t.Fatalf("zkraft exited before serving: %v\n%s", err, p.stderr)
-		case <-time.After(20 * time.Millisecond):
-		}
+	if err := testkit.WaitFourLetter(addr, "srvr", "Mode: standalone", 10*time.Second, p.Done()); err != nil {
+		t.Fatalf("zkraft not serving: %v\n%s", err, p.Output())
 	}
-	t.Fatalf("zkraft not serving on %s within 10s\n%s", addr, p.stderr)
 }
 
 func writeCfg(t *testing.T, dir, body string) string {
@@ -168,18 +95,17 @@ someUnknownKey=1
 	}
 	c.Close()
 
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.Signal(syscall.SIGTERM)
 	select {
-	case err := <-p.done:
-		p.done <- err // for the cleanup
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.stderr)
+	case <-p.Done():
+		if err := p.Err(); err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.Output())
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatalf("no exit within 10s of SIGTERM\n%s", p.stderr)
+		t.Fatalf("no exit within 10s of SIGTERM\n%s", p.Output())
 	}
-	if !strings.Contains(p.stderr.String(), "someUnknownKey") {
-		t.Errorf("unknown key was not logged:\n%s", p.stderr)
+	if !strings.Contains(p.Output(), "someUnknownKey") {
+		t.Errorf("unknown key was not logged:\n%s", p.Output())
 	}
 
 	p2 := startServe(t, "--config", cfg)
@@ -203,9 +129,9 @@ func TestServeDevelopmentNodeStartsFast(t *testing.T) {
 	p := startServe(t, "--data-dir", t.TempDir(), "--client-addr", addr)
 	waitServing(t, p, addr)
 	t.Logf("serving after %v", time.Since(start))
-	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(p.stderr.String(), "zkraft ready"); {
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(p.Output(), "zkraft ready"); {
 		if time.Now().After(deadline) {
-			t.Fatalf("no ready log line:\n%s", p.stderr)
+			t.Fatalf("no ready log line:\n%s", p.Output())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -3,6 +3,7 @@
 package clients
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/zkraft/zkraft/ensemble"
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
+	"github.com/zkraft/zkraft/integration/testkit"
 )
 
 const zkCli = "/usr/share/zookeeper/bin/zkCli.sh"
@@ -77,7 +79,9 @@ func runZkCli(t *testing.T, addr string, steps []cliStep) (map[string]string, st
 		}
 		fmt.Fprintln(stdin, "quit")
 	}()
-	_, runErr := runChild(t, 100*time.Second, cmd)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
+	defer cancel()
+	runErr := testkit.RunGroup(ctx, cmd, nil)
 	b, err := os.ReadFile(out.Name())
 	if err != nil {
 		t.Fatal(err)

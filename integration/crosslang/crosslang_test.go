@@ -1,7 +1,7 @@
 package crosslang_test
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"os"
@@ -13,68 +13,70 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
+	"github.com/zkraft/zkraft/integration/testkit"
 	"github.com/zkraft/zkraft/recipes"
 )
 
-const python = "/usr/bin/python3"
-
-// pyProc is a running kazoo script: its stdout lines arrive on lines, stdin takes
-// commands. It is killed and reaped when the test ends.
+// pyProc is a running kazoo script (or Java peer): its stdout lines arrive on lines,
+// stdin takes commands. It is killed and reaped when the test ends.
 type pyProc struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 	lines chan string
-	done  chan struct{}
+	done  <-chan struct{} // closed once every line has been delivered and cmd reaped
 }
 
 func startPython(t *testing.T, script string, args ...string) *pyProc {
 	t.Helper()
-	if _, err := os.Stat(python); err != nil {
-		t.Fatalf("%s missing (install python3-kazoo): %v", python, err)
+	if _, err := os.Stat(testkit.Python); err != nil {
+		t.Fatalf("%s missing (install python3-kazoo): %v", testkit.Python, err)
 	}
-	cmd := exec.Command(python, append([]string{"testdata/" + script}, args...)...)
-	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+	cmd := exec.Command(testkit.Python, append([]string{"testdata/" + script}, args...)...)
+	cmd.Env = testkit.PythonEnv()
 	return startProc(t, script, cmd)
 }
 
 // startProc starts cmd with piped stdin/stdout; it is killed and reaped when the
-// test ends.
+// test ends, and its stderr logged if the test failed.
 func startProc(t *testing.T, script string, cmd *exec.Cmd) *pyProc {
 	t.Helper()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &pyProc{cmd: cmd, stdin: stdin, lines: make(chan string, 100), done: make(chan struct{})}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			p.lines <- sc.Text()
-		}
-		cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("python %s not reaped", script)
-		}
-		if t.Failed() && stderr.Len() > 0 {
-			t.Logf("%s stderr:\n%s", script, stderr.String())
+	lines := make(chan string, 100)
+	cmd.Stdout = &lineWriter{lines: lines}
+	var proc *testkit.Process
+	t.Cleanup(func() { // runs after testkit.Start's own cleanup has killed and reaped it
+		if proc != nil && t.Failed() && proc.Output() != "" {
+			t.Logf("%s stderr:\n%s", script, proc.Output())
 		}
 	})
-	return p
+	proc = testkit.Start(t, cmd)
+	return &pyProc{cmd: cmd, stdin: stdin, lines: lines, done: proc.Done()}
+}
+
+// lineWriter delivers each complete line written to it on lines. exec copies the
+// child's stdout into it and finishes before the process counts as reaped, so every
+// line printed before an exit is on lines by then.
+type lineWriter struct {
+	lines   chan<- string
+	partial bytes.Buffer
+}
+
+func (w *lineWriter) Write(b []byte) (int, error) {
+	n := len(b)
+	for {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			w.partial.Write(b)
+			return n, nil
+		}
+		w.partial.Write(b[:i])
+		w.lines <- w.partial.String()
+		w.partial.Reset()
+		b = b[i+1:]
+	}
 }
 
 // expect waits for a line starting with want.

@@ -6,7 +6,6 @@
 package ensemble_it
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -22,66 +21,13 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkraft/zkraft/integration/testkit"
 )
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "zkraft-ensemble-bin")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "zkraft")
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "go env GOMOD: %v\n", err)
-		os.Exit(1)
-	}
-	build := exec.Command("go", "build", "-o", binary, "./cmd/zkraft")
-	build.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build zkraft: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// syncBuffer is a bytes.Buffer the child's output copier and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// process is one zkraft child; the test's cleanup always kills and reaps it.
-type process struct {
-	cmd    *exec.Cmd
-	stderr *syncBuffer
-	done   chan struct{}
-	err    error // valid after done
-}
-
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+func TestMain(m *testing.M) { os.Exit(testkit.RunWithZkraft(m, &binary)) }
 
 // Client port forms of zoo.cfg.
 const (
@@ -120,7 +66,7 @@ type member struct {
 	clientAddr   string
 	peerPort     int
 	electionPort int
-	proc         *process // nil while down
+	proc         *testkit.Process // nil while down
 	starts       int
 }
 
@@ -130,35 +76,13 @@ type ensemble struct {
 	members []*member // index i is server id i+1
 }
 
-// freePorts holds all listeners open until every port is picked, so that no port is
-// handed out twice; they are released before the servers bind them.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	ports := make([]int, n)
-	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("pick a free port: %v", err)
-		}
-		lns = append(lns, ln)
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-	}
-	return ports
-}
-
 // startEnsemble writes zoo.cfg and myid for every member, starts all of them and
 // waits until each answers srvr with a Mode: line.
 func startEnsemble(t testing.TB, o options) *ensemble {
 	t.Helper()
 	o.defaults()
 	e := &ensemble{t: t, opts: o}
-	ports := freePorts(t, 3*o.n)
+	ports := testkit.FreePorts(t, 3*o.n)
 	root := t.TempDir()
 	for i := range o.n {
 		m := &member{
@@ -183,17 +107,13 @@ func startEnsemble(t testing.TB, o options) *ensemble {
 			t.Fatal(err)
 		}
 	}
+	// Each member's process is killed and reaped by its own cleanup (testkit.Start),
+	// which runs before this one.
 	t.Cleanup(func() {
-		for _, m := range e.members {
-			if m.proc != nil {
-				m.proc.cmd.Process.Kill()
-				<-m.proc.done
-			}
-		}
 		if t.Failed() {
 			for _, m := range e.members {
 				if m.proc != nil {
-					t.Logf("member %d stderr (tail):\n%s", m.id, tail(m.proc.stderr.String(), 4000))
+					t.Logf("member %d stderr (tail):\n%s", m.id, tail(m.proc.Output(), 4000))
 				}
 			}
 		}
@@ -234,17 +154,7 @@ func (e *ensemble) zooCfg(m *member) string {
 
 func (e *ensemble) spawn(m *member) {
 	e.t.Helper()
-	p := &process{
-		cmd:    exec.Command(binary, "serve", "--config", m.cfgPath, "--log-level", "warn"),
-		stderr: &syncBuffer{},
-		done:   make(chan struct{}),
-	}
-	p.cmd.Stderr = p.stderr
-	if err := p.cmd.Start(); err != nil {
-		e.t.Fatalf("start member %d: %v", m.id, err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	m.proc = p
+	m.proc = testkit.Start(e.t, exec.Command(binary, "serve", "--config", m.cfgPath, "--log-level", "warn"))
 	m.starts++
 }
 
@@ -256,12 +166,12 @@ func (e *ensemble) waitServing(m *member, within time.Duration) {
 		if s, err := srvr(m.clientAddr); err == nil && s.mode != "" {
 			return
 		}
-		if m.proc.exited() {
-			e.t.Fatalf("member %d exited before serving: %v\n%s", m.id, m.proc.err, m.proc.stderr)
+		if m.proc.Exited() {
+			e.t.Fatalf("member %d exited before serving: %v\n%s", m.id, m.proc.Err(), m.proc.Output())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	e.t.Fatalf("member %d not serving on %s within %v\n%s", m.id, m.clientAddr, within, m.proc.stderr)
+	e.t.Fatalf("member %d not serving on %s within %v\n%s", m.id, m.clientAddr, within, m.proc.Output())
 }
 
 // kill sends SIGKILL to member i (index) and reaps it.
@@ -276,16 +186,14 @@ func (e *ensemble) stopWith(i int, sig syscall.Signal) {
 	if m.proc == nil {
 		return
 	}
-	m.proc.cmd.Process.Signal(sig)
-	select {
-	case <-m.proc.done:
-	case <-time.After(15 * time.Second):
-		m.proc.cmd.Process.Kill()
-		<-m.proc.done
+	m.proc.Signal(sig)
+	if _, ok := m.proc.Wait(15 * time.Second); !ok {
+		m.proc.Kill()
+		<-m.proc.Done()
 		e.t.Errorf("member %d did not exit within 15s of %v", m.id, sig)
 	}
-	if sig == syscall.SIGTERM && m.proc.err != nil {
-		e.t.Errorf("member %d exit after SIGTERM: %v\n%s", m.id, m.proc.err, tail(m.proc.stderr.String(), 4000))
+	if sig == syscall.SIGTERM && m.proc.Err() != nil {
+		e.t.Errorf("member %d exit after SIGTERM: %v\n%s", m.id, m.proc.Err(), tail(m.proc.Output(), 4000))
 	}
 	m.proc = nil
 }
@@ -372,7 +280,7 @@ var (
 
 // srvr asks addr for srvr and parses Mode, Zxid and Node count.
 func srvr(addr string) (srvrInfo, error) {
-	out, err := fourLetter(addr, "srvr", time.Second)
+	out, err := testkit.FourLetter(addr, "srvr", time.Second)
 	if err != nil {
 		return srvrInfo{}, err
 	}
@@ -389,21 +297,6 @@ func srvr(addr string) (srvrInfo, error) {
 		s.nodes, _ = strconv.ParseInt(n[1], 10, 64)
 	}
 	return s, nil
-}
-
-func fourLetter(addr, word string, timeout time.Duration) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, timeout)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(timeout))
-	if _, err := c.Write([]byte(word)); err != nil {
-		return "", err
-	}
-	var b bytes.Buffer
-	_, err = b.ReadFrom(c)
-	return b.String(), err
 }
 
 func tail(s string, n int) string {

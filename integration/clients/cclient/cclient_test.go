@@ -16,13 +16,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/zkraft/zkraft/ensemble"
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
 	"github.com/zkraft/zkraft/integration/internal/recorder"
+	"github.com/zkraft/zkraft/integration/testkit"
 	"github.com/zkraft/zkraft/zkproto"
 )
 
@@ -60,33 +60,13 @@ func build(t *testing.T) string {
 		}
 	}
 	bin := filepath.Join(t.TempDir(), "zkcheck")
-	var out strings.Builder
 	cmd := exec.Command("gcc", "-Wall", "-O1", "-DTHREADED", "-o", bin, "testdata/zkcheck.c", "-lzookeeper_mt", "-lpthread")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := start(60*time.Second, cmd, func() {}); err != nil {
-		t.Fatalf("gcc testdata/zkcheck.c (apt-get install libzookeeper-mt-dev): %v\n%s", err, out.String())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if out, err := testkit.CombinedOutput(ctx, cmd); err != nil {
+		t.Fatalf("gcc testdata/zkcheck.c (apt-get install libzookeeper-mt-dev): %v\n%s", err, out)
 	}
 	return bin
-}
-
-// start starts cmd in its own process group, calls during while it runs, then waits for
-// it; the process group is killed when timeout passes. The child is always reaped.
-func start(timeout time.Duration, cmd *exec.Cmd, during func()) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	stop := context.AfterFunc(ctx, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
-	defer stop()
-	during()
-	err := cmd.Wait()
-	if ctx.Err() != nil {
-		return fmt.Errorf("killed after %v: %w", timeout, err)
-	}
-	return err
 }
 
 // runCheck runs zkcheck and checks its report; onDrop is called with the server
@@ -101,7 +81,9 @@ func runCheck(t *testing.T, bin string, onDrop func(addr string), args ...string
 		t.Fatal(err)
 	}
 	var lines []string
-	err = start(60*time.Second, cmd, func() {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err = testkit.RunGroup(ctx, cmd, func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			l := sc.Text()

@@ -15,13 +15,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/zkraft/zkraft/ensemble"
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
 	"github.com/zkraft/zkraft/integration/internal/recorder"
+	"github.com/zkraft/zkraft/integration/testkit"
 	"github.com/zkraft/zkraft/zkproto"
 )
 
@@ -83,40 +83,13 @@ func compile(t *testing.T) string {
 		}
 	}
 	classpath := strings.Join(cp, ":")
-	out, err := run(t, 60*time.Second, exec.Command("javac", "-nowarn", "-d", cp[0], "-cp", classpath, "CuratorCheck.java"))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := testkit.CombinedOutput(ctx, exec.Command("javac", "-nowarn", "-d", cp[0], "-cp", classpath, "CuratorCheck.java"))
 	if err != nil {
 		t.Fatalf("javac CuratorCheck.java: %v\n%s", err, out)
 	}
 	return classpath
-}
-
-// run runs cmd to completion or kills its process group after timeout; it is always reaped.
-func run(t *testing.T, timeout time.Duration, cmd *exec.Cmd) (string, error) {
-	t.Helper()
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	return out.String(), start(t, timeout, cmd, func() {})
-}
-
-// start starts cmd in its own process group, calls during while it runs, then waits for
-// it; the process group is killed when timeout passes.
-func start(t *testing.T, timeout time.Duration, cmd *exec.Cmd, during func()) error {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	stop := context.AfterFunc(ctx, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
-	defer stop()
-	during()
-	err := cmd.Wait()
-	if ctx.Err() != nil {
-		return fmt.Errorf("killed after %v: %w", timeout, err)
-	}
-	return err
 }
 
 // runCheck runs CuratorCheck and returns its output lines; onDrop is called with the
@@ -131,7 +104,9 @@ func runCheck(t *testing.T, classpath string, onDrop func(addr string), args ...
 		t.Fatal(err)
 	}
 	var lines []string
-	err = start(t, 75*time.Second, cmd, func() {
+	ctx, cancel := context.WithTimeout(context.Background(), 75*time.Second)
+	defer cancel()
+	err = testkit.RunGroup(ctx, cmd, func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			l := sc.Text()
