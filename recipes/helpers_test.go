@@ -1,15 +1,11 @@
 package recipes_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
+	"github.com/zkraft/zkraft/integration/testkit"
 	"github.com/zkraft/zkraft/recipes"
 )
 
@@ -319,135 +316,30 @@ func wrappedSession(t *testing.T, addr string, timeout time.Duration, wrap func(
 	return s
 }
 
-// The reference server.
+// The reference server: Apache ZooKeeper 3.8.0 from Debian, started by
+// integration/testkit on first use and stopped by TestMain.
 
 var ref struct {
 	once sync.Once
-	addr string
+	zk   *testkit.ZooKeeper
 	err  error
-	cmd  *exec.Cmd
-	dir  string
-	done chan struct{}
-}
-
-var referenceJars = []string{
-	"/usr/share/java/zookeeper.jar",
-	"/usr/share/java/zookeeper-jute.jar",
-	"/usr/share/java/slf4j-api.jar",
-	"/usr/share/java/slf4j-nop.jar",
 }
 
 // referenceAddr starts Apache ZooKeeper once per package run and returns its
 // address. A missing java or jar fails the test: CI installs them.
 func referenceAddr(t *testing.T) string {
 	t.Helper()
-	ref.once.Do(func() { ref.addr, ref.err = startReference() })
+	ref.once.Do(func() {
+		ref.zk, ref.err = testkit.StartZooKeeper(testkit.ZooKeeperOptions{Config: map[string]string{"tickTime": "100"}})
+	})
 	if ref.err != nil {
 		t.Fatalf("reference ZooKeeper: %v", ref.err)
 	}
-	return ref.addr
-}
-
-func startReference() (string, error) {
-	java, err := exec.LookPath("java")
-	if err != nil {
-		return "", fmt.Errorf("java not found (install default-jre-headless): %w", err)
-	}
-	for _, j := range referenceJars {
-		if _, err := os.Stat(j); err != nil {
-			return "", fmt.Errorf("jar missing (install zookeeper): %w", err)
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := ln.Addr().String()
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	dir, err := os.MkdirTemp("", "zkref-")
-	if err != nil {
-		return "", err
-	}
-	ref.dir = dir
-	cfg := fmt.Sprintf("tickTime=100\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
-		"maxClientCnxns=0\n4lw.commands.whitelist=*\nadmin.enableServer=false\n", filepath.Join(dir, "data"), port)
-	cfgPath := filepath.Join(dir, "zoo.cfg")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		return "", err
-	}
-	logf, err := os.Create(filepath.Join(dir, "zookeeper.out"))
-	if err != nil {
-		return "", err
-	}
-	cmd := exec.Command(java, "-Xmx256m", "-cp", strings.Join(referenceJars, ":"),
-		"org.apache.zookeeper.server.ZooKeeperServerMain", cfgPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = killWithParent()
-	// Pdeathsig follows the OS thread that started the child: start it from a
-	// goroutine locked to its thread until the JVM exits.
-	started := make(chan error, 1)
-	ref.done = make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
-		defer close(ref.done)
-		defer logf.Close()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		cmd.Wait()
-	}()
-	if err := <-started; err != nil {
-		return "", err
-	}
-	ref.cmd = cmd
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-ref.done:
-			out, _ := os.ReadFile(filepath.Join(dir, "zookeeper.out"))
-			return "", fmt.Errorf("ZooKeeper exited: %s", out)
-		default:
-		}
-		if srvrMode(addr) {
-			return addr, nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return "", fmt.Errorf("ZooKeeper on %s not serving after 30s", addr)
-}
-
-// srvrMode reports whether the server answers srvr with a Mode line (ruok answers
-// before requests can be served).
-func srvrMode(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return false
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("srvr")); err != nil {
-		return false
-	}
-	sc := bufio.NewScanner(c)
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), "Mode:") {
-			return true
-		}
-	}
-	return false
+	return ref.zk.Addr
 }
 
 func stopReference() {
-	if ref.cmd == nil {
-		return
+	if ref.zk != nil {
+		ref.zk.Stop()
 	}
-	ref.cmd.Process.Kill()
-	select {
-	case <-ref.done:
-	case <-time.After(10 * time.Second):
-	}
-	os.RemoveAll(ref.dir)
 }

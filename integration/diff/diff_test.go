@@ -42,9 +42,9 @@ func TestDiff(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if err := ref.alive(); err != nil {
+	if err := ref.Alive(); err != nil {
 		t.Fatalf("the reference ZooKeeper stopped serving during the run (%v): a scenario crashed it, "+
-			"and every transcript after that point is meaningless; its log:\n%s", err, ref.logTail(40))
+			"and every transcript after that point is meaningless; its log:\n%s", err, ref.LogTail(40))
 	}
 	t.Logf("%d scenarios in %v", len(sel), time.Since(t0).Round(time.Millisecond))
 

@@ -1,7 +1,0 @@
-//go:build !linux
-
-package recipes_test
-
-import "syscall"
-
-func killWithParent() *syscall.SysProcAttr { return nil }
