@@ -236,6 +236,7 @@ func bulkCreate(t testing.TB, addrs []string, dir string, count, conns, perConn 
 		wg      sync.WaitGroup
 		errMu   sync.Mutex
 		firstEr error
+		retries atomic.Int64
 	)
 	data := []byte("0123456789abcdef")
 	start := time.Now()
@@ -251,7 +252,7 @@ func bulkCreate(t testing.TB, addrs []string, dir string, count, conns, perConn 
 						return
 					}
 					p := fmt.Sprintf("%s/n%07d", buckets[i/bucket], i)
-					if _, err := c.Create(p, data, 0, openACL); err != nil {
+					if err := createRetrying(c, p, data, &retries); err != nil {
 						errMu.Lock()
 						if firstEr == nil {
 							firstEr = fmt.Errorf("create %s: %w", p, err)
@@ -270,7 +271,31 @@ func bulkCreate(t testing.TB, addrs []string, dir string, count, conns, perConn 
 	if firstEr != nil {
 		t.Fatal(firstEr)
 	}
+	if n := retries.Load(); n > 0 {
+		t.Logf("bulk create: %d creates retried after connection loss", n)
+	}
 	return buckets, took
+}
+
+// createRetrying creates p as a careful client does: on connection loss the outcome
+// is unknown, so it retries, and NODEEXISTS on a retry means the first try applied.
+// It gives up after 30s.
+func createRetrying(c *zk.Conn, p string, data []byte, retries *atomic.Int64) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for try := 0; ; try++ {
+		_, err := c.Create(p, data, 0, openACL)
+		switch {
+		case err == nil:
+			return nil
+		case try > 0 && errors.Is(err, zk.ErrNodeExists):
+			return nil
+		case (errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer) || errors.Is(err, zk.ErrSessionMoved)) && time.Now().Before(deadline):
+			retries.Add(1)
+			time.Sleep(20 * time.Millisecond)
+		default:
+			return err
+		}
+	}
 }
 
 // checkBuckets reads every bucket on member i after sync and checks that it holds
