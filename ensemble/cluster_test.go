@@ -442,3 +442,32 @@ func TestClusterSessionMoves(t *testing.T) {
 		t.Fatalf("ephemeral after the move: %v %+v", err, ex.Stat)
 	}
 }
+
+// Leadership moves on request to a chosen member, and mntr shows the Raft term as the
+// epoch.
+func TestClusterTransferLeadership(t *testing.T) {
+	cl := ensembletest.RunCluster(t, 3)
+	leader := cl.Leader()
+	target := (leader + 2) % 3
+	termBefore := fourLetter(t, cl.Members[leader].Addr, "mntr")
+	if !strings.Contains(termBefore, "zk_raft_term\t") {
+		t.Fatalf("mntr lacks zk_raft_term:\n%s", termBefore)
+	}
+	if err := cl.Members[(leader+1)%3].TransferLeadership(0); err == nil {
+		t.Fatal("a follower accepted a leadership transfer")
+	}
+	if err := cl.Members[leader].TransferLeadership(int64(target + 1)); err != nil {
+		t.Fatalf("transfer to member %d: %v", target+1, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for cl.Members[target].Mode() != "leader" {
+		if time.Now().After(deadline) {
+			t.Fatalf("member %d did not become leader", target+1)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c := connectTo(t, cl.Members[leader].Addr)
+	if _, err := c.Create("/after-transfer", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("write through the old leader after the transfer: %v", err)
+	}
+}

@@ -240,7 +240,7 @@ func (c *conn) handshake(fr *zkproto.FrameReader) bool {
 		c.roSession = true
 		resp.SessionID, resp.Passwd, resp.ReadOnly = s.newSessionID(), newPassword(), true
 	} else if req.SessionID == 0 {
-		if addr, _ := s.raft.LeaderWithID(); addr == "" {
+		if !s.awaitLeader(time.Duration(timeout) * time.Millisecond) {
 			c.log.Info("refusing session: the ensemble has no leader")
 			return false
 		}

@@ -60,7 +60,11 @@ func newForwarder(s *Server) *forwarder {
 func (f *forwarder) send(kind byte, body []byte) (<-chan fwdReply, error) {
 	addr, _ := f.s.raft.LeaderWithID()
 	if addr == "" {
-		return nil, errNoLeader
+		// An election is likely under way: give it two ticks before failing.
+		if !f.s.awaitLeader(2 * f.s.cfg.TickTime) {
+			return nil, errNoLeader
+		}
+		addr, _ = f.s.raft.LeaderWithID()
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/zkraft/zkraft/ensemble/fourletter"
@@ -127,6 +128,12 @@ func (f flwSource) Monitor() fourletter.Monitor {
 	}
 	var synced int64
 	m.PeerState, m.QuorumSize, m.Learners, synced, m.SyncedObservers = s.quorumStats()
+	if !s.standalone() {
+		// The Raft term is what ZooKeeper operators know as the epoch.
+		m.Extra = append(m.Extra,
+			fourletter.KV{Key: "raft_term", Value: strconv.FormatUint(s.raft.CurrentTerm(), 10)},
+			fourletter.KV{Key: "raft_applied_index", Value: strconv.FormatUint(s.raft.AppliedIndex(), 10)})
+	}
 	if s.mode() == "leader" {
 		m.SyncedFollowers = synced
 		m.LeaderUptime = time.Since(s.leaderSince())

@@ -320,3 +320,27 @@ func (s *Server) Members() ([]Member, error) {
 	slices.SortFunc(out, func(a, b Member) int { return int(a.ID - b.ID) })
 	return out, nil
 }
+
+// TransferLeadership asks the leader (this node) to hand leadership to member id, or
+// to the most up-to-date member when id is 0, and waits for the handover.
+func (s *Server) TransferLeadership(id int64) error {
+	if s.standalone() {
+		return errors.New("ensemble: a standalone server has no one to hand leadership to")
+	}
+	if s.raft.State() != raft.Leader {
+		return fmt.Errorf("ensemble: member %d is not the leader; ask the leader", s.cfg.ServerID)
+	}
+	if id == 0 {
+		return s.raft.LeadershipTransfer().Error()
+	}
+	f := s.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return err
+	}
+	for _, sv := range f.Configuration().Servers {
+		if sv.ID == raftID(id) {
+			return s.raft.LeadershipTransferToServer(sv.ID, sv.Address).Error()
+		}
+	}
+	return fmt.Errorf("ensemble: member %d is not in the ensemble", id)
+}

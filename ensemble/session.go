@@ -170,3 +170,23 @@ func (s *Server) touchSession(id zkproto.SessionID) bool {
 	}
 	return true
 }
+
+// awaitLeader waits, up to max, until a leader is known: a client that connects
+// during an election or just after a leadership transfer waits a moment rather than
+// being turned away.
+func (s *Server) awaitLeader(max time.Duration) bool {
+	deadline := time.Now().Add(max)
+	for {
+		if addr, _ := s.raft.LeaderWithID(); addr != "" {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-s.ctx.Done():
+			return false
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
