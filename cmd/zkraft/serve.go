@@ -28,7 +28,8 @@ func serveCmd() *cobra.Command {
 
 With no flags: a development node on 127.0.0.1:2181 keeping its data in ./zkraft-data.
 With --config zoo.cfg: the server a ZooKeeper zoo.cfg describes, like
-"zkServer.sh start-foreground". SIGTERM or SIGINT shut it down cleanly.`,
+"zkServer.sh start-foreground". SIGTERM or SIGINT shut it down cleanly (a leader hands
+leadership over first); SIGUSR1 asks a leader to hand leadership over and keep serving.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
@@ -70,7 +71,7 @@ func serve(cfg ensemble.Config, log *slog.Logger) error {
 		return err
 	}
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
 	ready := srv.Ready()
 	for {
@@ -81,6 +82,15 @@ func serve(cfg ensemble.Config, log *slog.Logger) error {
 		case <-srv.Done():
 			return srv.Err()
 		case sig := <-sigs:
+			if sig == syscall.SIGUSR1 {
+				// An operator's request to move leadership off this member.
+				if err := srv.TransferLeadership(0); err != nil {
+					log.Warn("leadership transfer refused", "err", err)
+				} else {
+					log.Info("leadership transferred on request")
+				}
+				continue
+			}
 			log.Info("signal received; shutting down", "signal", sig.String())
 			return srv.Close()
 		}
