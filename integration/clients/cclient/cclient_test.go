@@ -9,9 +9,7 @@
 package cclient
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/zkraft/zkraft/ensemble"
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
+	"github.com/zkraft/zkraft/integration/clients/internal/checkprog"
 	"github.com/zkraft/zkraft/integration/internal/recorder"
 	"github.com/zkraft/zkraft/integration/testkit"
 	"github.com/zkraft/zkraft/zkproto"
@@ -73,47 +72,7 @@ func build(t *testing.T) string {
 // address when the program asks to be cut off.
 func runCheck(t *testing.T, bin string, onDrop func(addr string), args ...string) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	err = testkit.RunGroup(ctx, cmd, func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			l := sc.Text()
-			lines = append(lines, l)
-			t.Log(l)
-			if addr, ok := strings.CutPrefix(l, "DROP "); ok {
-				onDrop(addr)
-			}
-		}
-	})
-	if err != nil {
-		t.Errorf("zkcheck %s: %v\nstderr (client log):\n%s", args[0], err, stderr.String())
-	}
-	ok := map[string]bool{}
-	for _, l := range lines {
-		if strings.HasPrefix(l, "FAIL ") {
-			t.Errorf("%s", l)
-		}
-		if name, found := strings.CutPrefix(l, "OK "); found {
-			ok[strings.SplitN(name, ": ", 2)[0]] = true
-		}
-	}
-	for _, w := range wantChecks {
-		if !ok[w] {
-			t.Errorf("check %q did not pass", w)
-		}
-	}
-	if n := len(lines); n == 0 || lines[n-1] != fmt.Sprintf("DONE %d passed, 0 failed", len(wantChecks)) {
-		t.Errorf("zkcheck did not finish cleanly; stderr:\n%s", stderr.String())
-	}
+	checkprog.Run(t, "zkcheck "+args[0], exec.Command(bin, args...), 60*time.Second, wantChecks, onDrop)
 }
 
 // extendedTypes enables TTL nodes, off by default as in ZooKeeper.
@@ -139,15 +98,6 @@ func TestCClient(t *testing.T) {
 		t.Parallel()
 		cl := ensembletest.RunCluster(t, 3, extendedTypes)
 		addrs := cl.Addrs()
-		runCheck(t, bin, func(addr string) {
-			for i, a := range addrs {
-				if a == addr {
-					t.Logf("stopping member %d (%s), which the client is connected to", i+1, addr)
-					cl.Stop(i)
-					return
-				}
-			}
-			t.Errorf("client connected to %s, not a member of %v", addr, addrs)
-		}, "cluster", strings.Join(addrs, ","), strings.Join(addrs, ","))
+		runCheck(t, bin, checkprog.StopMember(t, cl), "cluster", strings.Join(addrs, ","), strings.Join(addrs, ","))
 	})
 }

@@ -8,9 +8,7 @@
 package curator
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/zkraft/zkraft/ensemble"
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
+	"github.com/zkraft/zkraft/integration/clients/internal/checkprog"
 	"github.com/zkraft/zkraft/integration/internal/recorder"
 	"github.com/zkraft/zkraft/integration/testkit"
 	"github.com/zkraft/zkraft/zkproto"
@@ -97,47 +96,7 @@ func compile(t *testing.T) string {
 func runCheck(t *testing.T, classpath string, onDrop func(addr string), args ...string) []string {
 	t.Helper()
 	cmd := exec.Command("java", append([]string{"-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp", classpath, "CuratorCheck"}, args...)...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	ctx, cancel := context.WithTimeout(context.Background(), 75*time.Second)
-	defer cancel()
-	err = testkit.RunGroup(ctx, cmd, func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			l := sc.Text()
-			lines = append(lines, l)
-			t.Log(l)
-			if addr, ok := strings.CutPrefix(l, "DROP "); ok {
-				onDrop(addr)
-			}
-		}
-	})
-	if err != nil {
-		t.Errorf("CuratorCheck %s: %v\nstderr:\n%s", args[0], err, stderr.String())
-	}
-	ok := map[string]bool{}
-	for _, l := range lines {
-		if strings.HasPrefix(l, "FAIL ") {
-			t.Errorf("%s", l)
-		}
-		if name, found := strings.CutPrefix(l, "OK "); found {
-			ok[strings.SplitN(name, ": ", 2)[0]] = true
-		}
-	}
-	for _, w := range wantChecks {
-		if !ok[w] {
-			t.Errorf("check %q did not pass", w)
-		}
-	}
-	if n := len(lines); n == 0 || lines[n-1] != fmt.Sprintf("DONE %d passed, 0 failed", len(wantChecks)) {
-		t.Errorf("CuratorCheck did not finish cleanly; stderr:\n%s", stderr.String())
-	}
-	return lines
+	return checkprog.Run(t, "CuratorCheck "+args[0], cmd, 75*time.Second, wantChecks, onDrop)
 }
 
 // extendedTypes enables TTL nodes (zookeeper.extendedTypesEnabled), off by default as in
@@ -165,15 +124,6 @@ func TestCurator(t *testing.T) {
 		t.Parallel()
 		cl := ensembletest.RunCluster(t, 3, extendedTypes)
 		addrs := cl.Addrs()
-		runCheck(t, classpath, func(addr string) {
-			for i, a := range addrs {
-				if a == addr {
-					t.Logf("stopping member %d (%s), which the client is connected to", i+1, addr)
-					cl.Stop(i)
-					return
-				}
-			}
-			t.Errorf("client connected to %s, not a member of %v", addr, addrs)
-		}, "cluster", strings.Join(addrs, ","), strings.Join(addrs, ","))
+		runCheck(t, classpath, checkprog.StopMember(t, cl), "cluster", strings.Join(addrs, ","), strings.Join(addrs, ","))
 	})
 }
