@@ -82,6 +82,15 @@ public class CuratorCheck {
         System.out.flush();
     }
 
+    // syncPath waits until c's member has caught up with the leader: reads are local,
+    // so a read after another client's write through another member needs it first
+    // (as with ZooKeeper). Curator runs sync in the background; wait for its callback.
+    static void syncPath(CuratorFramework c, String path) throws Exception {
+        CountDownLatch done = new CountDownLatch(1);
+        c.sync().inBackground((cl, ev) -> done.countDown()).forPath(path);
+        require(done.await(10, TimeUnit.SECONDS), "sync " + path + " did not complete");
+    }
+
     static void require(boolean cond, String what) {
         if (!cond) {
             throw new AssertionError(what);
@@ -365,6 +374,7 @@ public class CuratorCheck {
             ex.shutdown();
             require(maxInside.get() == 1, "mutual exclusion violated: " + maxInside.get() + " holders at once");
             require(total.get() == 30, "critical sections " + total.get());
+            syncPath(c, lp);
             List<String> left = c.getChildren().forPath(lp);
             require(left.isEmpty(), "lock nodes left " + left);
             c2.close();
@@ -392,6 +402,9 @@ public class CuratorCheck {
                 f.get(60, TimeUnit.SECONDS);
             }
             ex.shutdown();
+            // c2's last increment may have gone through another member: reads are
+            // local, so sync before reading (as with ZooKeeper).
+            syncPath(c, cp);
             long v = new DistributedAtomicLong(c, cp, new RetryNTimes(3, 10)).get().postValue();
             require(v == 40, "counter " + v);
             c2.close();
