@@ -41,6 +41,7 @@ type options struct {
 	snapCount  int    // 0: not written
 	clientForm string // clientPortKey or clientPortSuffix
 	maxSessMs  int    // maxSessionTimeout
+	logLevel   string // zkraft's --log-level; warn by default
 }
 
 func (o *options) defaults() {
@@ -55,6 +56,9 @@ func (o *options) defaults() {
 	}
 	if o.maxSessMs == 0 {
 		o.maxSessMs = 30000
+	}
+	if o.logLevel == "" {
+		o.logLevel = "warn"
 	}
 }
 
@@ -154,7 +158,7 @@ func (e *ensemble) zooCfg(m *member) string {
 
 func (e *ensemble) spawn(m *member) {
 	e.t.Helper()
-	m.proc = testkit.Start(e.t, exec.Command(binary, "serve", "--config", m.cfgPath, "--log-level", "warn"))
+	m.proc = testkit.Start(e.t, exec.Command(binary, "serve", "--config", m.cfgPath, "--log-level", e.opts.logLevel))
 	m.starts++
 }
 
