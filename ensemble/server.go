@@ -58,11 +58,11 @@ type Server struct {
 	raftStream  *raftStream
 	transport   *raft.NetworkTransport
 	health      *followerHealth
-	readOnly    atomic.Bool // lost quorum and serving read-only sessions
-	noLeader    time.Time   // since when no leader is known (runLeadership's own)
-	hadState    atomic.Bool
+	readOnly    atomic.Bool               // lost quorum and serving read-only sessions
+	noLeader    time.Time                 // since when no leader is known (runLeadership's own)
+	hadState    atomic.Bool               // Raft state existed at start, or this member bootstrapped
 	raftRef     atomic.Pointer[raft.Raft] // s.raft, for goroutines that start before it is set
-	incarnation string                    // of this member's data directory // Raft state existed at start (or Raft now runs with some)
+	incarnation string                    // of this member's data directory
 	peersMu     sync.Mutex
 	dynPeers    map[int64]Peer // members added by reconfig since start
 
