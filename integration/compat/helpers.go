@@ -1,4 +1,4 @@
-package diff
+package compat
 
 import (
 	"github.com/zkraft/zkraft/integration/rawzk"

@@ -1,4 +1,4 @@
-package diff
+package compat
 
 import (
 	"bytes"
@@ -6,30 +6,38 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"slices"
+		"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
+		"sync/atomic"
 	"time"
 
 	"github.com/zkraft/zkraft/integration/rawzk"
 	"github.com/zkraft/zkraft/zkproto"
 )
 
-// A scenario is a script of steps over raw connections. It runs once against each
+// A Scenario is a script of steps over raw connections. It runs once against each
 // server, in a fresh namespace (run.root), and records a normalized transcript.
-type scenario struct {
+type Scenario struct {
 	name    string // unique; the allow-list refers to it
-	feature string // the row of the compatibility matrix
+	feature string // the row of the compatibility matrix (an area of the report)
 	steps   func(r *run)
 	// skipRef, when set, says why the scenario must not run against the reference
 	// (it would crash it); the zkraft transcript is then compared with nothing, and
 	// an allow-list entry must explain the difference.
 	skipRef string
 }
+
+// Name is the scenario's unique name (area/op/case).
+func (s Scenario) Name() string { return s.name }
+
+// Feature is the row of the compatibility matrix, the area of the compat report.
+func (s Scenario) Feature() string { return s.feature }
+
+// SkipRef says why the scenario must not run against Apache ZooKeeper 3.8.0 (it
+// would crash it), or is empty.
+func (s Scenario) SkipRef() string { return s.skipRef }
 
 // stepTimeout bounds the wait for any one reply.
 const stepTimeout = 5 * time.Second
@@ -38,13 +46,43 @@ const stepTimeout = 5 * time.Second
 // implicitly: long enough that no session expires during a scenario.
 const defaultTimeout = 10000
 
-var rootSeq atomic.Int64
+// A Runner runs scenarios against servers. Each run gets its own namespace,
+// Prefix followed by a sequence number. A Runner is safe for concurrent use.
+type Runner struct {
+	// Prefix starts every namespace root: "/diff123_" gives /diff123_1, /diff123_2...;
+	// "/zkraft-compat-ab12/" puts them under one parent node (which must exist).
+	Prefix string
+	// SuperPassword is the password of the server's superDigest; the scenarios that
+	// authenticate as super use it. Transcripts show it as <super-password>.
+	SuperPassword string
+	// Cleanup deletes a run's namespace when the run ends.
+	Cleanup bool
+	seq     atomic.Int64
+}
+
+// Run runs s against the server at addr and returns its normalized transcript.
+// With r.Cleanup, cleanupErr says what of the namespace could not be deleted.
+func (rn *Runner) Run(s Scenario, addr string) (transcript []string, cleanupErr error) {
+	r := &run{
+		addr:     addr,
+		root:     fmt.Sprintf("%s%d", rn.Prefix, rn.seq.Add(1)),
+		super:    rn.SuperPassword,
+		start:    time.Now(),
+		conns:    map[int]*rconn{},
+		sessions: map[zkproto.SessionID]string{},
+	}
+	transcript = r.exec(s)
+	if rn.Cleanup {
+		cleanupErr = r.cleanup()
+	}
+	return transcript, cleanupErr
+}
 
 // run is one execution of a scenario against one server.
 type run struct {
-	server   string // "zookeeper" or "zkraft"
 	addr     string
 	root     string
+	super    string
 	start    time.Time
 	conns    map[int]*rconn
 	sessions map[zkproto.SessionID]string
@@ -62,20 +100,8 @@ type rconn struct {
 // errAbort stops a scenario after a harness failure (not a server difference).
 type errAbort struct{ msg string }
 
-func newRun(server, addr string) *run {
-	n := rootSeq.Add(1)
-	return &run{
-		server:   server,
-		addr:     addr,
-		root:     fmt.Sprintf("/diff%d_%d", os.Getpid()%100000, n),
-		start:    time.Now(),
-		conns:    map[int]*rconn{},
-		sessions: map[zkproto.SessionID]string{},
-	}
-}
-
 // exec runs the scenario's steps and returns the normalized transcript.
-func (r *run) exec(s scenario) (transcript []string) {
+func (r *run) exec(s Scenario) (transcript []string) {
 	defer func() {
 		if p := recover(); p != nil {
 			if a, ok := p.(errAbort); ok {
@@ -685,7 +711,13 @@ func (r *run) describeReq(req zkproto.Record) string {
 	case *zkproto.AddWatchRequest:
 		return fmt.Sprintf("(%q mode=%d)", q.Path, q.Mode)
 	case *zkproto.AuthPacket:
-		return fmt.Sprintf("(type=%d %q %q)", q.Type, q.Scheme, q.Auth)
+		auth := string(q.Auth)
+		if r.super != "" && auth == "super:"+r.super {
+			// The password is the server's, not the scenario's: the same scenario
+			// runs against servers with other super passwords.
+			auth = "super:<super-password>"
+		}
+		return fmt.Sprintf("(type=%d %q %q)", q.Type, q.Scheme, auth)
 	case *zkproto.SetWatches:
 		return fmt.Sprintf("(rel=%s data=%v exist=%v child=%v)", r.relZxid(q.RelativeZxid), q.DataWatches, q.ExistWatches, q.ChildWatches)
 	case *zkproto.SetWatches2:
@@ -698,6 +730,9 @@ func (r *run) describeReq(req zkproto.Record) string {
 		}
 		return "{" + strings.Join(parts, "; ") + "}"
 	case *rawRecord:
+		if q.desc != "" {
+			return "(raw " + q.desc + ")"
+		}
 		return fmt.Sprintf("(raw %d bytes)", len(q.b))
 	}
 	return fmt.Sprintf("(%T)", req)
@@ -752,8 +787,13 @@ func (r *run) describeResp(resp zkproto.Record) string {
 	return fmt.Sprintf("%T", resp)
 }
 
-// rawRecord sends arbitrary bytes as a request body.
-type rawRecord struct{ b []byte }
+// rawRecord sends arbitrary bytes as a request body. desc, when set, describes
+// them in the transcript (instead of their length, which may depend on the
+// namespace's name).
+type rawRecord struct {
+	b    []byte
+	desc string
+}
 
 func (r *rawRecord) Encode(e *zkproto.Encoder) { e.Buf = append(e.Buf, r.b...) }
 func (r *rawRecord) Decode(d *zkproto.Decoder) {}
@@ -761,89 +801,3 @@ func (r *rawRecord) Decode(d *zkproto.Decoder) {}
 // openACL is world:anyone with every permission.
 var openACL = []zkproto.ACL{{Perms: zkproto.PermAll, ID: zkproto.Id{Scheme: "world", ID: "anyone"}}}
 
-// ---- comparison and reporting ----
-
-type outcome int
-
-const (
-	same outcome = iota
-	allowedDiff
-	differs
-)
-
-type scenarioResult struct {
-	s         scenario
-	zk, zr    []string
-	out       outcome
-	allow     *allowEntry
-	durations [2]time.Duration
-}
-
-func runScenario(s scenario, zkAddr, zrAddr string) scenarioResult {
-	res := scenarioResult{s: s}
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		if s.skipRef != "" {
-			res.zk = []string{"reference not run: " + s.skipRef}
-			return
-		}
-		t0 := time.Now()
-		res.zk = newRun("zookeeper", zkAddr).exec(s)
-		res.durations[0] = time.Since(t0)
-	}()
-	go func() {
-		defer wg.Done()
-		t0 := time.Now()
-		res.zr = newRun("zkraft", zrAddr).exec(s)
-		res.durations[1] = time.Since(t0)
-	}()
-	wg.Wait()
-	res.allow = findAllow(s.name)
-	switch {
-	case slices.Equal(res.zk, res.zr):
-		res.out = same
-	case res.allow != nil:
-		res.out = allowedDiff
-	default:
-		res.out = differs
-	}
-	return res
-}
-
-// sideBySide prints both transcripts with the first differing line marked.
-func sideBySide(zk, zr []string) string {
-	var sb strings.Builder
-	n := max(len(zk), len(zr))
-	first := -1
-	for i := 0; i < n; i++ {
-		var a, b string
-		if i < len(zk) {
-			a = zk[i]
-		}
-		if i < len(zr) {
-			b = zr[i]
-		}
-		if a != b && first < 0 {
-			first = i
-		}
-	}
-	sb.WriteString("--- zookeeper\n")
-	for i, l := range zk {
-		mark := "  "
-		if i >= first && first >= 0 && (i >= len(zr) || zr[i] != l) {
-			mark = "- "
-		}
-		sb.WriteString(mark + l + "\n")
-	}
-	sb.WriteString("+++ zkraft\n")
-	for i, l := range zr {
-		mark := "  "
-		if i >= first && first >= 0 && (i >= len(zk) || zk[i] != l) {
-			mark = "+ "
-		}
-		sb.WriteString(mark + l + "\n")
-	}
-	return sb.String()
-}

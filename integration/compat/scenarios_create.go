@@ -1,4 +1,4 @@
-package diff
+package compat
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 
 // createScenarios: every create op × every create mode (and two invalid ones) × the
 // situations a create can meet. After the create, the node and its parent are read.
-func createScenarios() []scenario {
+func createScenarios() []Scenario {
 	ops := []zkproto.OpCode{zkproto.OpCreate, zkproto.OpCreate2, zkproto.OpCreateContainer, zkproto.OpCreateTTL}
 	modes := []zkproto.CreateMode{0, 1, 2, 3, 4, 5, 6, 7, -1}
 	type situation struct {
@@ -32,7 +32,7 @@ func createScenarios() []scenario {
 		{name: "ttl-too-large", path: "/p/n", ttl: zkproto.MaxTTL + 1, onlyTTL: true},
 		{name: "ttl-max", path: "/p/n", ttl: zkproto.MaxTTL, onlyTTL: true},
 	}
-	var out []scenario
+	var out []Scenario
 	for _, op := range ops {
 		for _, mode := range modes {
 			for _, sit := range sits {
@@ -47,7 +47,7 @@ func createScenarios() []scenario {
 				if op == zkproto.OpCreateTTL && !mode.IsTTL() && mode.Valid() && sit.ttl < 0 {
 					skip = "ZooKeeper 3.8.0 dies on it (SyncThread: IllegalArgumentException in EphemeralType.toEphemeralOwner)"
 				}
-				out = append(out, scenario{
+				out = append(out, Scenario{
 					skipRef: skip,
 					name:    fmt.Sprintf("create/%s/mode%d/%s", op, mode, sit.name),
 					feature: op.String(),

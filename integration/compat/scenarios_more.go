@@ -1,4 +1,4 @@
-package diff
+package compat
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 
 // multiScenarios: a failure of each kind at each position of a three-op multi, the
 // successful multis of every create op, multiRead, empty and mixed multis.
-func multiScenarios() []scenario {
+func multiScenarios() []Scenario {
 	type failing struct {
 		name string
 		op   func(r *run) zkproto.MultiOp
@@ -37,11 +37,11 @@ func multiScenarios() []scenario {
 		r.create(1, "/a", "A", 0)
 		r.create(1, "/a/c", "C", 0)
 	}
-	var out []scenario
+	var out []Scenario
 	for _, f := range fails {
 		for pos := 0; pos < 3; pos++ {
 			f, pos := f, pos
-			out = append(out, scenario{
+			out = append(out, Scenario{
 				name: fmt.Sprintf("multi/fail/%s/at%d", f.name, pos), feature: "multi",
 				steps: func(r *run) {
 					base(r)
@@ -123,7 +123,7 @@ func multiScenarios() []scenario {
 		if strings.HasPrefix(name, "multiRead") {
 			feature = "multiRead"
 		}
-		out = append(out, scenario{name: "multi/" + name, feature: feature, steps: func(r *run) { base(r); steps(r) }})
+		out = append(out, Scenario{name: "multi/" + name, feature: feature, steps: func(r *run) { base(r); steps(r) }})
 	}
 	return out
 }
@@ -131,7 +131,7 @@ func multiScenarios() []scenario {
 // aclScenarios: op × permission × scheme. The node /n carries one ACL entry granting
 // a single permission (or all but one) to an identity; connection 2 is that
 // identity (or not) and tries each op.
-func aclScenarios() []scenario {
+func aclScenarios() []Scenario {
 	type ident struct {
 		name  string
 		entry zkproto.ACL // perms filled in per case
@@ -139,13 +139,13 @@ func aclScenarios() []scenario {
 	}
 	idents := []ident{
 		{"world", acl(0, "world", "anyone"), func(r *run) {}},
-		{"digest", acl(0, "digest", digestID("u1", "p1")), func(r *run) { r.auth(2, "digest", "u1:p1") }},
-		{"digest-other-user", acl(0, "digest", digestID("u1", "p1")), func(r *run) { r.auth(2, "digest", "u2:p2") }},
+		{"digest", acl(0, "digest", DigestID("u1", "p1")), func(r *run) { r.auth(2, "digest", "u1:p1") }},
+		{"digest-other-user", acl(0, "digest", DigestID("u1", "p1")), func(r *run) { r.auth(2, "digest", "u2:p2") }},
 		{"auth", acl(0, "auth", ""), func(r *run) { r.auth(2, "digest", "u1:p1") }},
 		{"ip", acl(0, "ip", "127.0.0.1"), func(r *run) {}},
 		{"ip-cidr", acl(0, "ip", "127.0.0.0/8"), func(r *run) {}},
 		{"ip-other", acl(0, "ip", "10.1.2.3"), func(r *run) {}},
-		{"super", acl(0, "digest", digestID("u1", "p1")), func(r *run) { r.auth(2, "digest", "super:"+superPassword) }},
+		{"super", acl(0, "digest", DigestID("u1", "p1")), func(r *run) { r.auth(2, "digest", "super:"+r.super) }},
 	}
 	type op struct {
 		name string
@@ -175,7 +175,7 @@ func aclScenarios() []scenario {
 		{"read", zkproto.PermRead}, {"write", zkproto.PermWrite}, {"create", zkproto.PermCreate},
 		{"delete", zkproto.PermDelete}, {"admin", zkproto.PermAdmin}, {"none", 0},
 	}
-	var out []scenario
+	var out []Scenario
 	for _, id := range idents {
 		for _, o := range ops {
 			for _, p := range perms {
@@ -185,7 +185,7 @@ func aclScenarios() []scenario {
 					continue
 				}
 				id, o, p := id, o, p
-				out = append(out, scenario{
+				out = append(out, Scenario{
 					name: fmt.Sprintf("acl/%s/%s/%s", id.name, o.name, p.name), feature: "ACL " + id.name,
 					steps: func(r *run) {
 						owner := id.entry
@@ -207,7 +207,7 @@ func aclScenarios() []scenario {
 }
 
 // pathScenarios: ZooKeeper's PathUtils cases against each kind of op.
-func pathScenarios() []scenario {
+func pathScenarios() []Scenario {
 	bad := map[string]string{
 		"empty": "", "relative": "a", "trailing-slash": "/x/", "double-slash": "/x//y", "dot": "/x/.",
 		"dotdot": "/x/..", "dot-middle": "/x/./y", "nul": "/x\x00y", "ctl-01": "/x\x01", "ctl-1f": "/x\x1f",
@@ -230,7 +230,7 @@ func pathScenarios() []scenario {
 		},
 		"addWatch": func(r *run, p string) { r.Do(1, zkproto.OpAddWatch, &zkproto.AddWatchRequest{Path: p}) },
 	}
-	var out []scenario
+	var out []Scenario
 	for name, rel := range bad {
 		for opName, do := range ops {
 			if opName != "create" && opName != "getData" && opName != "delete" && opName != "setData" {
@@ -239,7 +239,7 @@ func pathScenarios() []scenario {
 				}
 			}
 			name, rel, do := name, rel, do
-			out = append(out, scenario{
+			out = append(out, Scenario{
 				name: fmt.Sprintf("path/invalid/%s/%s", name, opName), feature: "invalid paths",
 				steps: func(r *run) {
 					r.create(1, "/x", "", 0)
@@ -255,7 +255,7 @@ func pathScenarios() []scenario {
 	}
 	for name, rel := range good {
 		name, rel := name, rel
-		out = append(out, scenario{
+		out = append(out, Scenario{
 			name: "path/valid/" + name, feature: "invalid paths",
 			steps: func(r *run) {
 				r.create(1, "/x", "", 0)
@@ -264,7 +264,7 @@ func pathScenarios() []scenario {
 			},
 		})
 	}
-	out = append(out, scenario{name: "path/sequential-trailing-slash", feature: "invalid paths", steps: func(r *run) {
+	out = append(out, Scenario{name: "path/sequential-trailing-slash", feature: "invalid paths", steps: func(r *run) {
 		r.create(1, "/q", "", 0)
 		r.create(1, "/q/", "", zkproto.ModePersistentSequential)
 		r.kids(1, "/q", false)
@@ -273,17 +273,17 @@ func pathScenarios() []scenario {
 }
 
 // sizeScenarios: data and frames around jute.maxbuffer.
-func sizeScenarios() []scenario {
+func sizeScenarios() []Scenario {
 	sizes := map[string]int{"1000000": 1000000, "maxbuffer-100": zkproto.DefaultMaxBuffer - 100, "maxbuffer+1": zkproto.DefaultMaxBuffer + 1, "2MiB": 2 << 20}
-	var out []scenario
+	var out []Scenario
 	for name, n := range sizes {
 		n := n
-		out = append(out, scenario{name: "size/setData/" + name, feature: "jute.maxbuffer", steps: func(r *run) {
+		out = append(out, Scenario{name: "size/setData/" + name, feature: "jute.maxbuffer", steps: func(r *run) {
 			r.create(1, "/big", "", 0)
 			r.Do(1, zkproto.OpSetData, &zkproto.SetDataRequest{Path: r.P("/big"), Data: make([]byte, n), Version: -1})
 			r.exists(2, "/big", false)
 		}})
-		out = append(out, scenario{name: "size/create/" + name, feature: "jute.maxbuffer", steps: func(r *run) {
+		out = append(out, Scenario{name: "size/create/" + name, feature: "jute.maxbuffer", steps: func(r *run) {
 			r.Do(1, zkproto.OpCreate, &zkproto.CreateRequest{Path: r.P("/big"), Data: make([]byte, n), ACL: openACL})
 			r.exists(2, "/big", false)
 		}})
@@ -295,13 +295,13 @@ func sizeScenarios() []scenario {
 	}
 	for name, hdr := range frames {
 		hdr := hdr
-		out = append(out, scenario{name: "size/frame/" + name, feature: "jute.maxbuffer", steps: func(r *run) {
+		out = append(out, Scenario{name: "size/frame/" + name, feature: "jute.maxbuffer", steps: func(r *run) {
 			c := r.C(1)
 			c.Raw().Write(hdr)
 			r.Expect("c1 after a frame header %x: %s", hdr, r.probeClosed(1))
 		}})
 	}
-	out = append(out, scenario{name: "size/connect-frame-too-large", feature: "jute.maxbuffer", steps: func(r *run) {
+	out = append(out, Scenario{name: "size/connect-frame-too-large", feature: "jute.maxbuffer", steps: func(r *run) {
 		c, err := rawDial(r)
 		if err != nil {
 			r.abort(err.Error())
@@ -315,7 +315,7 @@ func sizeScenarios() []scenario {
 }
 
 // sequenceScenarios: sequential counters through creates and deletes, and cversion.
-func sequenceScenarios() []scenario {
+func sequenceScenarios() []Scenario {
 	seqs := map[string]func(r *run){
 		"semantics-md": func(r *run) {
 			r.create(1, "/q", "", 0)
@@ -367,15 +367,15 @@ func sequenceScenarios() []scenario {
 			r.create2(1, "/s", "", zkproto.ModePersistentSequential)
 		},
 	}
-	var out []scenario
+	var out []Scenario
 	for name, steps := range seqs {
-		out = append(out, scenario{name: "sequence/" + name, feature: "sequential nodes, cversion", steps: steps})
+		out = append(out, Scenario{name: "sequence/" + name, feature: "sequential nodes, cversion", steps: steps})
 	}
 	return out
 }
 
 // ttlScenarios: container and TTL nodes, including reaping.
-func ttlScenarios() []scenario {
+func ttlScenarios() []Scenario {
 	wait := 3 * time.Second
 	m := map[string]func(r *run){
 		"container-reaped-after-last-child": func(r *run) {
@@ -442,9 +442,9 @@ func ttlScenarios() []scenario {
 			r.WaitGone(1, r.P("/t"), wait)
 		},
 	}
-	var out []scenario
+	var out []Scenario
 	for name, steps := range m {
-		out = append(out, scenario{name: "ttl-container/" + name, feature: "containers and TTL nodes", steps: steps})
+		out = append(out, Scenario{name: "ttl-container/" + name, feature: "containers and TTL nodes", steps: steps})
 	}
 	return out
 }

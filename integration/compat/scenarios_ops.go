@@ -1,4 +1,4 @@
-package diff
+package compat
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 )
 
 // opScenarios: each op in success and in each error it can return.
-func opScenarios() []scenario {
+func opScenarios() []Scenario {
 	type tc struct {
 		name  string
 		steps func(r *run)
@@ -161,7 +161,7 @@ func opScenarios() []scenario {
 			{"anonymous", func(r *run) { r.whoAmI(1) }},
 			{"digest", func(r *run) { r.auth(1, "digest", "u1:p1"); r.whoAmI(1) }},
 			{"two-digests", func(r *run) { r.auth(1, "digest", "u1:p1"); r.auth(1, "digest", "u2:p2"); r.whoAmI(1) }},
-			{"super", func(r *run) { r.auth(1, "digest", "super:"+superPassword); r.whoAmI(1) }},
+			{"super", func(r *run) { r.auth(1, "digest", "super:"+r.super); r.whoAmI(1) }},
 		},
 		"auth": {
 			{"digest", func(r *run) { r.auth(1, "digest", "u1:p1"); r.get(1, "/a", false) }},
@@ -204,15 +204,15 @@ func opScenarios() []scenario {
 			{"truncated-body", func(r *run) { r.Do(1, zkproto.OpGetData, &rawRecord{b: []byte{0, 0}}) }},
 			{"trailing-garbage", func(r *run) {
 				body := zkproto.Marshal(&zkproto.GetDataRequest{Path: r.P("/a")})
-				r.Do(1, zkproto.OpGetData, &rawRecord{b: append(body, 1, 2, 3)})
+				r.Do(1, zkproto.OpGetData, &rawRecord{b: append(body, 1, 2, 3), desc: "getData(/R/a) + 3 bytes"})
 			}},
 		},
 	}
-	var out []scenario
+	var out []Scenario
 	for op, cases := range table {
 		for _, c := range cases {
 			c := c
-			out = append(out, scenario{
+			out = append(out, Scenario{
 				name:    fmt.Sprintf("op/%s/%s", op, c.name),
 				feature: op,
 				steps:   func(r *run) { base(r); c.steps(r) },

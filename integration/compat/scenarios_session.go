@@ -1,4 +1,4 @@
-package diff
+package compat
 
 import (
 	"strconv"
@@ -9,7 +9,7 @@ import (
 
 // sessionScenarios: connect-time behaviour: timeout clamps, resume, wrong password,
 // lastZxidSeen ahead, old clients, expiry.
-func sessionScenarios() []scenario {
+func sessionScenarios() []Scenario {
 	conn := func(timeout int32) zkproto.ConnectRequest {
 		return zkproto.ConnectRequest{TimeOut: timeout, Passwd: make([]byte, 16), HasReadOnly: true}
 	}
@@ -102,9 +102,9 @@ func sessionScenarios() []scenario {
 		t := t
 		m["timeout/"+itoa(t)] = func(r *run) { r.Connect(1, conn(t)); r.Ping(1) }
 	}
-	var out []scenario
+	var out []Scenario
 	for name, steps := range m {
-		out = append(out, scenario{name: "session/" + name, feature: "sessions", steps: steps})
+		out = append(out, Scenario{name: "session/" + name, feature: "sessions", steps: steps})
 	}
 	return out
 }
@@ -113,7 +113,7 @@ func itoa(v int32) string { return strconv.Itoa(int(v)) }
 
 // watchScenarios: one-shot, persistent, recursive watches; event-before-response;
 // removeWatches/checkWatches; setWatches on reconnect.
-func watchScenarios() []scenario {
+func watchScenarios() []Scenario {
 	m := map[string]func(r *run){
 		"data-one-shot": func(r *run) {
 			r.get(2, "/a", true)
@@ -264,10 +264,10 @@ func watchScenarios() []scenario {
 			r.Ping(2)
 		}
 	}
-	var out []scenario
+	var out []Scenario
 	for name, steps := range m {
 		steps := steps
-		out = append(out, scenario{name: "watch/" + name, feature: "watches", steps: func(r *run) {
+		out = append(out, Scenario{name: "watch/" + name, feature: "watches", steps: func(r *run) {
 			r.create(1, "/a", "A", 0)
 			r.create(1, "/a/c", "", 0)
 			r.create(1, "/l", "L", 0)

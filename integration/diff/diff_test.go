@@ -3,31 +3,49 @@ package diff
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/zkraft/zkraft/integration/compat"
 )
 
 // concurrency is how many scenarios run at once (each against both servers).
 const concurrency = 8
 
+// goldenDir is where ZKDIFF_WRITE_GOLDEN=1 writes the reference's transcripts.
+const goldenDir = "../compat/golden"
+
+type scenarioResult struct {
+	s      compat.Scenario
+	zk, zr []string
+	out    compat.Outcome
+	allow  *compat.AllowEntry
+}
+
 // TestDiff runs every scenario against the reference ZooKeeper and zkraft and compares
 // the normalized transcripts. Set ZKDIFF_RUN=regexp-free substring to run a subset,
 // ZKDIFF_VERBOSE=1 to print every transcript, ZKDIFF_MATRIX=file to write the
-// compatibility matrix (docs/compatibility.md embeds it).
+// compatibility matrix (docs/compatibility.md embeds it), ZKDIFF_WRITE_GOLDEN=1 to
+// rewrite the golden transcripts (integration/compat/golden) from the reference's.
+// Without it, the reference's transcripts must equal the golden ones.
 func TestDiff(t *testing.T) {
 	zkAddr, zrAddr := servers(t)
-	all := allScenarios()
+	all := compat.All()
 	checkNames(t, all)
-	var sel []scenario
+	var sel []compat.Scenario
 	filter := os.Getenv("ZKDIFF_RUN")
 	for _, s := range all {
-		if filter == "" || strings.Contains(s.name, filter) {
+		if filter == "" || strings.Contains(s.Name(), filter) {
 			sel = append(sel, s)
 		}
 	}
+	prefix := fmt.Sprintf("/diff%d_", os.Getpid()%100000)
+	zkRunner := &compat.Runner{Prefix: prefix, SuperPassword: compat.DefaultSuperPassword}
+	zrRunner := &compat.Runner{Prefix: prefix, SuperPassword: compat.DefaultSuperPassword}
 	results := make([]scenarioResult, len(sel))
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
@@ -38,7 +56,7 @@ func TestDiff(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[i] = runScenario(s, zkAddr, zrAddr)
+			results[i] = runScenario(s, zkRunner, zrRunner, zkAddr, zrAddr)
 		}()
 	}
 	wg.Wait()
@@ -49,36 +67,37 @@ func TestDiff(t *testing.T) {
 	t.Logf("%d scenarios in %v", len(sel), time.Since(t0).Round(time.Millisecond))
 
 	verbose := os.Getenv("ZKDIFF_VERBOSE") != ""
-	used := map[*allowEntry]bool{}
+	used := map[*compat.AllowEntry]bool{}
 	for _, res := range results {
-		t.Run(res.s.name, func(t *testing.T) {
+		t.Run(res.s.Name(), func(t *testing.T) {
 			switch res.out {
-			case same:
+			case compat.Same:
 				if verbose {
 					t.Logf("transcript:\n  %s", strings.Join(res.zk, "\n  "))
 				}
-			case allowedDiff:
+			case compat.AllowedDiff:
 				used[res.allow] = true
-				t.Logf("allowed difference (%s):\n%s", res.allow.reason, sideBySide(res.zk, res.zr))
-			case differs:
-				t.Errorf("zkraft differs from ZooKeeper 3.8.0:\n%s", sideBySide(res.zk, res.zr))
+				t.Logf("allowed difference (%s):\n%s", res.allow.Reason, compat.SideBySide(res.zk, res.zr, "zookeeper", "zkraft"))
+			case compat.Differs:
+				t.Errorf("zkraft differs from ZooKeeper 3.8.0:\n%s", compat.SideBySide(res.zk, res.zr, "zookeeper", "zkraft"))
 			}
 		})
 	}
 	if filter == "" {
-		for i := range allowList {
-			e := &allowList[i]
+		for i := range compat.AllowList {
+			e := &compat.AllowList[i]
 			if !used[e] {
-				t.Errorf("allow-list entry %q matches no differing scenario: remove it (and its line in docs/compatibility.md)", e.pattern)
+				t.Errorf("allow-list entry %q matches no differing scenario: remove it (and its line in docs/compatibility.md)", e.Pattern)
 			}
 		}
 	}
+	checkGolden(t, results, filter == "")
 	same, allowed, differ := 0, 0, 0
 	for _, r := range results {
 		switch r.out {
-		case 0:
+		case compat.Same:
 			same++
-		case 1:
+		case compat.AllowedDiff:
 			allowed++
 		default:
 			differ++
@@ -92,13 +111,85 @@ func TestDiff(t *testing.T) {
 	}
 }
 
-func checkNames(t *testing.T, all []scenario) {
+func runScenario(s compat.Scenario, zkRunner, zrRunner *compat.Runner, zkAddr, zrAddr string) scenarioResult {
+	res := scenarioResult{s: s}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if s.SkipRef() != "" {
+			res.zk = []string{"reference not run: " + s.SkipRef()}
+			return
+		}
+		res.zk, _ = zkRunner.Run(s, zkAddr)
+	}()
+	go func() {
+		defer wg.Done()
+		res.zr, _ = zrRunner.Run(s, zrAddr)
+	}()
+	wg.Wait()
+	res.out, res.allow = compat.Compare(s.Name(), res.zk, res.zr)
+	return res
+}
+
+// checkGolden compares the reference's transcripts with the golden ones that
+// `zkraft compat` uses without a reference, or (ZKDIFF_WRITE_GOLDEN=1, full run
+// only) rewrites them.
+func checkGolden(t *testing.T, results []scenarioResult, full bool) {
+	t.Helper()
+	ran := map[string][]string{}
+	for _, r := range results {
+		// A scenario that sees the rest of the server has no golden transcript.
+		if r.s.SkipRef() == "" && !r.s.HasNeed(compat.NeedFreshServer) {
+			ran[r.s.Name()] = r.zk
+		}
+	}
+	if os.Getenv("ZKDIFF_WRITE_GOLDEN") != "" {
+		if !full {
+			t.Fatal("ZKDIFF_WRITE_GOLDEN needs a full run (no ZKDIFF_RUN)")
+		}
+		if err := compat.WriteGolden(goldenDir, ran); err != nil {
+			t.Fatalf("write golden transcripts: %v", err)
+		}
+		t.Logf("wrote %d golden transcripts to %s", len(ran), goldenDir)
+		return
+	}
+	golden, err := compat.Golden()
+	if err != nil {
+		t.Fatalf("golden transcripts: %v", err)
+	}
+	stale := 0
+	for name, got := range ran {
+		want, ok := golden[name]
+		if !ok || !slices.Equal(want, got) {
+			stale++
+			if stale <= 5 {
+				t.Errorf("golden transcript of %s is stale (missing: %v):\n%s", name, !ok,
+					compat.SideBySide(want, got, "golden", "zookeeper now"))
+			}
+		}
+	}
+	if full {
+		for name := range golden {
+			if _, ok := ran[name]; !ok {
+				stale++
+				t.Errorf("golden transcript of %s: no such scenario (run against the reference)", name)
+			}
+		}
+	}
+	if stale > 0 {
+		t.Errorf("%d golden transcripts are stale: regenerate them with ZKDIFF_WRITE_GOLDEN=1 go test ./integration/diff/ "+
+			"and commit integration/compat/golden", stale)
+	}
+}
+
+func checkNames(t *testing.T, all []compat.Scenario) {
 	seen := map[string]bool{}
 	for _, s := range all {
-		if seen[s.name] {
-			t.Fatalf("duplicate scenario name %q", s.name)
+		if seen[s.Name()] {
+			t.Fatalf("duplicate scenario name %q", s.Name())
 		}
-		seen[s.name] = true
+		seen[s.Name()] = true
 	}
 }
 
@@ -108,7 +199,7 @@ func matrix(results []scenarioResult) string {
 	rows := map[string]*row{}
 	var order []string
 	for _, r := range results {
-		f := r.s.feature
+		f := r.s.Feature()
 		if rows[f] == nil {
 			rows[f] = &row{}
 			order = append(order, f)
@@ -116,9 +207,9 @@ func matrix(results []scenarioResult) string {
 		x := rows[f]
 		x.cases++
 		switch r.out {
-		case same:
+		case compat.Same:
 			x.same++
-		case allowedDiff:
+		case compat.AllowedDiff:
 			x.allowed++
 		default:
 			x.differ++

@@ -1,8 +1,6 @@
 package diff
 
 import (
-	"crypto/sha1"
-	"encoding/base64"
 	"fmt"
 	"os"
 	"testing"
@@ -10,6 +8,7 @@ import (
 
 	"github.com/zkraft/zkraft/ensemble"
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
+	"github.com/zkraft/zkraft/integration/compat"
 	"github.com/zkraft/zkraft/integration/testkit"
 )
 
@@ -21,16 +20,10 @@ const (
 	minSessionTimeout = 1000 * time.Millisecond
 	maxSessionTimeout = 20000 * time.Millisecond
 	containerInterval = 100 * time.Millisecond
-	superPassword     = "diffsecret"
 )
 
 // superDigest is "super:base64(sha1(super:<password>))", as DigestAuthenticationProvider wants.
-var superDigest = digestID("super", superPassword)
-
-func digestID(user, password string) string {
-	h := sha1.Sum([]byte(user + ":" + password))
-	return user + ":" + base64.StdEncoding.EncodeToString(h[:])
-}
+var superDigest = compat.DigestID("super", compat.DefaultSuperPassword)
 
 // ref is the one reference Apache ZooKeeper of this test binary, started by TestMain.
 var ref *testkit.ZooKeeper
