@@ -83,6 +83,7 @@ var needTable = []struct {
 	{"acl/ip/*/*", NeedLoopback},
 	{"acl/ip-cidr/*/*", NeedLoopback},
 	{"op/whoAmI/*", NeedLoopback},
+	{"op/auth/ip-scheme", NeedLoopback},
 	{"op/auth/digest-twice", NeedLoopback}, // these four end with a whoAmI
 	{"op/auth/super-wrong-password", NeedLoopback},
 	{"op/auth/digest-no-colon", NeedLoopback},

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-		"slices"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
-		"sync/atomic"
+	"sync/atomic"
 	"time"
 
 	"github.com/zkraft/zkraft/integration/rawzk"
@@ -800,4 +800,3 @@ func (r *rawRecord) Decode(d *zkproto.Decoder) {}
 
 // openACL is world:anyone with every permission.
 var openACL = []zkproto.ACL{{Perms: zkproto.PermAll, ID: zkproto.Id{Scheme: "world", ID: "anyone"}}}
-
