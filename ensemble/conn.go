@@ -304,6 +304,17 @@ func (c *conn) handshake(fr *zkproto.FrameReader) bool {
 	if old != nil {
 		old.close() // the client moved to this connection
 	}
+	// The session may have been closed or expired since it was looked up. From the
+	// registration above on, its close transaction closes this connection
+	// (onApplied); one applied before it shows here.
+	var alive bool
+	s.fsm.read(func(t *datatree.Tree) { _, alive = t.Session(resp.SessionID) })
+	if !alive {
+		c.log.Info("refusing session resume: the session ended during the handshake", "session_id", sessionHex(resp.SessionID))
+		c.enqueue(frameOf(nil, &zkproto.ConnectResponse{Passwd: make([]byte, zkproto.PasswordLen), HasReadOnly: true}))
+		c.flushAndClose()
+		return false
+	}
 	c.enqueue(frameOf(nil, &resp))
 	return true
 }

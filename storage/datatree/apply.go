@@ -66,12 +66,18 @@ func (t *Tree) renewSession(txn *Txn) zkproto.ErrCode {
 	return zkproto.ErrOK
 }
 
-// checkOwner refuses a request proposed by a server the session has moved away from.
+// checkOwner refuses a client's request whose session is gone (SESSIONEXPIRED) or
+// was proposed by a server the session has moved away from (SESSIONMOVED), as
+// ZooKeeper's checkSession does. Server-internal txns (no session or no server) pass.
 func (t *Tree) checkOwner(txn *Txn) zkproto.ErrCode {
 	if txn.Session == 0 || txn.Server == 0 {
 		return zkproto.ErrOK
 	}
-	if si, ok := t.sessions[txn.Session]; ok && si.Owner != 0 && si.Owner != txn.Server {
+	si, ok := t.sessions[txn.Session]
+	switch {
+	case !ok:
+		return zkproto.ErrSessionExpired
+	case si.Owner != 0 && si.Owner != txn.Server:
 		return zkproto.ErrSessionMoved
 	}
 	return zkproto.ErrOK

@@ -47,3 +47,22 @@ func TestSessionMoved(t *testing.T) {
 		t.Fatalf("create from the new owner: %v", code)
 	}
 }
+
+// A client request of a session that is gone fails with SESSIONEXPIRED, as
+// ZooKeeper's checkSession makes it; server-internal txns carry no session and pass.
+func TestRequestOfClosedSessionExpired(t *testing.T) {
+	tr := New()
+	acl := []zkproto.ACL{{Perms: zkproto.PermAll, ID: zkproto.Id{Scheme: "world", ID: "anyone"}}}
+	create := func(session zkproto.SessionID, server int64, path string) zkproto.ErrCode {
+		return tr.Apply(&Txn{Kind: TxnRequest, Session: session, Server: server, Op: zkproto.OpCreate,
+			Request: &zkproto.CreateRequest{Path: path, ACL: acl}}).Err
+	}
+	tr.Apply(&Txn{Kind: TxnCreateSession, Session: 9, Timeout: 10000, Password: []byte("p"), Server: 1})
+	tr.Apply(&Txn{Kind: TxnCloseSession, Session: 9})
+	if code := create(9, 1, "/late"); code != zkproto.ErrSessionExpired {
+		t.Fatalf("create of a closed session: %v, want SESSIONEXPIRED", code)
+	}
+	if code := create(0, 0, "/internal"); code != zkproto.ErrOK {
+		t.Fatalf("server-internal create: %v", code)
+	}
+}
