@@ -16,7 +16,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), membersCmd(), benchCmd(), versionCmd())
+	root.AddCommand(serveCmd(), membersCmd(), benchCmd(), compatCmd(), versionCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "zkraft:", err)
 		os.Exit(1)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/zkraft/zkraft/integration/rawzk"
@@ -19,7 +20,8 @@ func (r *run) cleanup() error {
 
 // DeleteTree deletes p and everything under it on the server at addr, on a session
 // authenticated as the digest users of the scenarios (u1:p1, u2:p2) and, when
-// superPassword is set, as super. A missing p is not an error.
+// superPassword is set, as super. A missing p is not an error; the error lists
+// what could not be deleted, one node a line.
 func DeleteTree(addr, p, superPassword string) error {
 	c, err := rawzk.Connect(addr, zkproto.ConnectRequest{TimeOut: defaultTimeout, Passwd: make([]byte, 16), HasReadOnly: true})
 	if err != nil {
@@ -39,28 +41,49 @@ func DeleteTree(addr, p, superPassword string) error {
 			return fmt.Errorf("auth: %v %v", h.Err, err)
 		}
 	}
-	return deleteTree(c, p)
+	if left := deleteTree(c, p); len(left) > 0 {
+		return errors.New(strings.Join(left, "\n"))
+	}
+	return nil
 }
 
-func deleteTree(c *rawzk.Conn, p string) error {
+// deleteTree deletes p's subtree and returns what it could not delete, as
+// "path: error" for each node that refused other than for its children. A node an
+// ACL keeps from listing or deleting children is given an open ACL first when the
+// session may (ADMIN).
+func deleteTree(c *rawzk.Conn, p string) []string {
 	var kids zkproto.GetChildrenResponse
 	err := c.Call(zkproto.OpGetChildren, &zkproto.GetChildrenRequest{Path: p}, &kids)
-	var errs []error
+	if errors.Is(err, zkproto.ErrNoAuth) && c.Call(zkproto.OpSetACL, &zkproto.SetACLRequest{Path: p, ACL: openACL, Version: -1}, &zkproto.SetACLResponse{}) == nil {
+		err = c.Call(zkproto.OpGetChildren, &zkproto.GetChildrenRequest{Path: p}, &kids)
+	}
 	switch {
 	case errors.Is(err, zkproto.ErrNoNode):
 		return nil
 	case err != nil:
-		// Not readable: try the delete anyway (it fails if there are children).
-		errs = append(errs, fmt.Errorf("list %s: %w", p, err))
+		return []string{fmt.Sprintf("%s: list: %v", p, err)}
 	}
+	var left []string
 	for _, k := range kids.Children {
-		if err := deleteTree(c, path.Join(p, k)); err != nil {
-			errs = append(errs, err)
+		child := path.Join(p, k)
+		err := c.Call(zkproto.OpDelete, &zkproto.DeleteRequest{Path: child, Version: -1}, nil)
+		if errors.Is(err, zkproto.ErrNoAuth) && c.Call(zkproto.OpSetACL, &zkproto.SetACLRequest{Path: p, ACL: openACL, Version: -1}, &zkproto.SetACLResponse{}) == nil {
+			err = c.Call(zkproto.OpDelete, &zkproto.DeleteRequest{Path: child, Version: -1}, nil)
 		}
+		switch {
+		case err == nil || errors.Is(err, zkproto.ErrNoNode):
+		case errors.Is(err, zkproto.ErrNotEmpty):
+			left = append(left, deleteTree(c, child)...)
+		default:
+			left = append(left, fmt.Sprintf("%s: delete: %v", child, err))
+		}
+	}
+	if len(left) > 0 {
+		return left
 	}
 	err = c.Call(zkproto.OpDelete, &zkproto.DeleteRequest{Path: p, Version: -1}, nil)
 	if err != nil && !errors.Is(err, zkproto.ErrNoNode) {
-		errs = append(errs, fmt.Errorf("delete %s: %w", p, err))
+		return []string{fmt.Sprintf("%s: delete: %v", p, err)}
 	}
-	return errors.Join(errs...)
+	return nil
 }

@@ -157,7 +157,9 @@ func aclScenarios() []Scenario {
 		{"getChildren", func(r *run) { r.kids(2, "/n", false) }},
 		{"getChildren2", func(r *run) { r.kids2(2, "/n", false) }},
 		{"setData", func(r *run) { r.set(2, "/n", "w", -1) }},
-		{"create", func(r *run) { r.create(2, "/n/new", "", 0) }},
+		// /n's children are ephemeral so that they go with the sessions: without
+		// super nobody may delete them from /n once its ACL is set.
+		{"create", func(r *run) { r.create(2, "/n/new", "", zkproto.ModeEphemeral) }},
 		{"delete", func(r *run) { r.del(2, "/n/c", -1) }},
 		{"getACL", func(r *run) { r.getACL(2, "/n") }},
 		{"setACL", func(r *run) { r.setACL(2, "/n", openACL, -1) }},
@@ -191,7 +193,7 @@ func aclScenarios() []Scenario {
 						owner := id.entry
 						owner.Perms = p.perms
 						r.create(1, "/n", "N", 0)
-						r.create(1, "/n/c", "", 0)
+						r.create(1, "/n/c", "", zkproto.ModeEphemeral)
 						if id.name == "auth" {
 							r.auth(1, "digest", "u1:p1")
 						}
