@@ -583,23 +583,24 @@ func (s *Server) onApplied(txn *datatree.Txn, res *datatree.Result) {
 			s.sessions.add(txn.Session, time.Duration(txn.Timeout)*time.Millisecond, time.Now())
 		}
 		if txn.Kind == datatree.TxnRenewSession && txn.Server != s.cfg.ServerID {
-			s.connMu.Lock()
-			c := s.bySess[txn.Session]
-			s.connMu.Unlock()
-			if c != nil {
+			if c := s.sessionConn(txn.Session); c != nil {
 				c.log.Info("session moved to another server; closing its connection here", "session_id", sessionHex(txn.Session), "server_id", txn.Server)
 				c.close()
 			}
 		}
 	case datatree.TxnCloseSession:
 		s.sessions.remove(txn.Session)
-		s.connMu.Lock()
-		c := s.bySess[txn.Session]
-		s.connMu.Unlock()
-		if c != nil {
+		if c := s.sessionConn(txn.Session); c != nil {
 			c.sessionClosed()
 		}
 	}
+}
+
+// sessionConn is the connection of a session on this member, if any.
+func (s *Server) sessionConn(id zkproto.SessionID) *conn {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	return s.bySess[id]
 }
 
 // newSessionID draws the next session id; the leader decides it and carries it in the

@@ -59,21 +59,27 @@ or WRITE on /zookeeper/config.`,
 	}
 	root.PersistentFlags().StringVar(&server, "server", "127.0.0.1:2181", "comma-separated client addresses of members")
 	root.PersistentFlags().StringVar(&auth, "auth", "", "digest identity user:password to authenticate as")
+	// change runs one reconfig and shows the membership that results.
+	change := func(what string, joining, leaving []string) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, _ []string) error {
+			c, err := connect()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if _, err := c.IncrementalReconfig(joining, leaving, -1); err != nil {
+				return fmt.Errorf("reconfig %s: %w", what, err)
+			}
+			return show(cmd, c)
+		}
+	}
 	add := &cobra.Command{
 		Use:     "add server.N=host:peerPort:electionPort[:participant|:observer];clientHost:clientPort",
 		Short:   "Add a member (start it first with a zoo.cfg that lists the ensemble and itself)",
 		Example: "  zkraft members add 'server.4=10.0.0.4:2888:3888:participant;10.0.0.4:2181' --auth super:secret",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := connect()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			if _, err := c.IncrementalReconfig(args, nil, -1); err != nil {
-				return fmt.Errorf("reconfig add: %w", err)
-			}
-			return show(cmd, c)
+			return change("add", args, nil)(cmd, args)
 		},
 	}
 	remove := &cobra.Command{
@@ -81,15 +87,7 @@ or WRITE on /zookeeper/config.`,
 		Short: "Remove a member by its server id",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := connect()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			if _, err := c.IncrementalReconfig(nil, args, -1); err != nil {
-				return fmt.Errorf("reconfig remove: %w", err)
-			}
-			return show(cmd, c)
+			return change("remove", nil, args)(cmd, args)
 		},
 	}
 	root.AddCommand(add, remove)
