@@ -93,7 +93,7 @@ func Start(cfg Config) (*Server, error) {
 		started:     time.Now(),
 		ready:       make(chan struct{}),
 		done:        make(chan struct{}),
-		sessions:    newSessionTracker(),
+		sessions:    newSessionTracker(cfg.TickTime),
 		outstanding: make(chan struct{}, cfg.GlobalOutstandingLimit),
 		conns:       map[*conn]struct{}{},
 		perIP:       map[string]int{},
@@ -171,6 +171,11 @@ func (s *Server) startRaft() error {
 		// The longest lease Raft allows: a leader that merely stalls (GC, a busy
 		// machine) must not step down and drop every client.
 		rc.LeaderLeaseTimeout = rc.HeartbeatTimeout
+		// A follower learns that an entry committed from the leader's next
+		// AppendEntries; when no new write triggers one, Raft sends it after
+		// CommitTimeout (50 ms by default). A follower answers its client's write only
+		// once it has applied it, so that wait is write latency: keep it short.
+		rc.CommitTimeout = 2 * time.Millisecond
 		if s.incarnation, err = loadIncarnation(s.cfg.DataDir); err != nil {
 			return err
 		}

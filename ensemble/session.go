@@ -17,13 +17,24 @@ import (
 // sessionTracker is the leader's view of when each session expires. It is node-local
 // and rebuilt with fresh deadlines whenever this node becomes leader.
 type sessionTracker struct {
+	tick     time.Duration // expiry granularity (tickTime)
 	mu       sync.Mutex
 	timeout  map[zkproto.SessionID]time.Duration
 	deadline map[zkproto.SessionID]time.Time
 }
 
-func newSessionTracker() *sessionTracker {
-	return &sessionTracker{timeout: map[zkproto.SessionID]time.Duration{}, deadline: map[zkproto.SessionID]time.Time{}}
+func newSessionTracker(tick time.Duration) *sessionTracker {
+	return &sessionTracker{tick: tick, timeout: map[zkproto.SessionID]time.Duration{}, deadline: map[zkproto.SessionID]time.Time{}}
+}
+
+// expiry is when a session touched at now with timeout d expires: rounded up to the
+// next tick, as ZooKeeper's SessionTrackerImpl.roundToNextInterval does.
+func (t *sessionTracker) expiry(now time.Time, d time.Duration) time.Time {
+	at := now.Add(d)
+	if t.tick <= 0 {
+		return at
+	}
+	return at.Truncate(t.tick).Add(t.tick)
 }
 
 func (t *sessionTracker) reset(sessions []datatree.SessionInfo, now time.Time) {
@@ -34,14 +45,14 @@ func (t *sessionTracker) reset(sessions []datatree.SessionInfo, now time.Time) {
 	for _, si := range sessions {
 		d := time.Duration(si.Timeout) * time.Millisecond
 		t.timeout[si.ID] = d
-		t.deadline[si.ID] = now.Add(d)
+		t.deadline[si.ID] = t.expiry(now, d)
 	}
 }
 
 func (t *sessionTracker) add(id zkproto.SessionID, timeout time.Duration, now time.Time) {
 	t.mu.Lock()
 	t.timeout[id] = timeout
-	t.deadline[id] = now.Add(timeout)
+	t.deadline[id] = t.expiry(now, timeout)
 	t.mu.Unlock()
 }
 
@@ -52,7 +63,7 @@ func (t *sessionTracker) touch(id zkproto.SessionID, now time.Time) bool {
 	defer t.mu.Unlock()
 	d, ok := t.timeout[id]
 	if ok {
-		t.deadline[id] = now.Add(d)
+		t.deadline[id] = t.expiry(now, d)
 	}
 	return ok
 }
