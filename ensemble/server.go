@@ -215,7 +215,7 @@ func (s *Server) startRaft() error {
 		// Members already hold state: this one starts late or joins. It must not
 		// bootstrap a configuration of its own; the leader replicates to it once it
 		// is a member (from the start, or after reconfig adds it).
-		s.log.Info("the ensemble already exists; waiting for the leader to replicate to this member (a new member must be added with reconfig)")
+		s.log.Info("the ensemble already exists: this member joins when the leader replicates to it (a member that is not yet in the ensemble's configuration must be added with reconfig)")
 	} else if !existing {
 		// Every member of a new ensemble bootstraps with the same configuration, so
 		// no manual step is needed; Raft accepts identical bootstraps.
