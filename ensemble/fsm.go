@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 
@@ -20,6 +21,10 @@ type fsm struct {
 	mu      sync.RWMutex
 	tree    *datatree.Tree
 	watches *watch.Manager
+
+	// zxid mirrors the tree's last zxid for reply headers and stats, which need no
+	// consistent view and should not take the tree lock on every request.
+	zxid atomic.Int64
 
 	instance uint64 // this server's origin instance
 	waitMu   sync.Mutex
@@ -53,6 +58,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 	}
 	f.mu.Lock()
 	res := f.tree.Apply(txn)
+	f.zxid.Store(int64(f.tree.LastZxid()))
 	for _, ev := range res.Events {
 		f.watches.Trigger(ev.Path, ev.Type)
 	}
@@ -118,6 +124,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	f.tree = t
+	f.zxid.Store(int64(t.LastZxid()))
 	f.mu.Unlock()
 	if f.restored != nil {
 		f.restored()

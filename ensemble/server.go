@@ -506,10 +506,7 @@ func (s *Server) setErr(err error) {
 	s.errMu.Unlock()
 }
 
-func (s *Server) lastZxid() (z zkproto.Zxid) {
-	s.fsm.read(func(t *datatree.Tree) { z = t.LastZxid() })
-	return z
-}
+func (s *Server) lastZxid() zkproto.Zxid { return zkproto.Zxid(s.fsm.zxid.Load()) }
 
 // propose replicates txn and waits until it is applied on this node.
 func (s *Server) propose(ctx context.Context, txn *datatree.Txn) (*datatree.Result, error) {
