@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,6 +65,7 @@ type Server struct {
 	raftRef     atomic.Pointer[raft.Raft] // s.raft, for goroutines that start before it is set
 	incarnation string                    // of this member's data directory
 	nudge       chan struct{}             // commitNudger's trigger
+	quiet       quietLog                  // rate limit for messages a persistent fault repeats
 	peersMu     sync.Mutex
 	dynPeers    map[int64]Peer // members added by reconfig since start
 
@@ -136,7 +138,7 @@ func (s *Server) startRaft() error {
 	var err error
 	if s.cfg.DataDir == "" {
 		s.stores = raftstore.InMemory()
-	} else if s.stores, err = raftstore.Open(s.cfg.DataDir, s.cfg.DataLogDir, &slogWriter{s.cfg.Logger.With("component", "raft")}); err != nil {
+	} else if s.stores, err = raftstore.Open(s.cfg.DataDir, s.cfg.DataLogDir, &slogWriter{log: s.cfg.Logger.With("component", "raft")}); err != nil {
 		return err
 	}
 	id := raftID(s.cfg.ServerID)
@@ -154,7 +156,7 @@ func (s *Server) startRaft() error {
 	rc.Logger = hclog.New(&hclog.LoggerOptions{
 		Name:   "raft",
 		Level:  hclog.Error,
-		Output: &slogWriter{s.cfg.Logger.With("component", "raft")},
+		Output: &slogWriter{log: s.cfg.Logger.With("component", "raft")},
 	})
 
 	var trans raft.Transport
@@ -259,7 +261,7 @@ func (s *Server) startPeers() (raft.Transport, error) {
 		Timeout: 10 * time.Second,
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Name: "raft-net", Level: hclog.Error,
-			Output: &slogWriter{s.cfg.Logger.With("component", "raft")},
+			Output: &slogWriter{log: s.cfg.Logger.With("component", "raft")},
 		}),
 	})
 	return s.transport, nil
@@ -305,11 +307,15 @@ func (s *Server) runLeadership() {
 		case isLeader := <-s.leaderNotify:
 			if !isLeader {
 				s.leader.Store(false)
-				s.log.Info("lost leadership")
+				if ok, n := s.quiet.allow("lost leadership", time.Now()); ok {
+					s.log.Info("lost leadership", "repeats", n)
+				}
 				continue
 			}
 			if err := s.raft.Barrier(0).Error(); err != nil {
-				s.log.Warn("leader barrier failed", "err", err)
+				if ok, n := s.quiet.allow("barrier", time.Now()); ok {
+					s.log.Warn("could not write the Raft log as leader; writes are refused until it can (is the disk full?)", "err", err, "repeats", n)
+				}
 				continue
 			}
 			s.fsm.read(func(t *datatree.Tree) {
@@ -621,11 +627,27 @@ func (s *Server) newSessionID() zkproto.SessionID {
 	}
 }
 
-// slogWriter turns hclog's text lines into slog records.
-type slogWriter struct{ log *slog.Logger }
+// slogWriter turns hclog's text lines into slog records, letting the same message
+// through at most once per quietInterval.
+type slogWriter struct {
+	log   *slog.Logger
+	quiet quietLog
+}
 
 func (w *slogWriter) Write(p []byte) (int, error) {
 	line := string(bytes.TrimSpace(p))
+	// hclog starts a line with its own timestamp; the rest identifies the message.
+	key := line
+	if i := strings.IndexByte(line, ' '); i > 0 {
+		key = line[i+1:]
+	}
+	ok, repeats := w.quiet.allow(key, time.Now())
+	if !ok {
+		return len(p), nil
+	}
+	if repeats > 0 {
+		line = fmt.Sprintf("%s (and %d times more since it was last logged)", line, repeats)
+	}
 	level := slog.LevelInfo
 	switch {
 	case bytes.Contains(p, []byte("[ERROR]")):
@@ -654,4 +676,35 @@ func (s *Server) onRestored() {
 	}
 	s.log.Info("state replaced by the leader's snapshot; reconnecting clients so they re-register their watches")
 	s.closeConns(func(*conn) bool { return true })
+}
+
+// quietInterval is how often a repeating log message gets through.
+const quietInterval = 10 * time.Second
+
+// quietLog lets a message through once per quietInterval and counts the repeats in
+// between, so that a persistent fault (a full disk failing every election) logs a
+// line every few seconds rather than a hundred.
+type quietLog struct {
+	mu      sync.Mutex
+	last    map[string]time.Time
+	repeats map[string]int
+}
+
+func (q *quietLog) allow(key string, now time.Time) (ok bool, repeats int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.last == nil {
+		q.last, q.repeats = map[string]time.Time{}, map[string]int{}
+	}
+	if t, seen := q.last[key]; seen && now.Sub(t) < quietInterval {
+		q.repeats[key]++
+		return false, 0
+	}
+	if len(q.last) > 1000 { // bounded: forget everything rather than grow
+		clear(q.last)
+		clear(q.repeats)
+	}
+	repeats = q.repeats[key]
+	q.last[key], q.repeats[key] = now, 0
+	return true, repeats
 }
