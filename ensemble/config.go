@@ -48,6 +48,13 @@ type Config struct {
 	// SnapshotThreshold is how many Raft entries pass between snapshots.
 	SnapshotThreshold uint64
 
+	// ClientListener and PeerListener, when set, are used instead of binding
+	// ClientAddr and this member's PeerAddr: a caller that opened them on port 0 (a
+	// test harness) has no window in which another process takes the port. The
+	// server closes them.
+	ClientListener net.Listener
+	PeerListener   net.Listener
+
 	// Logger receives the server's structured logs; nil discards them.
 	Logger *slog.Logger
 }

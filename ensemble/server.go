@@ -121,10 +121,12 @@ func Start(cfg Config) (*Server, error) {
 		s.teardown()
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.ClientAddr)
-	if err != nil {
-		s.teardown()
-		return nil, fmt.Errorf("listen on client address %s: %w", cfg.ClientAddr, err)
+	ln := cfg.ClientListener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.ClientAddr); err != nil {
+			s.teardown()
+			return nil, fmt.Errorf("listen on client address %s: %w", cfg.ClientAddr, err)
+		}
 	}
 	s.ln = ln
 	s.goAttach(s.runLeadership)
@@ -247,9 +249,12 @@ func (s *Server) startPeers() (raft.Transport, error) {
 	if !ok {
 		return nil, fmt.Errorf("server id %d is not among the ensemble's servers: check myid and the server.N lines", s.cfg.ServerID)
 	}
-	ln, err := listenPeers(self.PeerAddr)
-	if err != nil {
-		return nil, err
+	ln := s.cfg.PeerListener
+	if ln == nil {
+		var err error
+		if ln, err = listenPeers(self.PeerAddr); err != nil {
+			return nil, err
+		}
 	}
 	s.peerLn = ln
 	s.raftStream = &raftStream{addr: ln.Addr(), accept: make(chan net.Conn), done: make(chan struct{}), quit: s.ctx.Done()}
@@ -467,6 +472,11 @@ func (s *Server) teardown() {
 	}
 	if s.ln != nil {
 		s.ln.Close()
+	} else if s.cfg.ClientListener != nil {
+		s.cfg.ClientListener.Close() // Start failed before taking it over
+	}
+	if s.peerLn == nil && s.cfg.PeerListener != nil {
+		s.cfg.PeerListener.Close()
 	}
 	if s.peerLn != nil {
 		s.peerLn.Close()

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,9 +24,14 @@ type Cluster struct {
 // member can be stopped and restarted) and waits until every member serves.
 func RunCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	t.Helper()
+	// The members' listeners are opened here, on port 0, and handed to the servers:
+	// no other test can take a port between choosing and binding it.
 	peers := make([]ensemble.Peer, n)
+	clientLns := make([]net.Listener, n)
+	peerLns := make([]net.Listener, n)
 	for i := range peers {
-		peers[i] = ensemble.Peer{ID: int64(i + 1), PeerAddr: freeAddr(t), ClientAddr: freeAddr(t), ElectionPort: freePort(t)}
+		clientLns[i], peerLns[i] = listen(t), listen(t)
+		peers[i] = ensemble.Peer{ID: int64(i + 1), PeerAddr: peerLns[i].Addr().String(), ClientAddr: clientLns[i].Addr().String(), ElectionPort: freePort(t)}
 	}
 	c := &Cluster{t: t, Members: make([]*Server, n), configs: make([]ensemble.Config, n)}
 	for i := range peers {
@@ -39,15 +45,30 @@ func RunCluster(t testing.TB, n int, opts ...Option) *Cluster {
 		}
 		c.configs[i] = cfg
 	}
-	// Start all before waiting: a member is ready only once a quorum has formed.
+	// Start all at once, as an operator's members come up, before waiting: a member
+	// is ready only once a quorum has formed, and a starting member asks the others
+	// (which must be answering) whether the ensemble exists yet.
 	srvs := make([]*ensemble.Server, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
 	for i, cfg := range c.configs {
-		s, err := ensemble.Start(cfg)
+		cfg.ClientListener, cfg.PeerListener = clientLns[i], peerLns[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			srvs[i], errs[i] = ensemble.Start(cfg)
+		}()
+	}
+	wg.Wait()
+	for _, s := range srvs {
+		if s != nil {
+			t.Cleanup(func() { s.Close() })
+		}
+	}
+	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("start member %d: %v", i+1, err)
 		}
-		srvs[i] = s
-		t.Cleanup(func() { s.Close() })
 	}
 	for i, s := range srvs {
 		c.Members[i] = waitReady(t, s, c.configs[i])
@@ -134,13 +155,16 @@ func freeAddr(t testing.TB) string {
 func (c *Cluster) StartJoiner(observer bool) (line string, wait func() *Server) {
 	c.t.Helper()
 	id := int64(len(c.configs) + 1)
-	p := ensemble.Peer{ID: id, PeerAddr: freeAddr(c.t), ClientAddr: freeAddr(c.t), ElectionPort: 1, Observer: observer}
+	clientLn, peerLn := listen(c.t), listen(c.t)
+	p := ensemble.Peer{ID: id, PeerAddr: peerLn.Addr().String(), ClientAddr: clientLn.Addr().String(), ElectionPort: 1, Observer: observer}
 	cfg := c.configs[0]
 	cfg.ServerID = id
 	cfg.Peers = append(append([]ensemble.Peer(nil), cfg.Peers...), p)
 	cfg.ClientAddr = p.ClientAddr
 	cfg.DataDir = c.t.TempDir()
-	s, err := ensemble.Start(cfg)
+	started := cfg
+	started.ClientListener, started.PeerListener = clientLn, peerLn
+	s, err := ensemble.Start(started)
 	if err != nil {
 		c.t.Fatalf("start joining member %d: %v", id, err)
 	}
@@ -194,4 +218,14 @@ func (c *Cluster) TryStart(i int) error {
 	c.t.Cleanup(func() { s.Close() })
 	c.Members[i] = waitReady(c.t, s, c.configs[i])
 	return nil
+}
+
+// listen opens a loopback listener on a free port.
+func listen(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen on a free loopback port: %v", err)
+	}
+	return ln
 }
