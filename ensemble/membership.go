@@ -171,8 +171,9 @@ func (s *Server) handOverLeadership() {
 	s.log.Info("leadership transferred before shutdown")
 }
 
-// followQuorum switches read-only mode: a member that has known no leader for two
-// election timeouts closes its clients and serves read-only sessions (when enabled);
+// followQuorum switches read-only mode: a member that has known no leader for
+// max(2 s, tickTime), as ZooKeeper's QuorumPeer waits, closes its clients and serves
+// read-only sessions (when enabled);
 // once a leader is back, the read-only sessions are closed so that their clients
 // reconnect read-write. Called from runLeadership only.
 func (s *Server) followQuorum() {
@@ -187,7 +188,7 @@ func (s *Server) followQuorum() {
 		}
 	case s.noLeader.IsZero():
 		s.noLeader = now
-	case s.cfg.ReadOnlyModeEnabled && !s.readOnly.Load() && now.Sub(s.noLeader) > 2*max(s.cfg.TickTime, 50*time.Millisecond):
+	case s.cfg.ReadOnlyModeEnabled && !s.readOnly.Load() && now.Sub(s.noLeader) > max(2*time.Second, s.cfg.TickTime):
 		s.log.Warn("no quorum: serving read-only sessions")
 		s.readOnly.Store(true)
 		s.closeConns(func(c *conn) bool { return !c.roSession })
