@@ -5,8 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/zkraft/zkraft/ensemble"
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
 	"github.com/zkraft/zkraft/integration/rawzk"
+	"github.com/zkraft/zkraft/integration/testkit"
 	"github.com/zkraft/zkraft/zkproto"
 )
 
@@ -223,15 +222,11 @@ func TestClusterConfigNodeAndStatus(t *testing.T) {
 
 func fourLetter(t *testing.T, addr, word string) string {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		t.Fatal(err)
+	out, err := testkit.FourLetter(addr, word, 2*time.Second)
+	if err != nil && out == "" {
+		t.Fatalf("%s on %s: %v", word, addr, err)
 	}
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(2 * time.Second))
-	nc.Write([]byte(word))
-	b, _ := io.ReadAll(nc)
-	return string(b)
+	return out
 }
 
 // reconfig adds a participant and an observer and removes a member, one at a time;

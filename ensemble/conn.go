@@ -55,14 +55,12 @@ type conn struct {
 type request struct {
 	hdr   zkproto.RequestHeader
 	start time.Time
-	// exactly one of: a write in flight, a barrier to wait for before exec, or a
-	// ready reply
+	// a write in flight, or a read to run (after a barrier, for sync)
 	prop    *proposal
 	barrier func() error
 	exec    func() []byte // runs in order, after every earlier request completed
-	reply   []byte
-	after   func() // runs after the reply is queued (close the connection, ...)
-	counted bool   // holds a globalOutstandingLimit slot
+	after   func()        // runs after the reply is queued (close the connection, ...)
+	counted bool          // holds a globalOutstandingLimit slot
 }
 
 func (s *Server) acceptLoop() {
@@ -113,7 +111,6 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	}
 	s.conns[c] = struct{}{}
 	s.perIP[ip]++
-	s.stats.connsAccepted.Add(1)
 	return c
 }
 
@@ -392,30 +389,30 @@ func (c *conn) processLoop() {
 		case <-c.closed:
 			return
 		}
-		reply := r.reply
+		var reply []byte
+		var err error
 		switch {
 		case r.prop != nil:
-			res, err := r.prop.wait(c.srv.ctx)
-			if err != nil {
-				// Lost leadership or shutting down: the write's fate is unknown to
-				// us, as it is to a ZooKeeper client on connection loss.
-				if !c.isClosed() && c.srv.ctx.Err() == nil {
-					c.log.Warn("write failed; closing connection", "op", r.hdr.Type, "err", err)
-				}
-				c.close()
-				<-c.srv.outstanding
-				return
+			var res *datatree.Result
+			if res, err = r.prop.wait(c.srv.ctx); err == nil {
+				reply = c.writeReply(r.hdr, res)
 			}
-			reply = c.writeReply(r.hdr, res)
-		case r.exec != nil:
-			if r.barrier != nil {
-				if err := r.barrier(); err != nil {
-					c.close()
-					<-c.srv.outstanding
-					return
-				}
+		case r.barrier != nil:
+			if err = r.barrier(); err == nil {
+				reply = r.exec()
 			}
+		default:
 			reply = r.exec()
+		}
+		if err != nil {
+			// Lost leadership or shutting down: the request's fate is unknown to us,
+			// as it is to a ZooKeeper client on connection loss.
+			if !c.isClosed() && c.srv.ctx.Err() == nil {
+				c.log.Warn("request failed; closing connection", "op", r.hdr.Type, "err", err)
+			}
+			c.close()
+			<-c.srv.outstanding
+			return
 		}
 		if reply != nil {
 			c.enqueue(reply)

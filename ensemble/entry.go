@@ -58,6 +58,8 @@ func encodeTxn(o origin, t *datatree.Txn) []byte {
 		e.Buffer(t.Password)
 	case datatree.TxnRenewSession:
 		e.Int(t.Timeout)
+	case datatree.TxnMemberIncarnation:
+		e.String(t.Incarnation)
 	case datatree.TxnCloseSession:
 	}
 	return e.Buf
@@ -100,6 +102,8 @@ func decodeTxn(b []byte) (origin, *datatree.Txn, error) {
 		t.Password = d.Buffer()
 	case datatree.TxnRenewSession:
 		t.Timeout = d.Int()
+	case datatree.TxnMemberIncarnation:
+		t.Incarnation = d.String()
 	case datatree.TxnCloseSession:
 	default:
 		return o, nil, fmt.Errorf("log entry: unknown txn kind %d", t.Kind)
@@ -108,12 +112,4 @@ func decodeTxn(b []byte) (origin, *datatree.Txn, error) {
 		return o, nil, fmt.Errorf("log entry: %w", err)
 	}
 	return o, t, nil
-}
-
-func randomUint64() uint64 {
-	var b [8]byte
-	if _, err := cryptoRand(b[:]); err != nil {
-		panic("no randomness: " + err.Error())
-	}
-	return binary.BigEndian.Uint64(b[:])
 }

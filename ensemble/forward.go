@@ -26,7 +26,6 @@ const (
 	fwdSync     byte = 2 // no body; reply: the leader's applied index after a quorum check
 	fwdTouch    byte = 3 // body: session ids to keep alive; no reply
 	fwdReconfig byte = 4 // body: a ReconfigRequest; reply: error (with its code) or ok
-	fwdRecordMe byte = 5 // body: member id and its address with incarnation; reply: error or ok
 )
 
 const maxForwardFrame = 64 << 20
@@ -227,13 +226,6 @@ func (s *Server) serveForward(nc net.Conn) {
 			}}
 		case fwdSync:
 			queue <- inflight{seq, s.leaderSync}
-		case fwdRecordMe:
-			d := zkproto.NewDecoder(body)
-			id, addr := d.Long(), d.String()
-			if d.Err() != nil {
-				return
-			}
-			queue <- inflight{seq, func() (uint64, error) { return 0, s.recordAddress(id, addr) }}
 		case fwdReconfig:
 			var req zkproto.ReconfigRequest
 			if err := zkproto.Unmarshal(body, &req); err != nil {

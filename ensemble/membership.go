@@ -62,7 +62,7 @@ func (s *Server) configText(c raft.Configuration, index uint64) []byte {
 	for _, sv := range servers {
 		id, _ := strconv.ParseInt(string(sv.ID), 10, 64)
 		p := s.peerInfo(id)
-		host, port, _ := net.SplitHostPort(hostPort(string(sv.Address)))
+		host, port, _ := net.SplitHostPort(string(sv.Address))
 		role := "participant"
 		if sv.Suffrage != raft.Voter {
 			role = "observer"
@@ -228,39 +228,24 @@ func loadIncarnation(dataDir string) (string, error) {
 	return fresh, nil
 }
 
-// recordIncarnation makes the replicated configuration carry this member's
-// incarnation, once it has joined. Called when the member becomes ready.
+// recordIncarnation records this member's incarnation in the replicated state once
+// it has joined (a txn like any write, so it goes through the leader from anywhere).
+// Called when the member becomes ready.
 func (s *Server) recordIncarnation() {
 	if s.standalone() {
 		return
 	}
-	self, _ := s.cfg.peer(s.cfg.ServerID)
-	want := withIncarnation(self.PeerAddr, s.incarnation)
 	for attempt := 0; attempt < 50 && s.ctx.Err() == nil; attempt++ {
-		f := s.raft.GetConfiguration()
-		if f.Error() == nil {
-			for _, sv := range f.Configuration().Servers {
-				if sv.ID == raftID(s.cfg.ServerID) && string(sv.Address) == want {
-					return
-				}
-			}
+		var have string
+		s.fsm.read(func(t *datatree.Tree) { have = t.Incarnation(s.cfg.ServerID) })
+		if have == s.incarnation {
+			return
 		}
-		var err error
-		if s.raft.State() == raft.Leader {
-			err = s.recordAddress(s.cfg.ServerID, want)
-		} else {
-			e := zkproto.Encoder{}
-			e.Long(s.cfg.ServerID)
-			e.String(want)
-			var ch <-chan fwdReply
-			if ch, err = s.forwarder.send(fwdRecordMe, e.Buf); err == nil {
-				select {
-				case rep := <-ch:
-					err = rep.err
-				case <-s.ctx.Done():
-					return
-				}
-			}
+		txn := &datatree.Txn{Kind: datatree.TxnMemberIncarnation, Time: time.Now().UnixMilli(), Server: s.cfg.ServerID, Incarnation: s.incarnation}
+		res, err := s.propose(s.ctx, txn)
+		if err == nil && res.Err != zkproto.ErrOK {
+			s.log.Error("the ensemble records another incarnation for this member", "server_id", s.cfg.ServerID, "recorded", have, "err", res.Err)
+			return
 		}
 		if err == nil {
 			continue // confirm on the next round
@@ -273,30 +258,12 @@ func (s *Server) recordIncarnation() {
 	}
 }
 
-// recordAddress updates a member's address (with its incarnation) in the Raft
-// configuration, keeping its vote. Leader only.
-func (s *Server) recordAddress(id int64, addr string) error {
-	f := s.raft.GetConfiguration()
-	if err := f.Error(); err != nil {
-		return err
-	}
-	for _, sv := range f.Configuration().Servers {
-		if sv.ID != raftID(id) {
-			continue
-		}
-		if string(sv.Address) == addr {
-			return nil
-		}
-		if old := incarnationOf(string(sv.Address)); old != "" && old != incarnationOf(addr) {
-			return fmt.Errorf("member %d is recorded with incarnation %s; refusing to replace it", id, old)
-		}
-		add := s.raft.AddVoter
-		if sv.Suffrage != raft.Voter {
-			add = s.raft.AddNonvoter
-		}
-		return add(sv.ID, raft.ServerAddress(addr), f.Index(), 0).Error()
-	}
-	return fmt.Errorf("member %d is not in the configuration", id)
+// forgetIncarnation drops a removed member's incarnation, so that it can be added
+// back with a new data directory. Leader only.
+func (s *Server) forgetIncarnation(id int64) error {
+	txn := &datatree.Txn{Kind: datatree.TxnMemberIncarnation, Time: time.Now().UnixMilli(), Server: id}
+	_, err := s.propose(s.ctx, txn)
+	return err
 }
 
 // Member is one member of the ensemble as the Raft configuration records it.
@@ -314,10 +281,12 @@ func (s *Server) Members() ([]Member, error) {
 		return nil, err
 	}
 	var out []Member
-	for _, sv := range f.Configuration().Servers {
-		id, _ := strconv.ParseInt(string(sv.ID), 10, 64)
-		out = append(out, Member{ID: id, PeerAddr: hostPort(string(sv.Address)), Voter: sv.Suffrage == raft.Voter, Incarnation: incarnationOf(string(sv.Address))})
-	}
+	s.fsm.read(func(t *datatree.Tree) {
+		for _, sv := range f.Configuration().Servers {
+			id, _ := strconv.ParseInt(string(sv.ID), 10, 64)
+			out = append(out, Member{ID: id, PeerAddr: string(sv.Address), Voter: sv.Suffrage == raft.Voter, Incarnation: t.Incarnation(id)})
+		}
+	})
 	slices.SortFunc(out, func(a, b Member) int { return int(a.ID - b.ID) })
 	return out, nil
 }

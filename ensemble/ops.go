@@ -233,19 +233,12 @@ func (c *conn) read(hdr zkproto.RequestHeader, req zkproto.Record, auth []zkprot
 			body, code = c.getData(t, q, auth)
 		case *zkproto.GetChildrenRequest:
 			var kids []string
-			kids, _, code = t.Children(q.Path, auth)
-			if code == zkproto.ErrOK {
-				if q.Watch {
-					w.Add(c, q.Path, watch.Child)
-				}
+			if kids, _, code = c.children(t, q.Path, q.Watch, auth); code == zkproto.ErrOK {
 				body = &zkproto.GetChildrenResponse{Children: kids}
 			}
 		case *zkproto.GetChildren2Request:
-			kids, stat, err := t.Children(q.Path, auth)
+			kids, stat, err := c.children(t, q.Path, q.Watch, auth)
 			if code = err; code == zkproto.ErrOK {
-				if q.Watch {
-					w.Add(c, q.Path, watch.Child)
-				}
 				body = &zkproto.GetChildren2Response{Children: kids, Stat: stat}
 			}
 		case *zkproto.GetACLRequest:
@@ -310,6 +303,16 @@ func (c *conn) getData(t *datatree.Tree, q *zkproto.GetDataRequest, auth []zkpro
 	return &zkproto.GetDataResponse{Data: data, Stat: stat}, zkproto.ErrOK
 }
 
+// children reads a node's children, setting a child watch when asked and the read
+// succeeds (a failed read sets none, as in ZooKeeper).
+func (c *conn) children(t *datatree.Tree, path string, setWatch bool, auth []zkproto.Id) ([]string, zkproto.Stat, zkproto.ErrCode) {
+	kids, stat, code := t.Children(path, auth)
+	if code == zkproto.ErrOK && setWatch {
+		c.srv.watches.Add(c, path, watch.Child)
+	}
+	return kids, stat, code
+}
+
 // multiRead answers each read independently: it is not atomic in ZooKeeper either.
 func (c *conn) multiRead(t *datatree.Tree, q *zkproto.MultiRequest, auth []zkproto.Id) *zkproto.MultiResponse {
 	resp := &zkproto.MultiResponse{Results: make([]zkproto.MultiResult, 0, len(q.Ops))}
@@ -325,7 +328,7 @@ func (c *conn) multiRead(t *datatree.Tree, q *zkproto.MultiRequest, auth []zkpro
 			body, code = c.getData(t, &g, auth)
 		case *zkproto.GetChildrenRequest:
 			var kids []string
-			if kids, _, code = t.Children(r.Path, auth); code == zkproto.ErrOK {
+			if kids, _, code = c.children(t, r.Path, false, auth); code == zkproto.ErrOK {
 				body = &zkproto.GetChildrenResponse{Children: kids}
 			}
 		default:
@@ -379,17 +382,21 @@ func (c *conn) setWatches(hdr zkproto.RequestHeader, req zkproto.Record) []byte 
 		c.Notify(zkproto.WatcherEvent{Type: typ, State: zkproto.StateSyncConnected, Path: path})
 	}
 	c.srv.fsm.read(func(t *datatree.Tree) {
-		rel := sw.RelativeZxid
-		for _, p := range sw.DataWatches {
-			switch stat, ok := t.Exists(p); {
-			case !ok:
-				event(zkproto.EventNodeDeleted, p)
-			case stat.Mzxid > rel:
-				event(zkproto.EventNodeDataChanged, p)
-			default:
-				w.Add(c, p, watch.Data)
+		// A data or child watch fires NodeDeleted for a node that is gone, its change
+		// event if the node changed after relativeZxid, and is re-armed otherwise.
+		rearm := func(paths []string, k watch.Kind, changed zkproto.EventType, zxidOf func(zkproto.Stat) zkproto.Zxid) {
+			for _, p := range paths {
+				switch stat, ok := t.Exists(p); {
+				case !ok:
+					event(zkproto.EventNodeDeleted, p)
+				case zxidOf(stat) > sw.RelativeZxid:
+					event(changed, p)
+				default:
+					w.Add(c, p, k)
+				}
 			}
 		}
+		rearm(sw.DataWatches, watch.Data, zkproto.EventNodeDataChanged, func(st zkproto.Stat) zkproto.Zxid { return st.Mzxid })
 		for _, p := range sw.ExistWatches {
 			if _, ok := t.Exists(p); ok {
 				event(zkproto.EventNodeCreated, p)
@@ -397,16 +404,7 @@ func (c *conn) setWatches(hdr zkproto.RequestHeader, req zkproto.Record) []byte 
 				w.Add(c, p, watch.Exist)
 			}
 		}
-		for _, p := range sw.ChildWatches {
-			switch stat, ok := t.Exists(p); {
-			case !ok:
-				event(zkproto.EventNodeDeleted, p)
-			case stat.Pzxid > rel:
-				event(zkproto.EventNodeChildrenChanged, p)
-			default:
-				w.Add(c, p, watch.Child)
-			}
-		}
+		rearm(sw.ChildWatches, watch.Child, zkproto.EventNodeChildrenChanged, func(st zkproto.Stat) zkproto.Zxid { return st.Pzxid })
 		for _, p := range sw.PersistentWatches {
 			w.Add(c, p, watch.Persistent)
 		}
@@ -415,13 +413,4 @@ func (c *conn) setWatches(hdr zkproto.RequestHeader, req zkproto.Record) []byte 
 		}
 	})
 	return c.header(hdr.Xid, zkproto.ErrOK)
-}
-
-// newPassword draws a session password.
-func newPassword() []byte {
-	b := make([]byte, zkproto.PasswordLen)
-	if _, err := cryptoRand(b); err != nil {
-		panic("session password: no randomness: " + err.Error())
-	}
-	return b
 }

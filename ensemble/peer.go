@@ -3,10 +3,10 @@ package ensemble
 import (
 	"encoding/binary"
 	"io"
-	"strings"
 
 	"errors"
 	"fmt"
+	"github.com/zkraft/zkraft/storage/datatree"
 	"github.com/zkraft/zkraft/zkproto"
 	"net"
 	"sync"
@@ -180,7 +180,7 @@ func (s *raftStream) Dial(address raft.ServerAddress, timeout time.Duration) (ne
 }
 
 func dialPeer(addr string, proto byte, timeout time.Duration) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", hostPort(addr), timeout)
+	c, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -191,8 +191,8 @@ func dialPeer(addr string, proto byte, timeout time.Duration) (net.Conn, error) 
 	return c, nil
 }
 
-// answerProbe reads the asker's id and answers with one state byte and the address
-// the Raft configuration records for that id ("" when none).
+// answerProbe reads the asker's id and answers with one state byte and the
+// incarnation the ensemble records for that id ("" when none).
 func (m *peerMux) answerProbe(c net.Conn) {
 	c.SetDeadline(time.Now().Add(time.Second))
 	var idb [8]byte
@@ -208,26 +208,17 @@ func (m *peerMux) answerProbe(c net.Conn) {
 
 // probeAnswer is this member's answer to a starting member's probe. A member that
 // joined since it started answers "no state" until it restarts; the others answer
-// for the ensemble.
+// for the ensemble. Incarnations are replicated state: a member whose data
+// directory was wiped comes back with a new one and is refused rather than silently
+// taking its old place (it has lost writes it acknowledged).
 func (s *Server) probeAnswer(id int64) (bool, string) {
-	r := s.raftRef.Load()
-	if r == nil {
-		return s.hadState.Load(), ""
-	}
-	f := r.GetConfiguration()
-	if f.Error() != nil {
-		return s.hadState.Load(), ""
-	}
-	for _, sv := range f.Configuration().Servers {
-		if sv.ID == raftID(id) {
-			return s.hadState.Load(), string(sv.Address)
-		}
-	}
-	return s.hadState.Load(), ""
+	var inc string
+	s.fsm.read(func(t *datatree.Tree) { inc = t.Incarnation(id) })
+	return s.hadState.Load(), inc
 }
 
 // probePeers asks the other members whether the ensemble already exists (one of
-// them holds Raft state) and which addresses it records for this member.
+// them holds Raft state) and which incarnations they record for this member.
 func (s *Server) probePeers() (exists bool, recorded []string) {
 	for _, p := range s.cfg.Peers {
 		if p.ID == s.cfg.ServerID {
@@ -244,36 +235,14 @@ func (s *Server) probePeers() (exists bool, recorded []string) {
 		reply, _ := io.ReadAll(io.LimitReader(c, 4096))
 		c.Close()
 		d := zkproto.NewDecoder(reply)
-		has, addr := d.Bool(), d.String()
+		has, inc := d.Bool(), d.String()
 		if d.Err() != nil {
 			continue
 		}
 		exists = exists || has
-		if addr != "" {
-			recorded = append(recorded, addr)
+		if inc != "" {
+			recorded = append(recorded, inc)
 		}
 	}
 	return exists, recorded
-}
-
-// A member's Raft address carries its incarnation, "host:port#<incarnation>": drawn
-// when its data directory is created, recorded in the replicated configuration once
-// it has joined. A member whose data directory was wiped comes back with a new one
-// and is refused rather than silently taking its old place (it has lost writes it
-// acknowledged).
-func withIncarnation(addr, inc string) string { return addr + "#" + inc }
-
-// hostPort strips the incarnation from a Raft address.
-func hostPort(addr string) string {
-	if i := strings.LastIndexByte(addr, '#'); i >= 0 {
-		return addr[:i]
-	}
-	return addr
-}
-
-func incarnationOf(addr string) string {
-	if i := strings.LastIndexByte(addr, '#'); i >= 0 {
-		return addr[i+1:]
-	}
-	return ""
 }

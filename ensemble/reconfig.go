@@ -96,6 +96,10 @@ func (s *Server) reconfigure(req *zkproto.ReconfigRequest) (uint64, error) {
 		if err := s.raft.RemoveServer(raftID(id), 0, 0).Error(); err != nil {
 			return 0, reconfigFail(zkproto.ErrNewConfigNoQuorum, "remove server %d: %v", id, err)
 		}
+		// A removed member may come back with a new data directory.
+		if err := s.forgetIncarnation(id); err != nil {
+			return 0, reconfigFail(zkproto.ErrNewConfigNoQuorum, "forget server %d's incarnation: %v", id, err)
+		}
 		s.log.Info("reconfig: server removed", "server_id", id)
 	}
 	for _, sv := range joining {

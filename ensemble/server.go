@@ -59,13 +59,13 @@ type Server struct {
 	raftStream  *raftStream
 	transport   *raft.NetworkTransport
 	health      *followerHealth
-	readOnly    atomic.Bool               // lost quorum and serving read-only sessions
-	noLeader    time.Time                 // since when no leader is known (runLeadership's own)
-	hadState    atomic.Bool               // Raft state existed at start, or this member bootstrapped
-	raftRef     atomic.Pointer[raft.Raft] // s.raft, for goroutines that start before it is set
-	incarnation string                    // of this member's data directory
-	nudge       chan struct{}             // commitNudger's trigger
-	quiet       quietLog                  // rate limit for messages a persistent fault repeats
+	readOnly    atomic.Bool   // lost quorum and serving read-only sessions
+	noLeader    time.Time     // since when no leader is known (runLeadership's own)
+	hadState    atomic.Bool   // Raft state existed at start, or this member bootstrapped
+	incarnation string        // of this member's data directory
+	nudge       chan struct{} // commitNudger's trigger
+	quiet       quietLog      // rate limit for messages a persistent fault repeats
+	raftLog     *slogWriter   // where the Raft library's logs go
 	peersMu     sync.Mutex
 	dynPeers    map[int64]Peer // members added by reconfig since start
 
@@ -138,9 +138,11 @@ func Start(cfg Config) (*Server, error) {
 
 func (s *Server) startRaft() error {
 	var err error
+	// One writer for everything Raft logs, so that its repeat filter sees it all.
+	s.raftLog = &slogWriter{log: s.cfg.Logger.With("component", "raft")}
 	if s.cfg.DataDir == "" {
 		s.stores = raftstore.InMemory()
-	} else if s.stores, err = raftstore.Open(s.cfg.DataDir, s.cfg.DataLogDir, &slogWriter{log: s.cfg.Logger.With("component", "raft")}); err != nil {
+	} else if s.stores, err = raftstore.Open(s.cfg.DataDir, s.cfg.DataLogDir, s.raftLog); err != nil {
 		return err
 	}
 	id := raftID(s.cfg.ServerID)
@@ -155,11 +157,7 @@ func (s *Server) startRaft() error {
 	notify := make(chan bool, 8)
 	rc.NotifyCh = notify
 	s.leaderNotify = notify
-	rc.Logger = hclog.New(&hclog.LoggerOptions{
-		Name:   "raft",
-		Level:  hclog.Error,
-		Output: &slogWriter{log: s.cfg.Logger.With("component", "raft")},
-	})
+	rc.Logger = s.hclogger("raft")
 
 	var trans raft.Transport
 	var boot raft.Configuration
@@ -180,11 +178,9 @@ func (s *Server) startRaft() error {
 		// The longest lease Raft allows: a leader that merely stalls (GC, a busy
 		// machine) must not step down and drop every client.
 		rc.LeaderLeaseTimeout = rc.HeartbeatTimeout
-		// A follower learns that an entry committed from the leader's next
-		// AppendEntries; when no new write triggers one, Raft sends it only after
-		// CommitTimeout (50 ms). Shortening that costs an idle leader a core's tenth
-		// in empty RPCs; instead the leader nudges (see commitNudger) after the
-		// writes followers wait for.
+		// CommitTimeout stays at Raft's 50 ms: shortening it costs an idle leader a
+		// tenth of a core in empty RPCs; commitNudger gets commits to followers at once.
+
 		if s.incarnation, err = loadIncarnation(s.cfg.DataDir); err != nil {
 			return err
 		}
@@ -207,8 +203,8 @@ func (s *Server) startRaft() error {
 	joining := false
 	if !existing && !s.standalone() {
 		exists, recorded := s.probePeers()
-		for _, addr := range recorded {
-			if inc := incarnationOf(addr); inc != "" && inc != s.incarnation {
+		for _, inc := range recorded {
+			if inc != s.incarnation {
 				return fmt.Errorf("member %d: this data directory is new, but the ensemble knows member %d by an earlier data directory (incarnation %s): its data was wiped or replaced and it may have lost writes it acknowledged. Remove it (reconfig -remove %d), add it back (reconfig -add server.%d=...), then start it again",
 					s.cfg.ServerID, s.cfg.ServerID, inc, s.cfg.ServerID, s.cfg.ServerID)
 			}
@@ -233,7 +229,6 @@ func (s *Server) startRaft() error {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	s.raft = r
-	s.raftRef.Store(r)
 	r.RegisterObserver(raft.NewObserver(nil, false, s.health.observe))
 	return nil
 }
@@ -264,10 +259,7 @@ func (s *Server) startPeers() (raft.Transport, error) {
 		Stream:  s.raftStream,
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
-		Logger: hclog.New(&hclog.LoggerOptions{
-			Name: "raft-net", Level: hclog.Error,
-			Output: &slogWriter{log: s.cfg.Logger.With("component", "raft")},
-		}),
+		Logger:  s.hclogger("raft-net"),
 	})
 	return s.transport, nil
 }
@@ -635,6 +627,12 @@ func (s *Server) newSessionID() zkproto.SessionID {
 			return zkproto.SessionID(id)
 		}
 	}
+}
+
+// hclogger is an hclog.Logger for the Raft library, writing into the server's log
+// (errors only: Raft's warnings are routine, such as the election at every start).
+func (s *Server) hclogger(name string) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Error, Output: s.raftLog})
 }
 
 // slogWriter turns hclog's text lines into slog records, letting the same message

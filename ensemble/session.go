@@ -1,9 +1,9 @@
 package ensemble
 
 import (
+	"encoding/binary"
 	"slices"
 
-	"context"
 	"github.com/zkraft/zkraft/ensemble/fourletter"
 	"time"
 
@@ -138,7 +138,7 @@ func (s *Server) reapLoop() {
 			for _, p := range paths {
 				txn := &datatree.Txn{Kind: datatree.TxnRequest, Time: now.UnixMilli(), Op: zkproto.OpDeleteContainer,
 					Request: &zkproto.DeleteRequest{Path: p, Version: -1}}
-				if _, err := s.propose(context.Background(), txn); err != nil {
+				if _, err := s.propose(s.ctx, txn); err != nil {
 					if s.ctx.Err() != nil {
 						return
 					}
@@ -149,7 +149,19 @@ func (s *Server) reapLoop() {
 	}
 }
 
-var cryptoRand = rand.Read
+// newPassword draws a session password (crypto/rand.Read never fails).
+func newPassword() []byte {
+	b := make([]byte, zkproto.PasswordLen)
+	rand.Read(b)
+	return b
+}
+
+// randomUint64 draws a server instance id or a data directory's incarnation.
+func randomUint64() uint64 {
+	var b [8]byte
+	rand.Read(b[:])
+	return binary.BigEndian.Uint64(b[:])
+}
 
 // buckets groups sessions by expiry time rounded up to a tick, as ZooKeeper's
 // ExpiryQueue prints them in dump.

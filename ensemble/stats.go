@@ -50,10 +50,9 @@ func (l *latencyStats) reset() {
 }
 
 type serverStats struct {
-	received      atomic.Int64
-	sent          atomic.Int64
-	connsAccepted atomic.Int64
-	lat           latencyStats
+	received atomic.Int64
+	sent     atomic.Int64
+	lat      latencyStats
 }
 
 func (s *serverStats) latency(d time.Duration) { s.lat.add(d) }

@@ -27,6 +27,8 @@ func (t *Tree) Apply(txn *Txn) Result {
 		ev, code = t.closeSession(txn, zxid)
 	case TxnRenewSession:
 		code = t.renewSession(txn)
+	case TxnMemberIncarnation:
+		code = t.recordIncarnation(txn)
 	case TxnRequest:
 		if code = t.checkOwner(txn); code != zkproto.ErrOK {
 			break
@@ -63,6 +65,21 @@ func (t *Tree) renewSession(txn *Txn) zkproto.ErrCode {
 	si.Timeout = txn.Timeout
 	si.Owner = txn.Server
 	t.sessions[txn.Session] = si
+	return zkproto.ErrOK
+}
+
+// recordIncarnation records (or, with "", forgets) a member's incarnation. Another
+// incarnation may take a member's place only after it was forgotten.
+func (t *Tree) recordIncarnation(txn *Txn) zkproto.ErrCode {
+	have, ok := t.incarnations[txn.Server]
+	switch {
+	case txn.Incarnation == "":
+		delete(t.incarnations, txn.Server)
+	case ok && have != txn.Incarnation:
+		return zkproto.ErrBadArguments
+	default:
+		t.incarnations[txn.Server] = txn.Incarnation
+	}
 	return zkproto.ErrOK
 }
 

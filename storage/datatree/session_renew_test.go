@@ -1,6 +1,7 @@
 package datatree
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/zkraft/zkraft/zkproto"
@@ -64,5 +65,34 @@ func TestRequestOfClosedSessionExpired(t *testing.T) {
 	}
 	if code := create(0, 0, "/internal"); code != zkproto.ErrOK {
 		t.Fatalf("server-internal create: %v", code)
+	}
+}
+
+// Member incarnations are replicated state: recorded, refused when another one
+// claims a recorded member, forgotten on removal, and kept by snapshots.
+func TestMemberIncarnation(t *testing.T) {
+	tr := New()
+	rec := func(id int64, inc string) zkproto.ErrCode {
+		return tr.Apply(&Txn{Kind: TxnMemberIncarnation, Server: id, Incarnation: inc}).Err
+	}
+	if code := rec(2, "a1"); code != zkproto.ErrOK || tr.Incarnation(2) != "a1" {
+		t.Fatalf("record: %v %q", code, tr.Incarnation(2))
+	}
+	if code := rec(2, "b2"); code != zkproto.ErrBadArguments || tr.Incarnation(2) != "a1" {
+		t.Fatalf("another incarnation for a recorded member: %v %q", code, tr.Incarnation(2))
+	}
+	var buf bytes.Buffer
+	if _, err := tr.Snapshot().WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Restore(&buf)
+	if err != nil || back.Incarnation(2) != "a1" {
+		t.Fatalf("after restore: %q %v", back.Incarnation(2), err)
+	}
+	if code := rec(2, ""); code != zkproto.ErrOK || tr.Incarnation(2) != "" {
+		t.Fatalf("forget: %v %q", code, tr.Incarnation(2))
+	}
+	if code := rec(2, "b2"); code != zkproto.ErrOK {
+		t.Fatalf("a new incarnation after the member was forgotten: %v", code)
 	}
 }

@@ -19,7 +19,10 @@ import (
 //	version  uint32 (1)
 //	zxid     int64
 //	sessions uint32 count, then per session, sorted by id:
-//	         id int64, timeout int32, password (int32 length, -1 for nil; bytes)
+//	         id int64, timeout int32, password (int32 length, -1 for nil; bytes),
+//	         owner int64 (the serving member)
+//	members  uint32 count, then per member, sorted by id:
+//	         id int64, incarnation (uint32 length; bytes)
 //	nodes    uint64 count, then per node, sorted by path (so parents come first):
 //	         path (uint32 length; bytes), data (int32 length, -1 for nil; bytes),
 //	         acl (uint32 count; per entry perms int32, scheme, id as uint32-length strings),
@@ -42,9 +45,10 @@ var ErrCorruptSnapshot = errors.New("datatree: corrupt snapshot")
 // Snapshot is an immutable point-in-time view of a Tree. It holds no lock and may
 // be written while the tree goes on applying transactions.
 type Snapshot struct {
-	shards   [numShards]*shard
-	zxid     zkproto.Zxid
-	sessions map[zkproto.SessionID]SessionInfo
+	shards       [numShards]*shard
+	zxid         zkproto.Zxid
+	sessions     map[zkproto.SessionID]SessionInfo
+	incarnations map[int64]string
 }
 
 // Snapshot takes a point-in-time view of the tree in O(shards + sessions): call it
@@ -52,7 +56,7 @@ type Snapshot struct {
 func (t *Tree) Snapshot() *Snapshot {
 	t.gen++
 	t.snapGen = t.gen
-	return &Snapshot{shards: t.shards, zxid: t.zxid, sessions: maps.Clone(t.sessions)}
+	return &Snapshot{shards: t.shards, zxid: t.zxid, sessions: maps.Clone(t.sessions), incarnations: maps.Clone(t.incarnations)}
 }
 
 // Zxid is the zxid of the last transaction the snapshot contains.
@@ -124,6 +128,13 @@ func (s *Snapshot) WriteTo(dst io.Writer) (int64, error) {
 		w.bytes(si.Password)
 		w.i64(si.Owner)
 		w.maybeFlush()
+	}
+
+	members := slices.Sorted(maps.Keys(s.incarnations))
+	w.u32(uint32(len(members)))
+	for _, id := range members {
+		w.i64(id)
+		w.str(s.incarnations[id])
 	}
 
 	var paths []string
@@ -315,6 +326,15 @@ func Restore(src io.Reader) (*Tree, error) {
 			r.fail("duplicate session %#x", si.ID)
 		}
 		t.sessions[si.ID] = si
+	}
+
+	nmembers := r.u32()
+	for i := uint32(0); i < nmembers && r.err == nil; i++ {
+		id, inc := r.i64(), r.str()
+		if _, dup := t.incarnations[id]; dup && r.err == nil {
+			r.fail("duplicate member %d", id)
+		}
+		t.incarnations[id] = inc
 	}
 
 	nnodes := r.i64()

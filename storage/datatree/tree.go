@@ -105,6 +105,8 @@ type Tree struct {
 
 	zxid     zkproto.Zxid
 	sessions map[zkproto.SessionID]SessionInfo
+	// incarnations are the ensemble members' data-directory incarnations, by id.
+	incarnations map[int64]string
 
 	// Derived indexes, rebuilt by Restore.
 	ephemerals map[zkproto.SessionID]map[string]struct{}
@@ -138,11 +140,12 @@ func isSpecialPath(p string) bool {
 
 func newEmptyTree() *Tree {
 	return &Tree{
-		gen:        1,
-		sessions:   make(map[zkproto.SessionID]SessionInfo),
-		ephemerals: make(map[zkproto.SessionID]map[string]struct{}),
-		containers: make(map[string]struct{}),
-		ttls:       make(map[string]struct{}),
+		gen:          1,
+		sessions:     make(map[zkproto.SessionID]SessionInfo),
+		incarnations: make(map[int64]string),
+		ephemerals:   make(map[zkproto.SessionID]map[string]struct{}),
+		containers:   make(map[string]struct{}),
+		ttls:         make(map[string]struct{}),
 	}
 }
 
@@ -502,3 +505,6 @@ func (t *Tree) ReapCandidates(now int64) []string {
 func ttlExpired(n *node, now int64) bool {
 	return n.owner > 0 && now-n.mtime > n.owner
 }
+
+// Incarnation is the recorded incarnation of member id's data directory ("" if none).
+func (t *Tree) Incarnation(id int64) string { return t.incarnations[id] }

@@ -17,6 +17,10 @@ const (
 	// TxnRenewSession records a resume: the client's newly negotiated timeout and
 	// the server it is now connected to (ZooKeeper's reopenSession).
 	TxnRenewSession
+	// TxnMemberIncarnation records the incarnation of member Server's data
+	// directory ("" forgets it, when the member is removed). A member whose data was
+	// wiped comes back with another one and is refused.
+	TxnMemberIncarnation
 )
 
 // Txn is one change to the replicated state, with everything the leader decided when
@@ -39,6 +43,9 @@ type Txn struct {
 	// TxnCreateSession: the negotiated timeout and the password the leader drew.
 	Timeout  int32
 	Password []byte
+
+	// Incarnation: for TxnMemberIncarnation.
+	Incarnation string
 
 	// Server is the id of the server that proposed the txn for its client: the owner
 	// of a created or renewed session, and checked against the owner of the session
