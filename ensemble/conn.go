@@ -19,10 +19,13 @@ import (
 const maxQueuedOutput = 64 << 20
 
 // conn is one client connection. Three goroutines serve it: the reader decodes
-// requests and starts writes at once (so a client's writes are pipelined into Raft),
-// the processor completes requests strictly in arrival order (waiting for a write
-// before running the reads behind it: FIFO and read-your-writes), and the writer
-// drains the outbound queue that responses and watch events share.
+// requests in order, proposes writes at once (so a client's writes are pipelined into
+// Raft) and runs each read at its place in the session's order: at once when none of
+// the session's writes is in flight, otherwise on the apply goroutine right after the
+// last write sent before it is applied, before anything later (ZooKeeper's FIFO client
+// order: a read sees every earlier write of its session and none of the later ones).
+// The processor answers requests strictly in arrival order, and the writer drains the
+// outbound queue that responses and watch events share.
 type conn struct {
 	srv      *Server
 	nc       net.Conn
@@ -38,6 +41,10 @@ type conn struct {
 
 	closed    chan struct{}
 	closeOnce sync.Once
+
+	// lastWrite is the origin seq of the session's latest write on this connection
+	// (reader only): the reads after it wait for it to be applied.
+	lastWrite uint64
 
 	sessID  atomic.Int64
 	timeout time.Duration
@@ -55,12 +62,21 @@ type conn struct {
 type request struct {
 	hdr   zkproto.RequestHeader
 	start time.Time
-	// a write in flight, or a read to run (after a barrier, for sync)
-	prop    *proposal
-	barrier func() error
-	exec    func() []byte // runs in order, after every earlier request completed
-	after   func()        // runs after the reply is queued (close the connection, ...)
-	counted bool          // holds a globalOutstandingLimit slot
+	// One of: a write in flight (with exec to shape its reply, for sync), a read of
+	// the tree (run by the reader or the apply goroutine; reply is set when done is
+	// closed, or at once when done is nil), or exec, run by the processor in order.
+	prop  *proposal
+	read  func(t *datatree.Tree) []byte
+	done  chan struct{}
+	reply []byte
+	exec  func() []byte
+	// serial makes the reader wait until the request is answered before it reads
+	// the next one: a reconfig runs outside the log, so nothing after it may start
+	// earlier.
+	serial   bool
+	answered chan struct{}
+	after    func() // runs after the reply is queued (close the connection, ...)
+	counted  bool   // holds a globalOutstandingLimit slot
 }
 
 func (s *Server) acceptLoop() {
@@ -361,6 +377,15 @@ func (c *conn) readLoop(fr *zkproto.FrameReader) {
 		if r == nil {
 			return
 		}
+		if r.prop != nil {
+			c.lastWrite = r.prop.seq
+		}
+		if r.read != nil {
+			c.schedule(r)
+		}
+		if r.serial {
+			r.answered = make(chan struct{})
+		}
 		// globalOutstandingLimit: stop reading while the server is full.
 		select {
 		case s.outstanding <- struct{}{}:
@@ -377,7 +402,30 @@ func (c *conn) readLoop(fr *zkproto.FrameReader) {
 		if c.closing.Load() {
 			return // nothing after closeSession is served
 		}
+		if r.serial {
+			select {
+			case <-r.answered:
+			case <-c.closed:
+				return
+			}
+		}
 	}
+}
+
+// schedule runs a read at its place in the session's order: right after the
+// session's last write is applied if that write is still in flight, else now. Only
+// this reader proposes the session's writes, so none can be applied between the
+// check and the read.
+func (c *conn) schedule(r *request) {
+	fsm := c.srv.fsm
+	if c.lastWrite != 0 && fsm.pending(c.lastWrite) {
+		done := make(chan struct{})
+		if fsm.after(c.lastWrite, func(t *datatree.Tree) { r.reply = r.read(t); close(done) }) {
+			r.done = done
+			return
+		}
+	}
+	fsm.read(func(t *datatree.Tree) { r.reply = r.read(t) })
 }
 
 // processLoop completes requests in arrival order.
@@ -395,12 +443,24 @@ func (c *conn) processLoop() {
 		case r.prop != nil:
 			var res *datatree.Result
 			if res, err = r.prop.wait(c.srv.ctx); err == nil {
-				reply = c.writeReply(r.hdr, res)
+				if r.exec != nil && res.Err == zkproto.ErrOK {
+					reply = r.exec()
+				} else {
+					reply = c.writeReply(r.hdr, res)
+				}
 			}
-		case r.barrier != nil:
-			if err = r.barrier(); err == nil {
-				reply = r.exec()
+		case r.read != nil:
+			if r.done != nil {
+				select {
+				case <-r.done:
+				case <-c.closed:
+					if r.counted {
+						<-c.srv.outstanding
+					}
+					return
+				}
 			}
+			reply = r.reply
 		default:
 			reply = r.exec()
 		}
@@ -421,6 +481,9 @@ func (c *conn) processLoop() {
 		c.srv.stats.latency(time.Since(r.start))
 		if r.counted {
 			<-c.srv.outstanding
+		}
+		if r.answered != nil {
+			close(r.answered)
 		}
 		if r.after != nil {
 			r.after()

@@ -60,7 +60,7 @@ func encodeTxn(o origin, t *datatree.Txn) []byte {
 		e.Int(t.Timeout)
 	case datatree.TxnMemberIncarnation:
 		e.String(t.Incarnation)
-	case datatree.TxnCloseSession:
+	case datatree.TxnCloseSession, datatree.TxnSync:
 	}
 	return e.Buf
 }
@@ -104,7 +104,7 @@ func decodeTxn(b []byte) (origin, *datatree.Txn, error) {
 		t.Timeout = d.Int()
 	case datatree.TxnMemberIncarnation:
 		t.Incarnation = d.String()
-	case datatree.TxnCloseSession:
+	case datatree.TxnCloseSession, datatree.TxnSync:
 	default:
 		return o, nil, fmt.Errorf("log entry: unknown txn kind %d", t.Kind)
 	}

@@ -28,13 +28,21 @@ type fsm struct {
 
 	instance uint64 // this server's origin instance
 	waitMu   sync.Mutex
-	waiters  map[uint64]chan *applyResult // by origin seq, for entries this server proposed
+	waiters  map[uint64]*waiter // by origin seq, for entries this server proposed
 	// applied is called after each transaction, outside the lock, on the apply
 	// goroutine: the server's session bookkeeping hangs off it.
 	applied func(*datatree.Txn, *datatree.Result)
 	// restored is called after a snapshot replaced the tree (a member that fell far
 	// behind is sent the leader's snapshot).
 	restored func()
+}
+
+// waiter is this server's interest in one of its own entries: the proposer waiting
+// for the result, and the reads its client sent after that write, which must see the
+// tree as the entry left it, before any later entry (FIFO order of a session).
+type waiter struct {
+	result chan *applyResult
+	after  []func(*datatree.Tree)
 }
 
 // applyResult is what raft's ApplyFuture.Response returns for our entries.
@@ -44,7 +52,7 @@ type applyResult struct {
 }
 
 func newFSM(w *watch.Manager, instance uint64) *fsm {
-	return &fsm{tree: datatree.New(), watches: w, instance: instance, waiters: map[uint64]chan *applyResult{}}
+	return &fsm{tree: datatree.New(), watches: w, instance: instance, waiters: map[uint64]*waiter{}}
 }
 
 func (f *fsm) Apply(l *raft.Log) any {
@@ -53,7 +61,9 @@ func (f *fsm) Apply(l *raft.Log) any {
 		// Every node would fail the same way on the same entry, so state stays in
 		// agreement; the proposer gets the error.
 		r := &applyResult{err: fmt.Errorf("raft index %d: %w", l.Index, err)}
-		f.deliver(o, r)
+		if w := f.take(o); w != nil {
+			w.result <- r
+		}
 		return r
 	}
 	f.mu.Lock()
@@ -62,12 +72,20 @@ func (f *fsm) Apply(l *raft.Log) any {
 	for _, ev := range res.Events {
 		f.watches.Trigger(ev.Path, ev.Type)
 	}
+	w := f.take(o)
+	if w != nil {
+		for _, read := range w.after {
+			read(f.tree)
+		}
+	}
 	f.mu.Unlock()
 	if f.applied != nil {
 		f.applied(txn, &res)
 	}
 	r := &applyResult{res: res}
-	f.deliver(o, r)
+	if w != nil {
+		w.result <- r
+	}
 	return r
 }
 
@@ -75,29 +93,50 @@ func (f *fsm) Apply(l *raft.Log) any {
 func (f *fsm) await(seq uint64) chan *applyResult {
 	ch := make(chan *applyResult, 1)
 	f.waitMu.Lock()
-	f.waiters[seq] = ch
+	f.waiters[seq] = &waiter{result: ch}
 	f.waitMu.Unlock()
 	return ch
 }
 
-// forget drops a waiter whose entry will never be applied.
+// forget drops a waiter whose entry will never be applied, with the reads queued
+// behind it (their connection closes: the write's fate is unknown).
 func (f *fsm) forget(seq uint64) {
 	f.waitMu.Lock()
 	delete(f.waiters, seq)
 	f.waitMu.Unlock()
 }
 
-func (f *fsm) deliver(o origin, r *applyResult) {
+// take removes and returns the waiter of an entry this server proposed.
+func (f *fsm) take(o origin) *waiter {
 	if o.Instance != f.instance {
-		return
+		return nil
 	}
 	f.waitMu.Lock()
-	ch, ok := f.waiters[o.Seq]
+	w := f.waiters[o.Seq]
 	delete(f.waiters, o.Seq)
 	f.waitMu.Unlock()
+	return w
+}
+
+// pending tells whether this server's entry seq is still waiting to be applied.
+func (f *fsm) pending(seq uint64) bool {
+	f.waitMu.Lock()
+	_, ok := f.waiters[seq]
+	f.waitMu.Unlock()
+	return ok
+}
+
+// after queues read to run on the tree right after this server's entry seq is
+// applied, under the write lock and before the next entry. It reports false, queuing
+// nothing, when the entry is no longer pending (applied or forgotten).
+func (f *fsm) after(seq uint64, read func(*datatree.Tree)) bool {
+	f.waitMu.Lock()
+	defer f.waitMu.Unlock()
+	w, ok := f.waiters[seq]
 	if ok {
-		ch <- r
+		w.after = append(w.after, read)
 	}
+	return ok
 }
 
 // read runs fn with the tree under the read lock.

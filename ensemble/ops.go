@@ -10,8 +10,10 @@ import (
 )
 
 // prepare turns a request frame into a pipeline entry. Writes are proposed here, at
-// once, so that a client's pipelined writes share Raft batches; reads become closures
-// that the processor runs in order. It returns nil when the connection must close.
+// once, so that a client's pipelined writes share Raft batches; reads of the tree
+// become functions that the reader schedules at their place in the session's order;
+// the rest become closures that the processor runs in order. It returns nil when the
+// connection must close.
 func (c *conn) prepare(hdr zkproto.RequestHeader, body []byte, now time.Time) *request {
 	s := c.srv
 	r := &request{hdr: hdr, start: now}
@@ -79,8 +81,12 @@ func (c *conn) prepare(hdr zkproto.RequestHeader, body []byte, now time.Time) *r
 
 	switch hdr.Type {
 	case zkproto.OpSync:
-		// Sync waits until everything committed before it is applied here.
-		r.barrier = func() error { return s.sync(s.ctx) }
+		// Sync is a no-op entry in the log, in order with the session's writes: once
+		// this member has applied it, it has applied everything committed before the
+		// sync reached the leader, and the reads after it wait for it.
+		txn := &datatree.Txn{Kind: datatree.TxnSync, Session: c.session(), Time: now.UnixMilli(), Server: s.cfg.ServerID}
+		p := s.proposeAsync(txn)
+		r.prop = &p
 		r.exec = func() []byte {
 			return c.reply(hdr.Xid, s.lastZxid(), zkproto.ErrOK, &zkproto.SyncResponse{Path: req.(*zkproto.SyncRequest).Path})
 		}
@@ -88,10 +94,10 @@ func (c *conn) prepare(hdr zkproto.RequestHeader, body []byte, now time.Time) *r
 		// SASL is not offered: answer as a ZooKeeper without a SASL provider.
 		return replyErr(zkproto.ErrAuthFailed)
 	case zkproto.OpSetWatches, zkproto.OpSetWatches2:
-		r.exec = func() []byte { return c.setWatches(hdr, req) }
+		r.read = func(t *datatree.Tree) []byte { return c.setWatches(t, hdr, req) }
 	default:
 		auth := c.identities()
-		r.exec = func() []byte { return c.read(hdr, req, auth) }
+		r.read = func(t *datatree.Tree) []byte { return c.read(t, hdr, req, auth) }
 	}
 	return r
 }
@@ -200,96 +206,94 @@ func (c *conn) authenticate(r *request, body []byte) *request {
 	return r
 }
 
-// read serves a read from the local tree. Watches are registered under the same read
-// lock as the read, so no change can slip between them.
-func (c *conn) read(hdr zkproto.RequestHeader, req zkproto.Record, auth []zkproto.Id) []byte {
-	var (
-		zxid    zkproto.Zxid
-		code    = zkproto.ErrOK
-		body    zkproto.Record
-		errBody zkproto.Record // the rare error reply that has a body
-	)
-	w := c.srv.watches
-	c.srv.fsm.read(func(t *datatree.Tree) {
-		zxid = t.LastZxid()
-		switch q := req.(type) {
-		case *zkproto.ExistsRequest:
-			if strings.IndexByte(q.Path, 0) >= 0 {
-				// FinalRequestProcessor checks exists paths for '\0' only.
-				code = zkproto.ErrBadArguments
-				return
-			}
-			stat, ok := t.Exists(q.Path)
-			if q.Watch {
-				// Set whether or not the node exists: it fires on creation too.
-				w.Add(c, q.Path, watch.Exist)
-			}
-			if !ok {
-				code = zkproto.ErrNoNode
-				return
-			}
-			body = &zkproto.ExistsResponse{Stat: stat}
-		case *zkproto.GetDataRequest:
-			body, code = c.getData(t, q, auth)
-		case *zkproto.GetChildrenRequest:
-			var kids []string
-			if kids, _, code = c.children(t, q.Path, q.Watch, auth); code == zkproto.ErrOK {
-				body = &zkproto.GetChildrenResponse{Children: kids}
-			}
-		case *zkproto.GetChildren2Request:
-			kids, stat, err := c.children(t, q.Path, q.Watch, auth)
-			if code = err; code == zkproto.ErrOK {
-				body = &zkproto.GetChildren2Response{Children: kids, Stat: stat}
-			}
-		case *zkproto.GetACLRequest:
-			acl, stat, err := t.GetACL(q.Path, auth)
-			if code = err; code == zkproto.ErrOK {
-				body = &zkproto.GetACLResponse{ACL: acl, Stat: stat}
-			}
-		case *zkproto.GetAllChildrenNumberRequest:
-			var n int
-			if n, code = t.AllChildrenNumber(q.Path, auth); code == zkproto.ErrOK {
-				body = &zkproto.GetAllChildrenNumberResponse{TotalNumber: int32(n)}
-			}
-		case *zkproto.GetEphemeralsRequest:
-			body = &zkproto.GetEphemeralsResponse{Ephemerals: t.Ephemerals(c.session(), q.PrefixPath)}
-		case *zkproto.MultiRequest:
-			if !q.IsRead() {
-				// ZooKeeper throws "Invalid type of op" on a write op in a multiRead:
-				// MARSHALLINGERROR, with the empty MultiResponse it had begun as body.
-				code = zkproto.ErrMarshallingError
-				errBody = &zkproto.MultiResponse{}
-				return
-			}
-			body = c.multiRead(t, q, auth)
-		case *zkproto.CheckWatchesRequest:
-			code = watchResult(w.Contains(c, q.Path, q.Type))
-		case *zkproto.RemoveWatchesRequest:
-			code = watchResult(w.Remove(c, q.Path, q.Type))
-		case *zkproto.AddWatchRequest:
-			k, ok := watch.KindOfAddWatchMode(q.Mode)
-			if !ok {
-				code = zkproto.ErrMarshallingError
-				return
-			}
-			w.Add(c, q.Path, k)
-			// ZooKeeper answers addWatch with an ErrorResponse body, which the Java
-			// client reads.
-			body = &zkproto.ErrorResponse{}
-		case nil:
-			if hdr.Type == zkproto.OpWhoAmI {
-				body = whoAmI(auth)
-				return
-			}
-			code = zkproto.ErrUnimplemented
-		default:
-			code = zkproto.ErrUnimplemented
-		}
-	})
+// read serves a read from the local tree, which the caller holds locked. Watches are
+// registered under the same lock as the read, so no change can slip between them.
+func (c *conn) read(t *datatree.Tree, hdr zkproto.RequestHeader, req zkproto.Record, auth []zkproto.Id) []byte {
+	zxid := t.LastZxid()
+	body, errBody, code := c.readBody(t, hdr, req, auth)
 	if errBody != nil {
 		return frameOf(&zkproto.ReplyHeader{Xid: hdr.Xid, Zxid: zxid, Err: code}, errBody)
 	}
 	return c.reply(hdr.Xid, zxid, code, body)
+}
+
+// readBody runs one read; errBody is the rare error reply that has a body.
+func (c *conn) readBody(t *datatree.Tree, hdr zkproto.RequestHeader, req zkproto.Record, auth []zkproto.Id) (body, errBody zkproto.Record, code zkproto.ErrCode) {
+	w := c.srv.watches
+	switch q := req.(type) {
+	case *zkproto.ExistsRequest:
+		if strings.IndexByte(q.Path, 0) >= 0 {
+			// FinalRequestProcessor checks exists paths for '\0' only.
+			code = zkproto.ErrBadArguments
+			return
+		}
+		stat, ok := t.Exists(q.Path)
+		if q.Watch {
+			// Set whether or not the node exists: it fires on creation too.
+			w.Add(c, q.Path, watch.Exist)
+		}
+		if !ok {
+			code = zkproto.ErrNoNode
+			return
+		}
+		body = &zkproto.ExistsResponse{Stat: stat}
+	case *zkproto.GetDataRequest:
+		body, code = c.getData(t, q, auth)
+	case *zkproto.GetChildrenRequest:
+		var kids []string
+		if kids, _, code = c.children(t, q.Path, q.Watch, auth); code == zkproto.ErrOK {
+			body = &zkproto.GetChildrenResponse{Children: kids}
+		}
+	case *zkproto.GetChildren2Request:
+		kids, stat, err := c.children(t, q.Path, q.Watch, auth)
+		if code = err; code == zkproto.ErrOK {
+			body = &zkproto.GetChildren2Response{Children: kids, Stat: stat}
+		}
+	case *zkproto.GetACLRequest:
+		acl, stat, err := t.GetACL(q.Path, auth)
+		if code = err; code == zkproto.ErrOK {
+			body = &zkproto.GetACLResponse{ACL: acl, Stat: stat}
+		}
+	case *zkproto.GetAllChildrenNumberRequest:
+		var n int
+		if n, code = t.AllChildrenNumber(q.Path, auth); code == zkproto.ErrOK {
+			body = &zkproto.GetAllChildrenNumberResponse{TotalNumber: int32(n)}
+		}
+	case *zkproto.GetEphemeralsRequest:
+		body = &zkproto.GetEphemeralsResponse{Ephemerals: t.Ephemerals(c.session(), q.PrefixPath)}
+	case *zkproto.MultiRequest:
+		if !q.IsRead() {
+			// ZooKeeper throws "Invalid type of op" on a write op in a multiRead:
+			// MARSHALLINGERROR, with the empty MultiResponse it had begun as body.
+			code = zkproto.ErrMarshallingError
+			errBody = &zkproto.MultiResponse{}
+			return
+		}
+		body = c.multiRead(t, q, auth)
+	case *zkproto.CheckWatchesRequest:
+		code = watchResult(w.Contains(c, q.Path, q.Type))
+	case *zkproto.RemoveWatchesRequest:
+		code = watchResult(w.Remove(c, q.Path, q.Type))
+	case *zkproto.AddWatchRequest:
+		k, ok := watch.KindOfAddWatchMode(q.Mode)
+		if !ok {
+			code = zkproto.ErrMarshallingError
+			return
+		}
+		w.Add(c, q.Path, k)
+		// ZooKeeper answers addWatch with an ErrorResponse body, which the Java
+		// client reads.
+		body = &zkproto.ErrorResponse{}
+	case nil:
+		if hdr.Type == zkproto.OpWhoAmI {
+			body = whoAmI(auth)
+			return
+		}
+		code = zkproto.ErrUnimplemented
+	default:
+		code = zkproto.ErrUnimplemented
+	}
+	return
 }
 
 func (c *conn) getData(t *datatree.Tree, q *zkproto.GetDataRequest, auth []zkproto.Id) (zkproto.Record, zkproto.ErrCode) {
@@ -369,7 +373,7 @@ func whoAmI(auth []zkproto.Id) *zkproto.WhoAmIResponse {
 
 // setWatches re-arms a reconnecting client's watches, first delivering what it missed
 // since relativeZxid (the rules of ZooKeeper's DataTree.setWatches).
-func (c *conn) setWatches(hdr zkproto.RequestHeader, req zkproto.Record) []byte {
+func (c *conn) setWatches(t *datatree.Tree, hdr zkproto.RequestHeader, req zkproto.Record) []byte {
 	var sw zkproto.SetWatches2
 	switch q := req.(type) {
 	case *zkproto.SetWatches:
@@ -381,7 +385,7 @@ func (c *conn) setWatches(hdr zkproto.RequestHeader, req zkproto.Record) []byte 
 	event := func(typ zkproto.EventType, path string) {
 		c.Notify(zkproto.WatcherEvent{Type: typ, State: zkproto.StateSyncConnected, Path: path})
 	}
-	c.srv.fsm.read(func(t *datatree.Tree) {
+	{
 		// A data or child watch fires NodeDeleted for a node that is gone, its change
 		// event if the node changed after relativeZxid, and is re-armed otherwise.
 		rearm := func(paths []string, k watch.Kind, changed zkproto.EventType, zxidOf func(zkproto.Stat) zkproto.Zxid) {
@@ -411,6 +415,6 @@ func (c *conn) setWatches(hdr zkproto.RequestHeader, req zkproto.Record) []byte 
 		for _, p := range sw.PersistentRecursiveWatches {
 			w.Add(c, p, watch.PersistentRecursive)
 		}
-	})
+	}
 	return c.header(hdr.Xid, zkproto.ErrOK)
 }

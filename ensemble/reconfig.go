@@ -240,5 +240,6 @@ func (c *conn) prepareReconfig(r *request, req *zkproto.ReconfigRequest) *reques
 		return r
 	}
 	r.exec = func() []byte { return c.execReconfig(r.hdr, req) }
+	r.serial = true
 	return r
 }

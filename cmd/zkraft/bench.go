@@ -22,12 +22,14 @@ func benchCmd() *cobra.Command {
 		op       string
 		size     int
 		root     string
+		inflight int
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure throughput and latency of a running ZooKeeper-compatible server",
 		Long: `Measure throughput and latency of a running server with a fixed load: --clients
-sessions each issue one --op at a time for --duration. Run it against zkraft and
+sessions each keep --inflight requests of --op outstanding (pipelined on the session's
+connection) for --duration. Run it against zkraft and
 against Apache ZooKeeper on the same machine to compare.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -36,12 +38,15 @@ against Apache ZooKeeper on the same machine to compare.`,
 			default:
 				return fmt.Errorf("--op %q: use create, set or get", op)
 			}
-			res, err := runBench(strings.Split(server, ","), clients, duration, op, size, root)
+			if inflight < 1 {
+				return fmt.Errorf("--inflight %d: use 1 or more", inflight)
+			}
+			res, err := runBench(strings.Split(server, ","), clients, inflight, duration, op, size, root)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "op=%s clients=%d size=%d duration=%v ops=%d throughput=%.0f/s p50=%v p99=%v max=%v errors=%d\n",
-				op, clients, size, duration, res.ops, float64(res.ops)/duration.Seconds(), res.p50, res.p99, res.max, res.errors)
+			fmt.Fprintf(cmd.OutOrStdout(), "op=%s clients=%d inflight=%d size=%d duration=%v ops=%d throughput=%.0f/s p50=%v p99=%v max=%v errors=%d\n",
+				op, clients, inflight, size, duration, res.ops, float64(res.ops)/duration.Seconds(), res.p50, res.p99, res.max, res.errors)
 			return nil
 		},
 	}
@@ -49,6 +54,7 @@ against Apache ZooKeeper on the same machine to compare.`,
 	cmd.Flags().IntVar(&clients, "clients", 16, "concurrent sessions")
 	cmd.Flags().DurationVar(&duration, "duration", 10*time.Second, "how long to run")
 	cmd.Flags().StringVar(&op, "op", "create", "create, set or get")
+	cmd.Flags().IntVar(&inflight, "inflight", 1, "requests each session keeps outstanding")
 	cmd.Flags().IntVar(&size, "size", 100, "data bytes per write")
 	cmd.Flags().StringVar(&root, "root", "/zkraft-bench", "znode under which the benchmark works (deleted first)")
 	return cmd
@@ -59,7 +65,7 @@ type benchResult struct {
 	p50, p99, max time.Duration
 }
 
-func runBench(servers []string, clients int, d time.Duration, op string, size int, root string) (benchResult, error) {
+func runBench(servers []string, clients, inflight int, d time.Duration, op string, size int, root string) (benchResult, error) {
 	setup, _, err := zk.Connect(servers, 10*time.Second, zk.WithLogInfo(false))
 	if err != nil {
 		return benchResult{}, err
@@ -92,34 +98,36 @@ func runBench(servers []string, clients int, d time.Duration, op string, size in
 		wg   sync.WaitGroup
 	)
 	for i, c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			mine := make([]time.Duration, 0, 1024)
-			bad := 0
-			p := fmt.Sprintf("%s/c%d", root, i)
-			for n := 0; ctx.Err() == nil; n++ {
-				start := time.Now()
-				var err error
-				switch op {
-				case "create":
-					_, err = c.Create(fmt.Sprintf("%s/n%d", p, n), data, 0, acl)
-				case "set":
-					_, err = c.Set(p, data, -1)
-				case "get":
-					_, _, err = c.Get(p)
+		for g := range inflight {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				mine := make([]time.Duration, 0, 1024)
+				bad := 0
+				p := fmt.Sprintf("%s/c%d", root, i)
+				for n := 0; ctx.Err() == nil; n++ {
+					start := time.Now()
+					var err error
+					switch op {
+					case "create":
+						_, err = c.Create(fmt.Sprintf("%s/n%d-%d", p, g, n), data, 0, acl)
+					case "set":
+						_, err = c.Set(p, data, -1)
+					case "get":
+						_, _, err = c.Get(p)
+					}
+					if err != nil {
+						bad++
+						continue
+					}
+					mine = append(mine, time.Since(start))
 				}
-				if err != nil {
-					bad++
-					continue
-				}
-				mine = append(mine, time.Since(start))
-			}
-			mu.Lock()
-			lats = append(lats, mine...)
-			errs += bad
-			mu.Unlock()
-		}()
+				mu.Lock()
+				lats = append(lats, mine...)
+				errs += bad
+				mu.Unlock()
+			}()
+		}
 	}
 	wg.Wait()
 	slices.Sort(lats)

@@ -10,7 +10,7 @@ import (
 func TestBenchMeasures(t *testing.T) {
 	srv := ensembletest.RunServer(t)
 	for _, op := range []string{"create", "set", "get"} {
-		r, err := runBench([]string{srv.Addr}, 4, 300*time.Millisecond, op, 10, "/bench-"+op)
+		r, err := runBench([]string{srv.Addr}, 4, 2, 300*time.Millisecond, op, 10, "/bench-"+op)
 		if err != nil {
 			t.Fatalf("%s: %v", op, err)
 		}

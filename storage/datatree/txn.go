@@ -21,6 +21,10 @@ const (
 	// directory ("" forgets it, when the member is removed). A member whose data was
 	// wiped comes back with another one and is refused.
 	TxnMemberIncarnation
+	// TxnSync orders a client's sync in the log among the writes: it changes nothing
+	// and takes no zxid. The member that proposed it answers once it has applied it,
+	// and so everything committed before the sync reached the leader.
+	TxnSync
 )
 
 // Txn is one change to the replicated state, with everything the leader decided when
