@@ -1,6 +1,7 @@
 package ensemble
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -257,15 +258,17 @@ func (c *conn) handshake(fr *zkproto.FrameReader) bool {
 			c.log.Info("refusing session: the ensemble has no leader")
 			return false
 		}
-		txn := &datatree.Txn{
-			Kind:     datatree.TxnCreateSession,
-			Session:  s.newSessionID(),
-			Time:     time.Now().UnixMilli(),
-			Timeout:  timeout,
-			Password: newPassword(),
-			Server:   s.cfg.ServerID,
-		}
-		res, err := s.propose(s.ctx, txn)
+		txn := &datatree.Txn{Kind: datatree.TxnCreateSession, Timeout: timeout, Server: s.cfg.ServerID}
+		// A leader change is ridden out within the client's timeout, each attempt
+		// with a new id: one whose outcome is unknown may have committed, and expires.
+		var res *datatree.Result
+		ctx, cancel := context.WithTimeout(s.ctx, time.Duration(timeout)*time.Millisecond)
+		err := s.rideOutLeaderChange(ctx, func() (err error) {
+			txn.Session, txn.Password, txn.Time = s.newSessionID(), newPassword(), time.Now().UnixMilli()
+			res, err = s.propose(ctx, txn)
+			return err
+		})
+		cancel()
 		if err != nil || res.Err != zkproto.ErrOK {
 			c.log.Warn("create session failed", "err", errOr(err, res))
 			return false

@@ -3,7 +3,6 @@ package ensemble
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -28,14 +27,15 @@ const (
 	fwdReconfig byte = 4 // body: a ReconfigRequest; reply: error (with its code) or ok
 )
 
-const maxForwardFrame = 64 << 20
+// A reply is: seq, index, code, message, kind (a leaderErrKind, one byte; an older
+// leader sends none, an older follower ignores it). code is set only for kindCode, so
+// that an older follower still reads reconfig codes as it did.
 
-var errNoLeader = errors.New("ensemble: no leader: the ensemble has no quorum")
+const maxForwardFrame = 64 << 20
 
 type fwdReply struct {
 	index uint64
-	code  zkproto.ErrCode // a ZooKeeper code for the client, when err carries one
-	err   error
+	err   error // a *leaderError
 }
 
 // forwarder is a follower's connection to the current leader.
@@ -71,7 +71,8 @@ func (f *forwarder) send(kind byte, body []byte) (<-chan fwdReply, error) {
 		f.resetLocked(fmt.Errorf("leader changed to %s", addr))
 		nc, err := dialPeer(string(addr), peerProtoForward, 2*time.Second)
 		if err != nil {
-			return nil, fmt.Errorf("forward to leader %s: %w", addr, err)
+			// Nothing was sent: the leader is gone or not yet listening.
+			return nil, &leaderError{kind: kindNoLeader, msg: fmt.Sprintf("forward to leader %s: %v", addr, err), cause: err}
 		}
 		f.nc, f.w, f.leader = nc, bufio.NewWriter(nc), string(addr)
 		pending := f.pending
@@ -91,19 +92,21 @@ func (f *forwarder) send(kind byte, body []byte) (<-chan fwdReply, error) {
 	f.w.Write(body)
 	if err := f.w.Flush(); err != nil {
 		f.resetLocked(err)
-		return nil, fmt.Errorf("forward to leader %s: %w", addr, err)
+		// Part of it may have reached the leader.
+		return nil, &leaderError{kind: kindOutcomeUnknown, msg: fmt.Sprintf("forward to leader %s: %v", addr, err), cause: err}
 	}
 	return ch, nil
 }
 
-// resetLocked drops the connection and fails every request still waiting on it.
+// resetLocked drops the connection and fails every request still waiting on it:
+// they reached the leader, or may have, so their outcome is unknown.
 func (f *forwarder) resetLocked(err error) {
 	if f.nc != nil {
 		f.nc.Close()
 		f.nc = nil
 	}
 	for seq, ch := range f.pending {
-		ch <- fwdReply{err: err}
+		ch <- fwdReply{err: &leaderError{kind: kindOutcomeUnknown, msg: err.Error(), cause: err}}
 		delete(f.pending, seq)
 	}
 	f.pending = map[uint64]chan fwdReply{}
@@ -136,9 +139,19 @@ func (f *forwarder) readReplies(nc net.Conn, pending map[uint64]chan fwdReply) {
 			nc.Close()
 			continue
 		}
-		rep := fwdReply{index: idx, code: code}
-		if msg != "" {
-			rep.err = errors.New(msg)
+		kind := kindUnclassified
+		if d.Remaining() > 0 {
+			kind = leaderErrKind(frame[len(frame)-d.Remaining()])
+		}
+		switch { // an older leader sends no kind: a code, or a message only
+		case kind == kindUnclassified && code != zkproto.ErrOK:
+			kind = kindCode
+		case kind == kindUnclassified && msg != "":
+			kind = kindOther
+		}
+		rep := fwdReply{index: idx}
+		if kind != kindUnclassified {
+			rep.err = &leaderError{kind: kind, code: code, msg: "leader: " + msg}
 		}
 		f.mu.Lock()
 		ch, ok := pending[seq]
@@ -182,16 +195,14 @@ func (s *Server) serveForward(nc net.Conn) {
 			e := zkproto.Encoder{Buf: make([]byte, 4, 32)}
 			e.Long(int64(in.seq))
 			e.Long(int64(idx))
-			msg, code := "", zkproto.ErrOK
+			msg, kind, code := "", kindUnclassified, zkproto.ErrOK
 			if err != nil {
 				msg = err.Error()
-				var re *reconfigError
-				if errors.As(err, &re) {
-					code = re.code
-				}
+				kind, code = classify(err)
 			}
 			e.Int(int32(code))
 			e.String(msg)
+			e.Buf = append(e.Buf, byte(kind))
 			binary.BigEndian.PutUint32(e.Buf, uint32(len(e.Buf)-4))
 			w.Write(e.Buf)
 			if len(queue) == 0 {
@@ -251,10 +262,10 @@ func (s *Server) leaderSync() (uint64, error) {
 		return 0, errNoLeader
 	}
 	if err := s.raft.Barrier(0).Error(); err != nil {
-		return 0, err
+		return 0, leaderErr(err)
 	}
 	if err := s.raft.VerifyLeader().Error(); err != nil {
-		return 0, err
+		return 0, leaderErr(err)
 	}
 	return s.raft.AppliedIndex(), nil
 }

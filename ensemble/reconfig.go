@@ -23,6 +23,9 @@ type reconfigError struct {
 
 func (e *reconfigError) Error() string { return e.msg }
 
+// Unwrap lets errors.As find the code, here and on a follower the leader forwarded it to.
+func (e *reconfigError) Unwrap() error { return e.code }
+
 func reconfigFail(code zkproto.ErrCode, format string, args ...any) error {
 	return &reconfigError{code: code, msg: fmt.Sprintf(format, args...)}
 }
@@ -172,9 +175,6 @@ func (c *conn) execReconfig(hdr zkproto.RequestHeader, req *zkproto.ReconfigRequ
 		if ch, err = s.forwarder.send(fwdReconfig, zkproto.Marshal(req)); err == nil {
 			rep := <-ch
 			index, err = rep.index, rep.err
-			if rep.code != zkproto.ErrOK {
-				err = &reconfigError{code: rep.code, msg: rep.err.Error()}
-			}
 		}
 	}
 	if err == nil {
@@ -185,10 +185,7 @@ func (c *conn) execReconfig(hdr zkproto.RequestHeader, req *zkproto.ReconfigRequ
 	if err != nil {
 		c.log.Info("reconfig failed", "err", err)
 		code := zkproto.ErrNewConfigNoQuorum
-		var re *reconfigError
-		if errors.As(err, &re) {
-			code = re.code
-		}
+		errors.As(err, &code) // the leader's code, when it answered with one
 		return c.header(hdr.Xid, code)
 	}
 	var (

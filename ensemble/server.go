@@ -385,13 +385,18 @@ func (s *Server) followerSync(ctx context.Context) error {
 }
 
 // sync makes this node catch up with the leader's commit point (a quorum-confirmed
-// read barrier, so that sync followed by a read is linearizable).
+// read barrier, so that sync followed by a read is linearizable). It rides out a
+// leader change for up to leaderWait.
 func (s *Server) sync(ctx context.Context) error {
-	if s.raft.State() == raft.Leader {
-		_, err := s.leaderSync()
-		return err
-	}
-	return s.followerSync(ctx)
+	ctx, cancel := context.WithTimeout(ctx, s.leaderWait())
+	defer cancel()
+	return s.rideOutLeaderChange(ctx, func() error {
+		if s.raft.State() == raft.Leader {
+			_, err := s.leaderSync()
+			return err
+		}
+		return s.followerSync(ctx)
+	})
 }
 
 // touchLocalSessions tells the leader that the sessions connected here are alive.
@@ -550,7 +555,7 @@ func (s *Server) proposeAsync(txn *datatree.Txn) proposal {
 func (p proposal) wait(ctx context.Context) (*datatree.Result, error) {
 	fail := func(err error) (*datatree.Result, error) {
 		p.s.fsm.forget(p.seq)
-		return nil, fmt.Errorf("replicate: %w", err)
+		return nil, fmt.Errorf("replicate: %w", leaderErr(err))
 	}
 	switch {
 	case p.err != nil:
