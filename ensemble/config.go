@@ -47,6 +47,12 @@ type Config struct {
 	ContainerCheckInterval time.Duration
 	// SnapshotThreshold is how many Raft entries pass between snapshots.
 	SnapshotThreshold uint64
+	// IgnoreUndecodableEntries (zoo.cfg zkraft.ignoreUndecodableEntries) skips Raft
+	// log entries this member cannot decode, logging each, instead of stopping the
+	// member. Off by default: a member that skips an entry the others apply may hold
+	// a different tree from then on. For a member that must serve while an upgrade
+	// is under way, when the entries it cannot decode are known to be harmless to it.
+	IgnoreUndecodableEntries bool
 
 	// ClientListener and PeerListener, when set, are used instead of binding
 	// ClientAddr and this member's PeerAddr: a caller that opened them on port 0 (a

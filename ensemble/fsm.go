@@ -35,7 +35,32 @@ type fsm struct {
 	// restored is called after a snapshot replaced the tree (a member that fell far
 	// behind is sent the leader's snapshot).
 	restored func()
+
+	// An entry this member cannot decode (written by a newer zkraft, or damaged) halts
+	// it: members that can decode it apply it, so skipping it would diverge silently.
+	// From then on nothing is applied or snapshotted, and halt (set by the server)
+	// stops the member. With ignoreUndecodable (zkraft.ignoreUndecodableEntries) the
+	// entry is skipped and reported to skipped instead.
+	ignoreUndecodable bool
+	halted            atomic.Pointer[undecodableError]
+	halt              func(error)
+	skipped           func(error)
 }
+
+// undecodableError is an entry of the Raft log this member cannot decode.
+type undecodableError struct {
+	index uint64
+	err   error
+}
+
+func (e *undecodableError) Error() string {
+	return fmt.Sprintf("raft index %d: %v. This member cannot apply the ensemble's log and stops rather than diverge from the members that can: "+
+		"upgrade it to the zkraft version the other members run and start it again (it applies the entry then), or remove it (reconfig -remove), "+
+		"empty its data directory and add it back. To skip such entries instead, knowing this member's state may then differ from the others', "+
+		"start it with zkraft.ignoreUndecodableEntries=true", e.index, e.err)
+}
+
+func (e *undecodableError) Unwrap() error { return e.err }
 
 // waiter is this server's interest in one of its own entries: the proposer waiting
 // for the result, and the reads its client sent after that write, which must see the
@@ -56,11 +81,21 @@ func newFSM(w *watch.Manager, instance uint64) *fsm {
 }
 
 func (f *fsm) Apply(l *raft.Log) any {
+	if h := f.halted.Load(); h != nil {
+		return &applyResult{err: h}
+	}
 	o, txn, err := decodeTxn(l.Data)
 	if err != nil {
-		// Every node would fail the same way on the same entry, so state stays in
-		// agreement; the proposer gets the error.
-		r := &applyResult{err: fmt.Errorf("raft index %d: %w", l.Index, err)}
+		// Not every member fails on it (see halted): stop, unless told to skip it.
+		u := &undecodableError{index: l.Index, err: err}
+		if f.ignoreUndecodable {
+			if f.skipped != nil {
+				f.skipped(u)
+			}
+		} else if f.halted.CompareAndSwap(nil, u) && f.halt != nil {
+			f.halt(u)
+		}
+		r := &applyResult{err: u}
 		if w := f.take(o); w != nil {
 			w.result <- r
 		}
@@ -147,6 +182,11 @@ func (f *fsm) read(fn func(t *datatree.Tree)) {
 }
 
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	if h := f.halted.Load(); h != nil {
+		// The tree lacks an entry Raft counts as applied: a snapshot would make that
+		// permanent, where a restart after an upgrade applies it.
+		return nil, h
+	}
 	// Raft never calls Snapshot concurrently with Apply; the lock keeps readers out
 	// while the point-in-time view is taken (cheap), not while it is written.
 	f.mu.Lock()

@@ -41,6 +41,7 @@ type Server struct {
 	wg     sync.WaitGroup // every goroutine the server starts
 
 	ready     chan struct{}
+	startDone chan struct{} // closed when Start returns
 	done      chan struct{}
 	closeOnce sync.Once
 	errMu     sync.Mutex
@@ -95,6 +96,7 @@ func Start(cfg Config) (*Server, error) {
 		watches:     watch.New(),
 		started:     time.Now(),
 		ready:       make(chan struct{}),
+		startDone:   make(chan struct{}),
 		done:        make(chan struct{}),
 		sessions:    newSessionTracker(cfg.TickTime),
 		outstanding: make(chan struct{}, cfg.GlobalOutstandingLimit),
@@ -107,11 +109,17 @@ func Start(cfg Config) (*Server, error) {
 		dynPeers:    map[int64]Peer{},
 		nudge:       make(chan struct{}, 1),
 	}
+	defer close(s.startDone)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.forwarder = newForwarder(s)
 	s.fsm = newFSM(s.watches, s.instance)
 	s.fsm.applied = s.onApplied
 	s.fsm.restored = s.onRestored
+	s.fsm.ignoreUndecodable = cfg.IgnoreUndecodableEntries
+	s.fsm.halt = s.fail
+	s.fsm.skipped = func(err error) {
+		s.log.Error("skipped a Raft log entry this member cannot decode (zkraft.ignoreUndecodableEntries=true): its state may differ from the other members' from here on", "err", err)
+	}
 	// Session ids as ZooKeeper makes them: server id in the top byte, time below.
 	// The shift is unsigned (Java's >>>): the top byte must be the server id, never the
 	// sign-extended 0xFF that would make an ephemeralOwner look like a TTL marker.
@@ -509,6 +517,21 @@ func (s *Server) teardown() {
 	default:
 		close(s.done)
 	}
+}
+
+// fail stops the server because of err: Err reports it and Done closes once the
+// server has stopped. It returns at once (it may run on a goroutine Close waits for).
+func (s *Server) fail(err error) {
+	s.setErr(fmt.Errorf("member %d stopped: %w", s.cfg.ServerID, err))
+	s.log.Error("stopping", "err", err)
+	go func() { // ends when the server has stopped
+		<-s.startDone
+		select {
+		case <-s.done: // Start failed and tore down
+		default:
+			s.Close()
+		}
+	}()
 }
 
 func (s *Server) setErr(err error) {

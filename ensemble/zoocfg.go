@@ -47,6 +47,7 @@ func FromZooConfig(zc *config.Config) Config {
 	cfg.ReadOnlyModeEnabled = zc.ReadOnlyModeEnabled
 	cfg.SuperDigest = zc.SuperDigest
 	cfg.ContainerCheckInterval = zc.ContainerCheckInterval
+	cfg.IgnoreUndecodableEntries = zc.IgnoreUndecodableEntries
 	if zc.SnapCount > 0 {
 		cfg.SnapshotThreshold = uint64(zc.SnapCount)
 	}

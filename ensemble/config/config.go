@@ -65,6 +65,9 @@ type Config struct {
 	// SnapCount is snapCount (zookeeper.snapCount): transactions between snapshots.
 	// 0 = unset (zkraft's default); ZooKeeper raises values below 2 to 2.
 	SnapCount int
+	// IgnoreUndecodableEntries is zkraft.ignoreUndecodableEntries, zkraft's own key:
+	// skip Raft log entries this member cannot decode instead of stopping it.
+	IgnoreUndecodableEntries bool
 
 	AutopurgeSnapRetainCount int           // autopurge.snapRetainCount (min 3)
 	AutopurgePurgeInterval   time.Duration // autopurge.purgeInterval; 0 = off
@@ -504,6 +507,8 @@ func (p *parser) set(pr property) error {
 			p.warn(line, key, fmt.Sprintf("%d is below the minimum; using 2", c.SnapCount))
 			c.SnapCount = 2
 		}
+	case key == "zkraft.ignoreUndecodableEntries":
+		c.IgnoreUndecodableEntries, err = p.boolean(line, key, val)
 	case key == "autopurge.purgeInterval":
 		c.AutopurgePurgeInterval, err = p.purgeInterval(line, key, val)
 	case key == "admin.enableServer":
