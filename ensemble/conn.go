@@ -499,6 +499,15 @@ func (c *conn) Notify(ev zkproto.WatcherEvent) {
 	c.enqueue(frameOf(&zkproto.ReplyHeader{Xid: zkproto.XidWatchEvent, Zxid: -1}, &ev))
 }
 
+// MayRead tells the watch table whether this connection's identities may READ a
+// znode with acl (watch.Watcher). The table asks only for ACLs that world:anyone
+// may not read.
+func (c *conn) MayRead(acl []zkproto.ACL) bool {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	return datatree.CheckPerm(acl, zkproto.PermRead, c.auth)
+}
+
 // SessionID identifies the watcher in wchc/wchp dumps.
 func (c *conn) SessionID() zkproto.SessionID { return c.session() }
 

@@ -105,7 +105,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 	res := f.tree.Apply(txn)
 	f.zxid.Store(int64(f.tree.LastZxid()))
 	for _, ev := range res.Events {
-		f.watches.Trigger(ev.Path, ev.Type)
+		f.watches.Trigger(ev.Path, ev.Type, ev.ACL)
 	}
 	w := f.take(o)
 	if w != nil {

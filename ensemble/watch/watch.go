@@ -22,8 +22,17 @@ import (
 //   - Standard and persistent entries fire only for their own path; recursive entries fire
 //     for the path and every descendant, never for NodeChildrenChanged. Ancestors are only
 //     walked while the table holds a recursive entry.
+//   - An event goes only to watchers that may READ it under the ACL the tree passes
+//     along (Trigger's acl), as ServerCnxn.process(event, acl) decides since
+//     ZOOKEEPER-4799 (CVE-2024-23944, in Debian's 3.8.0 and in 3.8.4): the node's ACL
+//     at the event, the deleted node's for NodeDeleted, the parent's for
+//     NodeChildrenChanged; recursive watches are checked against the node the event
+//     happened to, not the watched ancestor. A one-shot watch whose event is dropped
+//     is used up all the same. The events that setWatches replays are not checked.
+//     integration/compat's watch-acl scenarios hold the measurements.
 //
-// Lock order: server tree lock → Manager.mu → connection queue lock (inside Notify).
+// Lock order: server tree lock → Manager.mu → connection locks (inside MayRead and
+// Notify).
 
 // Watcher is the connection a watch belongs to. Implementations must be comparable (a
 // pointer) since they key maps.
@@ -33,6 +42,10 @@ type Watcher interface {
 	// holds the tree lock, which is what orders the event before any response that
 	// reflects the change.
 	Notify(ev zkproto.WatcherEvent)
+	// MayRead reports whether the watcher's session may READ a znode with this ACL
+	// (non-empty, and not readable by world:anyone) under its identities now. It
+	// must not block or call back into the Manager either.
+	MayRead(acl []zkproto.ACL) bool
 }
 
 // SessionWatcher is a Watcher that knows its session, for the wchc/wchp dumps.
@@ -203,7 +216,8 @@ func (m *Manager) Add(w Watcher, path string, k Kind) {
 	}
 }
 
-// Trigger delivers one change to path, as DataTree does:
+// Trigger delivers one change to path, as DataTree does, to the watchers that may
+// READ it under acl (nil: everyone):
 //
 //	NodeCreated, NodeDataChanged  data table at path (and recursive watches above it)
 //	NodeDeleted                   data table, then child table, at path (and above)
@@ -211,20 +225,23 @@ func (m *Manager) Add(w Watcher, path string, k Kind) {
 //
 // The server calls Trigger(parent, NodeChildrenChanged) itself after a create or delete.
 // Each watcher gets at most one event per call, with State SyncConnected and Path path.
-// One-shot watches that fire are removed; persistent ones stay. Other event types are
-// ignored.
-func (m *Manager) Trigger(path string, typ zkproto.EventType) {
+// One-shot watches that fire are removed, delivered or not; persistent ones stay.
+// Other event types are ignored.
+func (m *Manager) Trigger(path string, typ zkproto.EventType, acl []zkproto.ACL) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if worldReadable(acl) {
+		acl = nil // no watcher needs asking: the common case costs nothing more
+	}
 	ev := zkproto.WatcherEvent{Type: typ, State: zkproto.StateSyncConnected, Path: path}
 	switch typ {
 	case zkproto.EventNodeCreated, zkproto.EventNodeDataChanged:
-		m.trigger(&m.data, ev)
+		m.trigger(&m.data, ev, acl)
 	case zkproto.EventNodeDeleted:
-		m.trigger(&m.data, ev)
-		m.trigger(&m.child, ev)
+		m.trigger(&m.data, ev, acl)
+		m.trigger(&m.child, ev, acl)
 	case zkproto.EventNodeChildrenChanged:
-		m.trigger(&m.child, ev)
+		m.trigger(&m.child, ev, acl)
 	default:
 		return
 	}
@@ -233,8 +250,24 @@ func (m *Manager) Trigger(path string, typ zkproto.EventType) {
 	}
 }
 
+// worldReadable reports whether anyone may READ a znode with acl: an empty ACL
+// allows everything (ZooKeeperServer.checkACL), and so does a world:anyone entry
+// with READ.
+func worldReadable(acl []zkproto.ACL) bool {
+	if len(acl) == 0 {
+		return true
+	}
+	for _, a := range acl {
+		if a.Perms&zkproto.PermRead != 0 && a.ID.Scheme == "world" && a.ID.ID == "anyone" {
+			return true
+		}
+	}
+	return false
+}
+
 // trigger is WatchManager.triggerWatch with the suppress set kept in m.fired.
-func (m *Manager) trigger(t *table, ev zkproto.WatcherEvent) {
+// A non-nil acl is asked of each watcher (MayRead).
+func (m *Manager) trigger(t *table, ev zkproto.WatcherEvent, acl []zkproto.ACL) {
 	path := ev.Path
 	if ws := t.byPath[path]; ws != nil {
 		for w, md := range ws {
@@ -249,7 +282,7 @@ func (m *Manager) trigger(t *table, ev zkproto.WatcherEvent) {
 					delete(t.byWatcher, w)
 				}
 			}
-			m.notify(w, ev)
+			m.notify(w, ev, acl)
 		}
 		if len(ws) == 0 {
 			delete(t.byPath, path)
@@ -261,17 +294,20 @@ func (m *Manager) trigger(t *table, ev zkproto.WatcherEvent) {
 	for p := parent(path); p != ""; p = parent(p) {
 		for w, md := range t.byPath[p] {
 			if md == recursive {
-				m.notify(w, ev)
+				m.notify(w, ev, acl)
 			}
 		}
 	}
 }
 
-func (m *Manager) notify(w Watcher, ev zkproto.WatcherEvent) {
+func (m *Manager) notify(w Watcher, ev zkproto.WatcherEvent, acl []zkproto.ACL) {
 	if _, done := m.fired[w]; done {
 		return
 	}
 	m.fired[w] = struct{}{}
+	if acl != nil && !w.MayRead(acl) {
+		return
+	}
 	w.Notify(ev)
 }
 

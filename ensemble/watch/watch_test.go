@@ -11,11 +11,20 @@ import (
 )
 
 type fakeWatcher struct {
-	id    zkproto.SessionID
-	stale bool
+	id     zkproto.SessionID
+	stale  bool
+	noRead bool // MayRead answers false
 
-	mu  sync.Mutex
-	evs []zkproto.WatcherEvent
+	mu    sync.Mutex
+	evs   []zkproto.WatcherEvent
+	asked [][]zkproto.ACL // MayRead's arguments
+}
+
+func (f *fakeWatcher) MayRead(acl []zkproto.ACL) bool {
+	f.mu.Lock()
+	f.asked = append(f.asked, acl)
+	f.mu.Unlock()
+	return !f.noRead
 }
 
 func (f *fakeWatcher) Notify(ev zkproto.WatcherEvent) {
@@ -89,7 +98,7 @@ func TestTrigger(t *testing.T) {
 					m := New()
 					w := &fakeWatcher{id: 1}
 					m.Add(w, "/a", tt.kind)
-					m.Trigger(c.path, typ)
+					m.Trigger(c.path, typ, nil)
 					var wantEvs []zkproto.WatcherEvent
 					if c.want.fire {
 						wantEvs = []zkproto.WatcherEvent{ev(typ, c.path)}
@@ -101,7 +110,7 @@ func TestTrigger(t *testing.T) {
 						t.Errorf("kept = %v, want %v", got, c.want.kept)
 					}
 					// A second identical change fires again only if the watch was kept.
-					m.Trigger(c.path, typ)
+					m.Trigger(c.path, typ, nil)
 					if got := len(w.take()); got != 0 && !c.want.kept {
 						t.Errorf("second trigger delivered %d events after a one-shot fired", got)
 					}
@@ -117,7 +126,7 @@ func TestRecursiveOnRoot(t *testing.T) {
 	m.Add(w, "/", PersistentRecursive)
 	for _, p := range []string{"/", "/a", "/a/b/c"} {
 		for _, typ := range []zkproto.EventType{created, deleted, changed, children} {
-			m.Trigger(p, typ)
+			m.Trigger(p, typ, nil)
 			var want []zkproto.WatcherEvent
 			if typ != children {
 				want = []zkproto.WatcherEvent{ev(typ, p)}
@@ -138,7 +147,7 @@ func TestOtherEventTypesIgnored(t *testing.T) {
 	for _, typ := range []zkproto.EventType{zkproto.EventNone, zkproto.EventDataWatchRemoved,
 		zkproto.EventChildWatchRemoved, zkproto.EventPersistentWatchRemoved} {
 		for _, k := range []Kind{Data, Child, Persistent, PersistentRecursive} {
-			m.Trigger("/"+k.String(), typ)
+			m.Trigger("/"+k.String(), typ, nil)
 		}
 	}
 	if got := w.take(); len(got) != 0 {
@@ -172,7 +181,7 @@ func TestDedupe(t *testing.T) {
 					m.Add(w2, p, k)
 				}
 			}
-			m.Trigger(tt.path, tt.typ)
+			m.Trigger(tt.path, tt.typ, nil)
 			want := []zkproto.WatcherEvent{ev(tt.typ, tt.path)}
 			for _, w := range []*fakeWatcher{w1, w2} {
 				if got := w.take(); !slices.Equal(got, want) {
@@ -191,7 +200,7 @@ func TestDeleteRemovesBothOneShots(t *testing.T) {
 	w := &fakeWatcher{id: 1}
 	m.Add(w, "/a", Data)
 	m.Add(w, "/a", Child)
-	m.Trigger("/a", deleted)
+	m.Trigger("/a", deleted, nil)
 	if got := len(w.take()); got != 1 {
 		t.Fatalf("events = %d, want 1", got)
 	}
@@ -242,7 +251,7 @@ func TestReplaceMode(t *testing.T) {
 				m.Add(w, "/a", k)
 			}
 			for i, s := range tt.steps {
-				m.Trigger(s.path, s.typ)
+				m.Trigger(s.path, s.typ, nil)
 				if got := len(w.take()) == 1; got != s.fire {
 					t.Errorf("step %d %v@%s: fired = %v, want %v", i, s.typ, s.path, got, s.fire)
 				}
@@ -330,12 +339,12 @@ func TestRemoveContains(t *testing.T) {
 				}
 				for typ, fire := range tt.after[i] {
 					path := "/a"
-					m.Trigger(path, typ)
+					m.Trigger(path, typ, nil)
 					if got := len(w.take()) == 1; got != fire {
 						t.Errorf("%v: fired = %v, want %v", typ, got, fire)
 					}
 					if tt.kinds[0] == PersistentRecursive {
-						m.Trigger("/a/x", typ)
+						m.Trigger("/a/x", typ, nil)
 						if got := len(w.take()) == 1; got != fire {
 							t.Errorf("%v below: fired = %v, want %v", typ, got, fire)
 						}
@@ -386,8 +395,8 @@ func TestRemoveWatcher(t *testing.T) {
 	m.RemoveWatcher(w1)
 	m.RemoveWatcher(w1) // idempotent
 	for _, p := range []string{"/a", "/b", "/c", "/c/d"} {
-		m.Trigger(p, changed)
-		m.Trigger(p, children)
+		m.Trigger(p, changed, nil)
+		m.Trigger(p, children, nil)
 	}
 	if got := w1.take(); len(got) != 0 {
 		t.Errorf("removed watcher got %v", got)
@@ -449,8 +458,8 @@ func TestConcurrent(t *testing.T) {
 			for i := range 500 {
 				p := fmt.Sprintf("/n%d", i%10)
 				m.Add(w, p, Kind(i%5+1))
-				m.Trigger(p, zkproto.EventType(i%4+1))
-				m.Trigger(p+"/x", changed)
+				m.Trigger(p, zkproto.EventType(i%4+1), nil)
+				m.Trigger(p+"/x", changed, nil)
 				m.Contains(w, p, zkproto.WatcherAny)
 				if i%7 == 0 {
 					m.Remove(w, p, zkproto.WatcherData)
@@ -474,11 +483,11 @@ func TestTriggerNoWatchersAllocs(t *testing.T) {
 	m := New()
 	w := &fakeWatcher{id: 1}
 	m.Add(w, "/other", Data)
-	if n := testing.AllocsPerRun(100, func() { m.Trigger("/a/b/c", changed) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { m.Trigger("/a/b/c", changed, nil) }); n != 0 {
 		t.Errorf("allocs without recursive watches = %v", n)
 	}
 	m.Add(w, "/x", PersistentRecursive)
-	if n := testing.AllocsPerRun(100, func() { m.Trigger("/a/b/c", changed) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { m.Trigger("/a/b/c", changed, nil) }); n != 0 {
 		t.Errorf("allocs walking ancestors = %v", n)
 	}
 }
@@ -499,7 +508,7 @@ func BenchmarkTriggerNoWatchers(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		m.Trigger("/a/b/c", changed)
+		m.Trigger("/a/b/c", changed, nil)
 	}
 }
 
@@ -509,13 +518,14 @@ func BenchmarkTriggerNoWatchersRecursiveElsewhere(b *testing.B) {
 	m.Add(w, "/x", PersistentRecursive)
 	b.ReportAllocs()
 	for b.Loop() {
-		m.Trigger("/a/b/c/d/e", changed)
+		m.Trigger("/a/b/c/d/e", changed, nil)
 	}
 }
 
 type nopWatcher struct{ id int }
 
 func (*nopWatcher) Notify(zkproto.WatcherEvent) {}
+func (*nopWatcher) MayRead([]zkproto.ACL) bool  { return true }
 
 func BenchmarkTriggerPersistent(b *testing.B) {
 	m := New()
@@ -524,7 +534,7 @@ func BenchmarkTriggerPersistent(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		m.Trigger("/a", changed)
+		m.Trigger("/a", changed, nil)
 	}
 }
 
@@ -534,6 +544,6 @@ func BenchmarkAddTriggerOneShot(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		m.Add(w, "/a", Data)
-		m.Trigger("/a", changed)
+		m.Trigger("/a", changed, nil)
 	}
 }

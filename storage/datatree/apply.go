@@ -115,10 +115,7 @@ func (t *Tree) closeSession(txn *Txn, zxid zkproto.Zxid) ([]Event, zkproto.ErrCo
 	}
 	for _, p := range paths {
 		n, _ := t.get(p)
-		t.deleteNode(p, n, zxid)
-		ev = append(ev,
-			Event{Type: zkproto.EventNodeDeleted, Path: p},
-			Event{Type: zkproto.EventNodeChildrenChanged, Path: zkproto.ParentPath(p)})
+		t.deleteNode(p, n, zxid, &ev)
 	}
 	delete(t.sessions, txn.Session)
 	return ev, zkproto.ErrOK
@@ -285,8 +282,8 @@ func (t *Tree) create(txn *Txn, op zkproto.OpCode, path string, data []byte, acl
 	}
 	t.insert(path, n)
 	*ev = append(*ev,
-		Event{Type: zkproto.EventNodeCreated, Path: path},
-		Event{Type: zkproto.EventNodeChildrenChanged, Path: parentPath})
+		Event{Type: zkproto.EventNodeCreated, Path: path, ACL: acl},
+		Event{Type: zkproto.EventNodeChildrenChanged, Path: parentPath, ACL: np.acl})
 	if op == zkproto.OpCreate {
 		return &zkproto.CreateResponse{Path: path}, zkproto.ErrOK
 	}
@@ -310,15 +307,22 @@ func seqSuffix(c int32) string {
 	return string(b)
 }
 
-// deleteNode removes n (no children) at path and updates its parent's pzxid.
-func (t *Tree) deleteNode(path string, n node, zxid zkproto.Zxid) {
+// deleteNode removes n (no children) at path, updates its parent's pzxid and
+// appends the events: NodeDeleted under n's ACL, NodeChildrenChanged under the
+// parent's.
+func (t *Tree) deleteNode(path string, n node, zxid zkproto.Zxid, ev *[]Event) {
 	t.remove(path, n)
 	pp := zkproto.ParentPath(path)
+	var parentACL []zkproto.ACL
 	if p, ok := t.get(pp); ok {
 		np := p
 		np.pzxid = zxid
 		t.set(pp, p, np)
+		parentACL = p.acl
 	}
+	*ev = append(*ev,
+		Event{Type: zkproto.EventNodeDeleted, Path: path, ACL: n.acl},
+		Event{Type: zkproto.EventNodeChildrenChanged, Path: pp, ACL: parentACL})
 }
 
 func (t *Tree) delete(txn *Txn, path string, version int32, zxid zkproto.Zxid, ev *[]Event) zkproto.ErrCode {
@@ -343,10 +347,7 @@ func (t *Tree) delete(txn *Txn, path string, version int32, zxid zkproto.Zxid, e
 	if n.numChildren() > 0 {
 		return zkproto.ErrNotEmpty
 	}
-	t.deleteNode(path, n, zxid)
-	*ev = append(*ev,
-		Event{Type: zkproto.EventNodeDeleted, Path: path},
-		Event{Type: zkproto.EventNodeChildrenChanged, Path: parentPath})
+	t.deleteNode(path, n, zxid, ev)
 	return zkproto.ErrOK
 }
 
@@ -355,7 +356,7 @@ func (t *Tree) delete(txn *Txn, path string, version int32, zxid zkproto.Zxid, e
 // children (NOTEMPTY). A TTL node must also still be expired at txn.Time, so a
 // node touched after the reaper chose it survives.
 func (t *Tree) deleteContainer(txn *Txn, path string, zxid zkproto.Zxid, ev *[]Event) zkproto.ErrCode {
-	parentPath, ok := parentOf(path)
+	_, ok := parentOf(path)
 	if !ok || isSpecialPath(path) {
 		return zkproto.ErrBadArguments
 	}
@@ -375,10 +376,7 @@ func (t *Tree) deleteContainer(txn *Txn, path string, zxid zkproto.Zxid, ev *[]E
 	default:
 		return zkproto.ErrBadVersion
 	}
-	t.deleteNode(path, n, zxid)
-	*ev = append(*ev,
-		Event{Type: zkproto.EventNodeDeleted, Path: path},
-		Event{Type: zkproto.EventNodeChildrenChanged, Path: parentPath})
+	t.deleteNode(path, n, zxid, ev)
 	return zkproto.ErrOK
 }
 
@@ -403,7 +401,7 @@ func (t *Tree) setData(txn *Txn, r *zkproto.SetDataRequest, zxid zkproto.Zxid, e
 	nn.mzxid = zxid
 	nn.mtime = txn.Time
 	t.set(r.Path, n, nn)
-	*ev = append(*ev, Event{Type: zkproto.EventNodeDataChanged, Path: r.Path})
+	*ev = append(*ev, Event{Type: zkproto.EventNodeDataChanged, Path: r.Path, ACL: nn.acl})
 	return &zkproto.SetDataResponse{Stat: nn.stat()}, zkproto.ErrOK
 }
 

@@ -187,8 +187,8 @@ func TestCreate(t *testing.T) {
 			if path != tc.path {
 				t.Fatalf("created %q, want %q", path, tc.path)
 			}
-			want := []Event{{zkproto.EventNodeCreated, path}, {zkproto.EventNodeChildrenChanged, "/p"}}
-			if !reflect.DeepEqual(res.Events, want) {
+			want := []Event{{Type: zkproto.EventNodeCreated, Path: path}, {Type: zkproto.EventNodeChildrenChanged, Path: "/p"}}
+			if !reflect.DeepEqual(withoutACL(res.Events), want) {
 				t.Errorf("events %v", res.Events)
 			}
 		})
@@ -248,7 +248,7 @@ func TestDeleteSetDataSetACLCheck(t *testing.T) {
 	if st.Version != 1 || st.Mzxid != res.Zxid || st.DataLength != 5 || st.Czxid == st.Mzxid {
 		t.Errorf("setData stat %+v", st)
 	}
-	if !reflect.DeepEqual(res.Events, []Event{{zkproto.EventNodeDataChanged, "/c"}}) {
+	if !reflect.DeepEqual(withoutACL(res.Events), []Event{{Type: zkproto.EventNodeDataChanged, Path: "/c"}}) {
 		t.Errorf("events %v", res.Events)
 	}
 	mustApply(t, tr, setDataTxn("/c", "again", -1))
@@ -286,7 +286,7 @@ func TestDeleteSetDataSetACLCheck(t *testing.T) {
 
 	// delete: events, parent pzxid and cversion.
 	res = mustApply(t, tr, deleteTxn("/a/b", 0))
-	if !reflect.DeepEqual(res.Events, []Event{{zkproto.EventNodeDeleted, "/a/b"}, {zkproto.EventNodeChildrenChanged, "/a"}}) {
+	if !reflect.DeepEqual(withoutACL(res.Events), []Event{{Type: zkproto.EventNodeDeleted, Path: "/a/b"}, {Type: zkproto.EventNodeChildrenChanged, Path: "/a"}}) {
 		t.Errorf("events %v", res.Events)
 	}
 	if st := stat(t, tr, "/a"); st.Pzxid != res.Zxid || st.Cversion != 2 || st.NumChildren != 0 {
@@ -339,11 +339,11 @@ func TestSessions(t *testing.T) {
 	}
 	res := mustApply(t, tr, &Txn{Kind: TxnCloseSession, Session: 7})
 	want := []Event{
-		{zkproto.EventNodeDeleted, "/e"}, {zkproto.EventNodeChildrenChanged, "/"},
-		{zkproto.EventNodeDeleted, "/x/a"}, {zkproto.EventNodeChildrenChanged, "/x"},
-		{zkproto.EventNodeDeleted, "/x/b"}, {zkproto.EventNodeChildrenChanged, "/x"},
+		{Type: zkproto.EventNodeDeleted, Path: "/e"}, {Type: zkproto.EventNodeChildrenChanged, Path: "/"},
+		{Type: zkproto.EventNodeDeleted, Path: "/x/a"}, {Type: zkproto.EventNodeChildrenChanged, Path: "/x"},
+		{Type: zkproto.EventNodeDeleted, Path: "/x/b"}, {Type: zkproto.EventNodeChildrenChanged, Path: "/x"},
 	}
-	if !reflect.DeepEqual(res.Events, want) {
+	if !reflect.DeepEqual(withoutACL(res.Events), want) {
 		t.Errorf("close events %v", res.Events)
 	}
 	if _, ok := tr.Session(7); ok {
@@ -404,13 +404,13 @@ func TestMultiSuccess(t *testing.T) {
 		t.Errorf("check/delete responses %+v", mr.Results[4:])
 	}
 	wantEv := []Event{
-		{zkproto.EventNodeCreated, "/m/s-0000000001"}, {zkproto.EventNodeChildrenChanged, "/m"},
-		{zkproto.EventNodeCreated, "/m/s-0000000002"}, {zkproto.EventNodeChildrenChanged, "/m"},
-		{zkproto.EventNodeCreated, "/m/c"}, {zkproto.EventNodeChildrenChanged, "/m"},
-		{zkproto.EventNodeDataChanged, "/m/s-0000000001"},
-		{zkproto.EventNodeDeleted, "/m/old"}, {zkproto.EventNodeChildrenChanged, "/m"},
+		{Type: zkproto.EventNodeCreated, Path: "/m/s-0000000001"}, {Type: zkproto.EventNodeChildrenChanged, Path: "/m"},
+		{Type: zkproto.EventNodeCreated, Path: "/m/s-0000000002"}, {Type: zkproto.EventNodeChildrenChanged, Path: "/m"},
+		{Type: zkproto.EventNodeCreated, Path: "/m/c"}, {Type: zkproto.EventNodeChildrenChanged, Path: "/m"},
+		{Type: zkproto.EventNodeDataChanged, Path: "/m/s-0000000001"},
+		{Type: zkproto.EventNodeDeleted, Path: "/m/old"}, {Type: zkproto.EventNodeChildrenChanged, Path: "/m"},
 	}
-	if !reflect.DeepEqual(res.Events, wantEv) {
+	if !reflect.DeepEqual(withoutACL(res.Events), wantEv) {
 		t.Errorf("events %v", res.Events)
 	}
 	if st := stat(t, tr, "/m"); st.Cversion != 2*4-3 || st.Pzxid != res.Zxid {
@@ -531,7 +531,7 @@ func TestDeleteContainerAndReap(t *testing.T) {
 	mustApply(t, tr, reqTxn(zkproto.OpSetACL, &zkproto.SetACLRequest{Path: "/", Version: -1,
 		ACL: []zkproto.ACL{{Perms: zkproto.PermRead, ID: zkproto.Id{Scheme: "world", ID: "anyone"}}}}))
 	res := mustApply(t, tr, dc("/c", testTime))
-	if !reflect.DeepEqual(res.Events, []Event{{zkproto.EventNodeDeleted, "/c"}, {zkproto.EventNodeChildrenChanged, "/"}}) {
+	if !reflect.DeepEqual(withoutACL(res.Events), []Event{{Type: zkproto.EventNodeDeleted, Path: "/c"}, {Type: zkproto.EventNodeChildrenChanged, Path: "/"}}) {
 		t.Errorf("events %v", res.Events)
 	}
 	// A setData on the TTL node restarts its clock.

@@ -95,3 +95,12 @@ func restore(t testing.TB, tr *Tree) *Tree {
 	}
 	return r
 }
+
+// withoutACL is evs with the ACLs left out, for tests about types and paths.
+func withoutACL(evs []Event) []Event {
+	out := make([]Event, len(evs))
+	for i, e := range evs {
+		out[i] = Event{Type: e.Type, Path: e.Path}
+	}
+	return out
+}

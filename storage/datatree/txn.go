@@ -62,6 +62,11 @@ type Txn struct {
 type Event struct {
 	Type zkproto.EventType // NodeCreated, NodeDeleted, NodeDataChanged, NodeChildrenChanged
 	Path string
+	// ACL decides who may see the event (READ): the ACL of the node at Path as it is
+	// once the change is made, for NodeDeleted the deleted node's, and for
+	// NodeChildrenChanged the parent's, which is Path. It is the tree's own slice
+	// (never modified in place): do not modify it.
+	ACL []zkproto.ACL
 }
 
 // Result is what Apply did.
