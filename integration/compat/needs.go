@@ -89,6 +89,8 @@ var needTable = []struct {
 	{"op/auth/digest-no-colon", NeedLoopback},
 	{"op/auth/normal-xid", NeedLoopback},
 	{"op/setACL/ip-cidr", NeedLoopback},
+	{"watch-acl/*/*/ip*", NeedLoopback},
+	{"watch-acl/*/*/super", NeedSuper},
 
 	{"size/*/*", NeedDefaultMaxBuffer},
 	{"size/connect-frame-too-large", NeedDefaultMaxBuffer},

@@ -33,6 +33,7 @@ func All() []Scenario {
 		ttlScenarios,
 		sessionScenarios,
 		watchScenarios,
+		watchACLScenarios,
 	} {
 		all = append(all, gen()...)
 	}
