@@ -174,6 +174,15 @@ func watchACLScenarios() []Scenario {
 		},
 	}
 	var out []Scenario
+	// The identities that count are the watcher's when the event happens, not when
+	// it set the watch.
+	out = append(out, Scenario{name: "watch-acl/auth-after-watch", feature: "watches and ACLs", steps: func(r *run) {
+		r.auth(1, "digest", "u1:p1")
+		r.exists(2, "/n", true)
+		r.auth(2, "digest", "u1:p1")
+		r.createACL(1, "/n", []zkproto.ACL{acl(zkproto.PermAll, "digest", u1)}, 0)
+		r.Ping(2)
+	}})
 	for kind, steps := range kinds {
 		for _, v := range variants {
 			out = append(out, Scenario{name: "watch-acl/" + kind + "/" + v.name, feature: "watches and ACLs", steps: func(r *run) {
