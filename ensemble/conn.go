@@ -80,26 +80,15 @@ type request struct {
 	counted  bool   // holds a globalOutstandingLimit slot
 }
 
+// acceptLoop serves the client port; a listener that fails for good stops the server.
 func (s *Server) acceptLoop() {
-	for {
-		nc, err := s.ln.Accept()
-		if err != nil {
-			if s.ctx.Err() != nil {
-				return
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			s.log.Error("accept failed", "err", err)
-			return
+	err := serveAccept(s.ln, s.ctx.Done(), &s.quiet, s.log, "client port", func(nc net.Conn) {
+		if c := s.newConn(nc); c != nil {
+			s.goAttach(c.serve)
 		}
-		c := s.newConn(nc)
-		if c == nil {
-			continue
-		}
-		s.goAttach(c.serve)
+	})
+	if err != nil {
+		s.fail(fmt.Errorf("the client port %s stopped accepting connections: %w; start the member again", s.ln.Addr(), err))
 	}
 }
 

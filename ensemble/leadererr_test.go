@@ -12,8 +12,8 @@ import (
 )
 
 // startLone starts member 1 of a two-member ensemble whose member 2 never comes: it
-// never has a leader, and never leads.
-func startLone(t *testing.T) *Server {
+// never has a leader, and never leads. wrap, if given, wraps its peer listener.
+func startLone(t *testing.T, wrap ...func(net.Listener) net.Listener) *Server {
 	t.Helper()
 	listen := func() net.Listener {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -28,6 +28,9 @@ func startLone(t *testing.T) *Server {
 	cfg.TickTime = 100 * time.Millisecond
 	cfg.ClientAddr = client.Addr().String()
 	cfg.ClientListener, cfg.PeerListener = client, peer
+	for _, w := range wrap {
+		cfg.PeerListener = w(cfg.PeerListener)
+	}
 	cfg.Peers = []Peer{{ID: 1, PeerAddr: peer.Addr().String()}, {ID: 2, PeerAddr: absent.Addr().String()}}
 	s, err := Start(cfg)
 	if err != nil {

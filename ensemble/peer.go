@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/zkraft/zkraft/storage/datatree"
 	"github.com/zkraft/zkraft/zkproto"
+	"log/slog"
 	"net"
 	"sync"
 	"syscall"
@@ -35,6 +36,10 @@ type peerMux struct {
 	probe func(id int64) (hasState bool, recorded string)
 	wg    *sync.WaitGroup
 	done  <-chan struct{}
+	// fail stops the member when the peer port stops accepting for good.
+	fail  func(error)
+	quiet *quietLog
+	log   *slog.Logger
 }
 
 func listenPeers(addr string) (net.Listener, error) {
@@ -46,48 +51,40 @@ func listenPeers(addr string) (net.Listener, error) {
 }
 
 func (m *peerMux) serve() {
-	for {
-		c, err := m.ln.Accept()
-		if err != nil {
-			select {
-			case <-m.done:
-				return
-			default:
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
+	err := serveAccept(m.ln, m.done, m.quiet, m.log, "peer port", m.route)
+	if err != nil {
+		m.fail(fmt.Errorf("the peer port %s stopped accepting connections: %w; start the member again", m.ln.Addr(), err))
+	}
+}
+
+// route serves one peer connection by its first byte.
+func (m *peerMux) route(c net.Conn) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var b [1]byte
+		if _, err := c.Read(b[:]); err != nil {
+			c.Close()
 			return
 		}
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			c.SetReadDeadline(time.Now().Add(10 * time.Second))
-			var b [1]byte
-			if _, err := c.Read(b[:]); err != nil {
-				c.Close()
-				return
-			}
-			c.SetReadDeadline(time.Time{})
-			switch b[0] {
-			case peerProtoRaft:
-				select {
-				case m.raft.accept <- c:
-				case <-m.done:
-					c.Close()
-				}
-			case peerProtoForward:
-				m.forward(c)
-			case peerProtoProbe:
-				m.answerProbe(c)
-				c.Close()
-			default:
+		c.SetReadDeadline(time.Time{})
+		switch b[0] {
+		case peerProtoRaft:
+			select {
+			case m.raft.accept <- c:
+			case <-m.done:
 				c.Close()
 			}
-		}()
-	}
+		case peerProtoForward:
+			m.forward(c)
+		case peerProtoProbe:
+			m.answerProbe(c)
+			c.Close()
+		default:
+			c.Close()
+		}
+	}()
 }
 
 // raftStream is the raft.StreamLayer over the shared peer port. It owns the inbound

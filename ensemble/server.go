@@ -261,7 +261,8 @@ func (s *Server) startPeers() (raft.Transport, error) {
 	}
 	s.peerLn = ln
 	s.raftStream = &raftStream{addr: ln.Addr(), accept: make(chan net.Conn), done: make(chan struct{}), quit: s.ctx.Done()}
-	mux := &peerMux{ln: ln, raft: s.raftStream, forward: s.trackForward, probe: s.probeAnswer, wg: &s.wg, done: s.ctx.Done()}
+	mux := &peerMux{ln: ln, raft: s.raftStream, forward: s.trackForward, probe: s.probeAnswer, wg: &s.wg, done: s.ctx.Done(),
+		fail: s.fail, quiet: &s.quiet, log: s.log}
 	s.goAttach(mux.serve)
 	s.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  s.raftStream,
