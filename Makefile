@@ -37,6 +37,7 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./storage/... ./ensemble/... ./zkproto/...
+	$(GO) test -run '^$$' -bench Pipelined -benchmem ./integration/
 
 clean:
 	rm -rf bin zkraft-data
