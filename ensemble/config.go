@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/zkraft/zkraft/storage/datatree"
 	"github.com/zkraft/zkraft/zkproto"
 )
 
@@ -63,6 +64,10 @@ type Config struct {
 
 	// Logger receives the server's structured logs; nil discards them.
 	Logger *slog.Logger
+
+	// failProposal, set by tests only, fails a proposal before it is sent when it
+	// returns an error: a failpoint for the paths that must survive one.
+	failProposal func(*datatree.Txn) error
 }
 
 // NewConfig returns ZooKeeper's defaults for a single in-memory development node on

@@ -566,6 +566,11 @@ type proposal struct {
 func (s *Server) proposeAsync(txn *datatree.Txn) proposal {
 	seq := s.seq.Add(1)
 	p := proposal{s: s, seq: seq, result: s.fsm.await(seq)}
+	if f := s.cfg.failProposal; f != nil {
+		if p.err = f(txn); p.err != nil {
+			return p
+		}
+	}
 	entry := encodeTxn(origin{Instance: s.instance, Seq: seq}, txn)
 	if s.raft.State() == raft.Leader {
 		stampTime(entry, time.Now().UnixMilli())

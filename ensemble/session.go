@@ -1,17 +1,17 @@
 package ensemble
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"slices"
-
-	"github.com/zkraft/zkraft/ensemble/fourletter"
+	"sync"
 	"time"
 
+	"github.com/hashicorp/raft"
+
+	"github.com/zkraft/zkraft/ensemble/fourletter"
 	"github.com/zkraft/zkraft/storage/datatree"
 	"github.com/zkraft/zkraft/zkproto"
-
-	"crypto/rand"
-	"sync"
 )
 
 // sessionTracker is the leader's view of when each session expires. It is node-local
@@ -101,19 +101,44 @@ func (t *sessionTracker) count() int {
 func (s *Server) expireLoop() {
 	tick := time.NewTicker(max(s.cfg.TickTime/2, 10*time.Millisecond))
 	defer tick.Stop()
+	// closing holds the expired sessions whose close has not applied yet: the
+	// tracker forgot them, so a failed proposal is retried at every tick while this
+	// member leads. A new leadership drops them: it gives every session in the
+	// tree a fresh timeout (runLeadership), as does any other member that takes over.
+	closing := map[zkproto.SessionID]bool{}
+	var term int64 // the leadership (leaderAt) closing belongs to
 	for {
+		var now time.Time
 		select {
 		case <-s.ctx.Done():
 			return
-		case now := <-tick.C:
+		case now = <-tick.C:
+		}
+		if at := s.leaderAt.Load(); !s.leader.Load() || at != term {
+			clear(closing)
+			term = at
 			if !s.leader.Load() {
 				continue
 			}
-			for _, id := range s.sessions.expired(now) {
-				s.log.Info("expiring session", "session_id", sessionHex(id))
-				txn := &datatree.Txn{Kind: datatree.TxnCloseSession, Session: id, Time: now.UnixMilli()}
-				if _, err := s.propose(s.ctx, txn); err != nil && s.ctx.Err() == nil {
-					s.log.Warn("expire session", "session_id", sessionHex(id), "err", err)
+		}
+		for _, id := range s.sessions.expired(now) {
+			s.log.Info("expiring session", "session_id", sessionHex(id))
+			closing[id] = true
+		}
+		for id := range closing {
+			if s.raft.State() != raft.Leader {
+				break // leadership is going: the next tick drops them
+			}
+			txn := &datatree.Txn{Kind: datatree.TxnCloseSession, Session: id, Time: now.UnixMilli()}
+			_, err := s.propose(s.ctx, txn)
+			switch {
+			case err == nil:
+				delete(closing, id)
+			case s.ctx.Err() != nil:
+				return
+			default:
+				if ok, n := s.quiet.allow("expire session", time.Now()); ok {
+					s.log.Warn("could not close an expired session; retrying while this member leads", "session_id", sessionHex(id), "err", err, "repeats", n)
 				}
 			}
 		}
