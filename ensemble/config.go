@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/zkraft/zkraft/storage/datatree"
+	"github.com/zkraft/zkraft/storage/raftstore"
 	"github.com/zkraft/zkraft/zkproto"
 )
 
@@ -61,6 +62,10 @@ type Config struct {
 	// server closes them.
 	ClientListener net.Listener
 	PeerListener   net.Listener
+
+	// StorageWriteHook, for fault-injection tests only, runs around every write to
+	// the data directory (see raftstore.WriteHook); nil in production.
+	StorageWriteHook raftstore.WriteHook
 
 	// Logger receives the server's structured logs; nil discards them.
 	Logger *slog.Logger

@@ -138,6 +138,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s.ln = ln
 	s.goAttach(s.runLeadership)
+	s.goAttach(s.watchStorage)
 	if !s.standalone() {
 		s.goAttach(s.commitNudger)
 	}
@@ -150,7 +151,7 @@ func (s *Server) startRaft() error {
 	s.raftLog = &slogWriter{log: s.cfg.Logger.With("component", "raft")}
 	if s.cfg.DataDir == "" {
 		s.stores = raftstore.InMemory()
-	} else if s.stores, err = raftstore.Open(s.cfg.DataDir, s.cfg.DataLogDir, s.raftLog); err != nil {
+	} else if s.stores, err = raftstore.Open(s.cfg.DataDir, raftstore.Options{LogDir: s.cfg.DataLogDir, LogOutput: s.raftLog, WriteHook: s.cfg.StorageWriteHook}); err != nil {
 		return err
 	}
 	id := raftID(s.cfg.ServerID)
@@ -533,6 +534,19 @@ func (s *Server) fail(err error) {
 			s.Close()
 		}
 	}()
+}
+
+// watchStorage stops the server once the stores refuse to write (a failed fsync or
+// write): Raft would otherwise go on retrying, a leader stepping down and being
+// elected again, on a disk that may have dropped what it accepted.
+func (s *Server) watchStorage() {
+	select {
+	case <-s.ctx.Done():
+		return
+	case <-s.stores.Failed():
+	}
+	err := s.stores.Err()
+	s.fail(fmt.Errorf("storage: %w", err))
 }
 
 func (s *Server) setErr(err error) {

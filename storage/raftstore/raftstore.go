@@ -1,6 +1,9 @@
 // Package raftstore opens the stores hashicorp/raft keeps on disk: the log and stable
 // store (raft-boltdb on bbolt, fsynced on every append) and the snapshot files. It is
-// the one place that chooses them.
+// the one place that chooses them. It adds what they lack: a checksum on every log
+// entry, stable value and snapshot's metadata, a check of all of them at start, and a
+// latch that stops all writing after a write or fsync fails (see faults.go for which
+// failures are safe to retry).
 package raftstore
 
 import (
@@ -9,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -22,6 +26,7 @@ type Stores struct {
 	Stable   raft.StableStore
 	Snapshot raft.SnapshotStore
 	closer   io.Closer
+	latch    *latch
 }
 
 // Close releases the log database. Snapshot files need no closing.
@@ -32,15 +37,48 @@ func (s *Stores) Close() error {
 	return s.closer.Close()
 }
 
+// Failed is closed when a write failed in a way that stops all writing; Err then
+// says which (a *WriteError). It is nil, never closed, for stores in memory.
+func (s *Stores) Failed() <-chan struct{} {
+	if s.latch == nil {
+		return nil
+	}
+	return s.latch.failed
+}
+
+// Err is the write error that stopped writing, or nil.
+func (s *Stores) Err() error {
+	if s.latch == nil {
+		return nil
+	}
+	return s.latch.get()
+}
+
 // retainSnapshots is how many snapshot files are kept; older ones are removed.
 const retainSnapshots = 2
 
+// Options are Open's optional settings.
+type Options struct {
+	// LogDir, when not empty, holds raft.db instead of the data directory (zoo.cfg's
+	// dataLogDir: put the log on its own disk).
+	LogDir string
+	// LogOutput receives the snapshot store's log lines.
+	LogOutput io.Writer
+	// WriteHook, for fault-injection tests only, runs around every write.
+	WriteHook WriteHook
+}
+
 // Open opens (creating if needed) the stores under dir: raft.db for the log and stable
-// state, snapshots/ for snapshot files. logDir, when not empty, holds raft.db instead
-// (zoo.cfg's dataLogDir: put the log on its own disk).
-func Open(dir, logDir string, logOutput io.Writer) (*Stores, error) {
+// state, snapshots/ for snapshot files. It checks every log entry, stable value and
+// snapshot first, and fails with a *CorruptError (wrapping ErrCorrupt) that names
+// the file if one is damaged.
+func Open(dir string, opts Options) (*Stores, error) {
+	logDir := opts.LogDir
 	if logDir == "" {
 		logDir = dir
+	}
+	if opts.LogOutput == nil {
+		opts.LogOutput = io.Discard
 	}
 	for _, d := range []string{dir, logDir} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
@@ -58,14 +96,50 @@ func Open(dir, logDir string, logOutput io.Writer) (*Stores, error) {
 		if errors.Is(err, bbolt.ErrTimeout) {
 			return nil, fmt.Errorf("open raft log %q: locked by another process (is another zkraft running on this data directory?)", dbPath)
 		}
+		if errors.Is(err, bbolt.ErrInvalid) || errors.Is(err, bbolt.ErrChecksum) || errors.Is(err, bbolt.ErrVersionMismatch) {
+			return nil, &CorruptError{Path: dbPath, What: err.Error()}
+		}
 		return nil, fmt.Errorf("open raft log %q: %w", dbPath, err)
 	}
-	snaps, err := raft.NewFileSnapshotStore(dir, retainSnapshots, logOutput)
+	l := newLatch(opts.WriteHook)
+	logs := &checkedStore{inner: db, path: dbPath, latch: l}
+	inner, err := raft.NewFileSnapshotStore(dir, retainSnapshots, opts.LogOutput)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open snapshot store in %q: %w", dir, err)
 	}
-	return &Stores{Log: db, Stable: db, Snapshot: snaps, closer: db}, nil
+	snaps := &snapshotStore{inner: inner, dir: filepath.Join(dir, "snapshots"), latch: l}
+	if err := check(dbPath, func() error {
+		if err := logs.load(); err != nil {
+			return err
+		}
+		if err := logs.verify(); err != nil {
+			return err
+		}
+		return snaps.verify()
+	}); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Stores{Log: logs, Stable: logs, Snapshot: snaps, closer: db, latch: l}, nil
+}
+
+// check runs the verification, turning a panic of bbolt on a damaged page (or a fault
+// reading its memory map) into a CorruptError.
+func check(dbPath string, verify func() error) (err error) {
+	done := make(chan struct{})
+	go func() { // its own goroutine: SetPanicOnFault is per goroutine
+		defer close(done)
+		debug.SetPanicOnFault(true)
+		defer func() {
+			if r := recover(); r != nil {
+				err = &CorruptError{Path: dbPath, What: fmt.Sprintf("reading it failed: %v", r)}
+			}
+		}()
+		err = verify()
+	}()
+	<-done
+	return err
 }
 
 // InMemory returns stores that live in memory only: for tests and throwaway nodes.

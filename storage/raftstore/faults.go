@@ -1,0 +1,125 @@
+package raftstore
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// ErrCorrupt is wrapped by every error that reports a file failing its check.
+var ErrCorrupt = errors.New("raftstore: corrupt data")
+
+// CorruptError names a file of the data directory that failed its check.
+type CorruptError struct {
+	Path string // the file (or snapshot directory)
+	What string // what is wrong with it
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("raftstore: %s is corrupt: %s. This member must not start on it: "+
+		"remove it from the ensemble (reconfig -remove <id>), move its data directory aside and add it back (reconfig -add), "+
+		"so that it copies the ensemble's state; a single server must be restored from a backup", e.Path, e.What)
+}
+
+func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
+
+// ErrWriteFailed is wrapped by the error of every write after the stores stopped
+// writing (see WriteError).
+var ErrWriteFailed = errors.New("raftstore: write failed")
+
+// WriteError is the first write or sync of the data directory that failed in a way
+// that may have lost data the operating system had accepted. The stores latch it and
+// fail every later write with it: after a failed fsync the kernel may have dropped
+// the dirty pages and marked them clean, so a retried fsync could succeed without
+// writing them.
+type WriteError struct {
+	Op   string // what was being written ("store log entries", "set CurrentTerm", …)
+	Path string
+	Err  error
+}
+
+func (e *WriteError) Error() string {
+	return fmt.Sprintf("raftstore: %s in %s failed: %v. This member stopped writing, because the disk may have dropped data it had accepted "+
+		"(a failed fsync is not retried). Check the disk and the kernel log, then start the member again: it verifies its files at start",
+		e.Op, e.Path, e.Err)
+}
+
+func (e *WriteError) Unwrap() []error { return []error{ErrWriteFailed, e.Err} }
+
+// retryable reports whether a failed write left the files as they were before it,
+// so that the write may be tried again: bbolt writes a transaction's pages to free
+// space, syncs, then writes and syncs the meta page that makes them visible. A write
+// refused for lack of space (ENOSPC, EDQUOT from pwrite, or from growing the file
+// before anything is written) returns synchronously, before any meta page of that
+// transaction reaches the file, so the committed state is untouched and nothing was
+// acknowledged; this is how a full disk behaves (integration TestDiskFull). Every
+// other error stops writing: EIO, and any error of fsync/fdatasync (whose ENOSPC
+// means that writeback failed and pages were dropped).
+func retryable(err error) bool {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Op == "write" && noSpace(pe.Err)
+	}
+	// bbolt formats the error of growing the file with %s: match its text.
+	msg := err.Error()
+	return strings.HasPrefix(msg, "file resize error: ") && strings.HasSuffix(msg, syscall.ENOSPC.Error())
+}
+
+func noSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// WriteOp describes one write of the stores, for a WriteHook.
+type WriteOp struct {
+	Kind string // "store logs", "delete logs", "set", "snapshot write", "snapshot close"
+	Path string // the file written (the snapshot directory for snapshots)
+}
+
+// A WriteHook runs around every write the stores make: it calls write (or does not,
+// and returns an error instead) and may replace its result. Fault-injection tests
+// use it to fail fsyncs and to simulate a power loss; it is nil in production.
+type WriteHook func(op WriteOp, write func() error) error
+
+// latch remembers the first write error that must stop writing.
+type latch struct {
+	hook   WriteHook
+	mu     sync.Mutex
+	err    error
+	failed chan struct{}
+}
+
+func newLatch(hook WriteHook) *latch { return &latch{hook: hook, failed: make(chan struct{})} }
+
+// get is the latched error, if any.
+func (l *latch) get() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// do runs write unless an earlier write failed, and latches its error unless it is
+// retryable.
+func (l *latch) do(op WriteOp, what string, write func() error) error {
+	if err := l.get(); err != nil {
+		return err
+	}
+	var err error
+	if l.hook != nil {
+		err = l.hook(op, write)
+	} else {
+		err = write()
+	}
+	if err == nil || retryable(err) {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err == nil {
+		l.err = &WriteError{Op: what, Path: op.Path, Err: err}
+		close(l.failed)
+	}
+	return l.err
+}

@@ -1,0 +1,306 @@
+package raftstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+)
+
+// Checksummed formats, inside what raft-boltdb stores.
+//
+// A log entry carries its checksum in Extensions: "zkc1", then the CRC-32C
+// (Castagnoli, big-endian) of the entry's index, term, type, append time, data and
+// the caller's own extensions, then those extensions. A stable-store value is "zks1",
+// the CRC-32C of its key and value, then the value. The format record (key
+// formatKey) says which log entries predate checksums: those at or below
+// legacyLast, written by a version without them, are read unchecked (they go with
+// the next compaction); every later entry must carry a checksum.
+const (
+	logMagic    = "zkc1"
+	stableMagic = "zks1"
+	sealLen     = 8 // magic + CRC
+)
+
+var (
+	castagnoli = crc32.MakeTable(crc32.Castagnoli)
+	formatKey  = []byte("zkraft.format")
+	// The stable-store keys hashicorp/raft uses (unexported there).
+	raftKeys = [][]byte{[]byte("CurrentTerm"), []byte("LastVoteTerm"), []byte("LastVoteCand")}
+)
+
+// logStore is what checkedStore wraps: raft-boltdb, or a test double.
+type logStore interface {
+	raft.LogStore
+	raft.StableStore
+}
+
+// checkedStore is a raft.LogStore and raft.StableStore that checksums what it stores,
+// verifies it on every read, and stops writing after the first write that failed
+// (see latch).
+type checkedStore struct {
+	inner      logStore
+	path       string
+	latch      *latch
+	legacyLast uint64 // entries up to this index may have no checksum
+}
+
+func (s *checkedStore) corrupt(format string, args ...any) error {
+	return &CorruptError{Path: s.path, What: fmt.Sprintf(format, args...)}
+}
+
+func logCRC(l *raft.Log, ext []byte) uint32 {
+	var hdr [8 + 8 + 1 + 4]byte
+	binary.BigEndian.PutUint64(hdr[0:], l.Index)
+	binary.BigEndian.PutUint64(hdr[8:], l.Term)
+	hdr[16] = byte(l.Type)
+	binary.BigEndian.PutUint32(hdr[17:], uint32(len(l.Data)))
+	c := crc32.Update(0, castagnoli, hdr[:])
+	c = crc32.Update(c, castagnoli, l.Data)
+	// The append time as its binary form (seconds, nanoseconds, zone offset), which
+	// survives raft-boltdb's msgpack round trip.
+	at, err := l.AppendedAt.MarshalBinary()
+	if err != nil { // a zone offset that is not whole minutes: the instant alone
+		at = binary.BigEndian.AppendUint64(nil, uint64(l.AppendedAt.UnixNano()))
+	}
+	c = crc32.Update(c, castagnoli, at)
+	return crc32.Update(c, castagnoli, ext)
+}
+
+// seal returns a copy of l whose Extensions carry its checksum. raft keeps using
+// the original (it replicates it), so l itself is not changed.
+func seal(l *raft.Log) *raft.Log {
+	c := *l
+	ext := make([]byte, sealLen, sealLen+len(l.Extensions))
+	copy(ext, logMagic)
+	binary.BigEndian.PutUint32(ext[4:], logCRC(l, l.Extensions))
+	c.Extensions = append(ext, l.Extensions...)
+	return &c
+}
+
+// unseal checks the entry read for index idx and removes its checksum.
+func (s *checkedStore) unseal(idx uint64, l *raft.Log) error {
+	ext := l.Extensions
+	if len(ext) < sealLen || string(ext[:4]) != logMagic {
+		if idx <= s.legacyLast && l.Index == idx {
+			return nil // written before checksums
+		}
+		return s.corrupt("log entry %d has no checksum", idx)
+	}
+	want := binary.BigEndian.Uint32(ext[4:])
+	if len(ext) == sealLen {
+		l.Extensions = nil
+	} else {
+		l.Extensions = ext[sealLen:]
+	}
+	if got := logCRC(l, l.Extensions); got != want {
+		return s.corrupt("log entry %d: checksum mismatch (stored %08x, computed %08x)", idx, want, got)
+	}
+	if l.Index != idx {
+		return s.corrupt("log entry stored under index %d says it is entry %d", idx, l.Index)
+	}
+	return nil
+}
+
+// FirstIndex implements raft.LogStore.
+func (s *checkedStore) FirstIndex() (uint64, error) { return s.inner.FirstIndex() }
+
+// LastIndex implements raft.LogStore.
+func (s *checkedStore) LastIndex() (uint64, error) { return s.inner.LastIndex() }
+
+// GetLog implements raft.LogStore.
+func (s *checkedStore) GetLog(idx uint64, l *raft.Log) error {
+	// msgpack leaves a field that is missing from the bytes as it was: start from
+	// zero, or a damaged field name would pass as the previous entry's value.
+	*l = raft.Log{}
+	if err := s.inner.GetLog(idx, l); err != nil {
+		if errors.Is(err, raft.ErrLogNotFound) || !isDecodeError(err) {
+			return err
+		}
+		return s.corrupt("log entry %d cannot be decoded: %v", idx, err)
+	}
+	return s.unseal(idx, l)
+}
+
+// isDecodeError tells msgpack's complaints from bbolt's own errors (a closed
+// database), which are not about the bytes read.
+func isDecodeError(err error) bool {
+	return !errors.Is(err, bbolt.ErrDatabaseNotOpen) && !errors.Is(err, bbolt.ErrTxClosed)
+}
+
+// StoreLog implements raft.LogStore.
+func (s *checkedStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
+
+// StoreLogs implements raft.LogStore.
+func (s *checkedStore) StoreLogs(logs []*raft.Log) error {
+	sealed := make([]*raft.Log, len(logs))
+	for i, l := range logs {
+		sealed[i] = seal(l)
+	}
+	return s.latch.do(WriteOp{Kind: "store logs", Path: s.path}, "store log entries", func() error {
+		return s.inner.StoreLogs(sealed)
+	})
+}
+
+// DeleteRange implements raft.LogStore.
+func (s *checkedStore) DeleteRange(lo, hi uint64) error {
+	return s.latch.do(WriteOp{Kind: "delete logs", Path: s.path}, "delete log entries", func() error {
+		return s.inner.DeleteRange(lo, hi)
+	})
+}
+
+func sealValue(k, v []byte) []byte {
+	out := make([]byte, sealLen, sealLen+len(v))
+	copy(out, stableMagic)
+	c := crc32.Update(crc32.Checksum(k, castagnoli), castagnoli, v)
+	binary.BigEndian.PutUint32(out[4:], c)
+	return append(out, v...)
+}
+
+// unsealValue returns the value of a sealed stable-store entry; ok is false when
+// raw is not sealed or fails its checksum.
+func unsealValue(k, raw []byte) (v []byte, ok bool) {
+	if len(raw) < sealLen || string(raw[:4]) != stableMagic {
+		return nil, false
+	}
+	v = raw[sealLen:]
+	c := crc32.Update(crc32.Checksum(k, castagnoli), castagnoli, v)
+	return v, c == binary.BigEndian.Uint32(raw[4:])
+}
+
+// Set implements raft.StableStore.
+func (s *checkedStore) Set(k, v []byte) error {
+	return s.latch.do(WriteOp{Kind: "set", Path: s.path}, "set "+string(k), func() error {
+		return s.inner.Set(k, sealValue(k, v))
+	})
+}
+
+// Get implements raft.StableStore. A missing key is raft-boltdb's "not found", the
+// text raft looks for.
+func (s *checkedStore) Get(k []byte) ([]byte, error) {
+	raw, err := s.inner.Get(k)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := unsealValue(k, raw)
+	if !ok {
+		return nil, s.corrupt("stable store value %q fails its checksum", k)
+	}
+	return v, nil
+}
+
+// SetUint64 implements raft.StableStore.
+func (s *checkedStore) SetUint64(k []byte, v uint64) error {
+	return s.Set(k, binary.BigEndian.AppendUint64(nil, v))
+}
+
+// GetUint64 implements raft.StableStore.
+func (s *checkedStore) GetUint64(k []byte) (uint64, error) {
+	v, err := s.Get(k)
+	if err != nil {
+		return 0, err
+	}
+	if len(v) != 8 {
+		return 0, s.corrupt("stable store value %q has %d bytes, not 8", k, len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+func isNotFound(err error) bool {
+	return err != nil && err.Error() == raftboltdb.ErrKeyNotFound.Error()
+}
+
+// format record: version 1, then legacyLast.
+const formatVersion = 1
+
+// load reads the format record, or writes one: for a new store, and for a store
+// written by the version before checksums, whose stable values it seals in place
+// and whose log entries it records as unchecked up to the last one.
+func (s *checkedStore) load() error {
+	raw, err := s.inner.Get(formatKey)
+	if err == nil {
+		v, ok := unsealValue(formatKey, raw)
+		if !ok || len(v) != 9 || v[0] != formatVersion {
+			return s.corrupt("the format record (key %q) fails its checksum or is not version %d", formatKey, formatVersion)
+		}
+		s.legacyLast = binary.BigEndian.Uint64(v[1:])
+		return nil
+	}
+	if !isNotFound(err) {
+		return fmt.Errorf("read the format record of %s: %w", s.path, err)
+	}
+	last, err := s.inner.LastIndex()
+	if err != nil {
+		return fmt.Errorf("read the last index of %s: %w", s.path, err)
+	}
+	// Seal the old values first: sealing is idempotent, so a crash before the
+	// format record is written only means doing it again.
+	for _, k := range raftKeys {
+		raw, err := s.inner.Get(k)
+		if isNotFound(err) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("read %s of %s: %w", k, s.path, err)
+		}
+		if _, ok := unsealValue(k, raw); ok {
+			continue
+		}
+		if err := s.inner.Set(k, sealValue(k, raw)); err != nil {
+			return fmt.Errorf("add a checksum to %s in %s: %w", k, s.path, err)
+		}
+	}
+	rec := binary.BigEndian.AppendUint64([]byte{formatVersion}, last)
+	if err := s.inner.Set(formatKey, sealValue(formatKey, rec)); err != nil {
+		return fmt.Errorf("write the format record of %s: %w", s.path, err)
+	}
+	s.legacyLast = last
+	return nil
+}
+
+// verify reads every log entry and stable value and checks it.
+func (s *checkedStore) verify() error {
+	first, err := s.inner.FirstIndex()
+	if err != nil {
+		return fmt.Errorf("read the first index of %s: %w", s.path, err)
+	}
+	last, err := s.inner.LastIndex()
+	if err != nil {
+		return fmt.Errorf("read the last index of %s: %w", s.path, err)
+	}
+	var l raft.Log
+	var lastTerm uint64
+	if last > 0 {
+		for i := first; i <= last; i++ {
+			if err := s.GetLog(i, &l); errors.Is(err, raft.ErrLogNotFound) {
+				return s.corrupt("log entry %d is missing (the log holds %d to %d)", i, first, last)
+			} else if err != nil {
+				return err
+			}
+			if l.Term < lastTerm {
+				return s.corrupt("log entry %d has term %d, below the term %d of the entry before it", i, l.Term, lastTerm)
+			}
+			lastTerm = l.Term
+		}
+	}
+	for _, k := range raftKeys {
+		if _, err := s.Get(k); err != nil && !isNotFound(err) {
+			return err
+		}
+	}
+	term, err := s.GetUint64(raftKeys[0])
+	switch {
+	case isNotFound(err):
+		if last > 0 {
+			return s.corrupt("the log holds entries but the stable store has no current term")
+		}
+	case err != nil:
+		return err
+	case term < lastTerm:
+		return s.corrupt("the current term %d is below the term %d of the last log entry", term, lastTerm)
+	}
+	return nil
+}

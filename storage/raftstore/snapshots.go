@@ -1,0 +1,263 @@
+package raftstore
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+
+	"github.com/hashicorp/raft"
+)
+
+// Snapshot files are hashicorp/raft's: snapshots/<id>/meta.json and state.bin, the
+// state covered by a CRC-64 kept in meta.json. meta.json itself has no checksum, and
+// a meta.json that does not parse makes raft skip the snapshot silently, so the
+// state starts with a header that repeats the metadata raft acts on:
+//
+//	magic  "ZKRSNAP1"
+//	length uint32, big-endian
+//	body   JSON: Version, ID, Index, Term, Configuration, ConfigurationIndex
+//	crc    CRC-32C of magic, length and body, uint32
+//
+// then the FSM's own snapshot (storage/datatree, with its own CRC). Open checks the
+// state's CRC-64, the header's CRC-32C, that the header agrees with meta.json and
+// that meta.json's Size is the state's; it strips the header. A state without the
+// header (the FSM's magic "ZKRTREE\x00" first) was written before the header
+// existed and is read as it is. meta.json's Peers, which raft reads only for
+// version-0 snapshots, is not used: Open and List return it empty.
+const (
+	snapHeaderMagic = "ZKRSNAP1"
+	legacyStateMagic = "ZKRTREE\x00"
+	maxHeader        = 1 << 20
+)
+
+type snapHeader struct {
+	Version            raft.SnapshotVersion
+	ID                 string
+	Index, Term        uint64
+	Configuration      raft.Configuration
+	ConfigurationIndex uint64
+}
+
+func (h *snapHeader) encode() []byte {
+	body, err := json.Marshal(h)
+	if err != nil {
+		panic(fmt.Sprintf("raftstore: encode snapshot header: %v", err)) // plain data: cannot fail
+	}
+	out := make([]byte, 0, len(snapHeaderMagic)+4+len(body)+4)
+	out = append(out, snapHeaderMagic...)
+	out = binary.BigEndian.AppendUint32(out, uint32(len(body)))
+	out = append(out, body...)
+	return binary.BigEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
+}
+
+// snapshotStore wraps raft's file snapshot store with the header and the write latch.
+type snapshotStore struct {
+	inner *raft.FileSnapshotStore
+	dir   string // the snapshots directory
+	latch *latch
+}
+
+func (s *snapshotStore) corrupt(id, file, format string, args ...any) error {
+	return &CorruptError{Path: filepath.Join(s.dir, id, file), What: fmt.Sprintf(format, args...)}
+}
+
+// Create implements raft.SnapshotStore.
+func (s *snapshotStore) Create(version raft.SnapshotVersion, index, term uint64, conf raft.Configuration, confIndex uint64, trans raft.Transport) (raft.SnapshotSink, error) {
+	var sink raft.SnapshotSink
+	err := s.latch.do(WriteOp{Kind: "snapshot create", Path: s.dir}, "create snapshot", func() error {
+		var err error
+		sink, err = s.inner.Create(version, index, term, conf, confIndex, trans)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	k := &checkedSink{SnapshotSink: sink, latch: s.latch, path: filepath.Join(s.dir, sink.ID()+".tmp")}
+	h := snapHeader{Version: version, ID: sink.ID(), Index: index, Term: term, Configuration: conf, ConfigurationIndex: confIndex}
+	if _, err := k.Write(h.encode()); err != nil {
+		_ = sink.Cancel()
+		return nil, err
+	}
+	return k, nil
+}
+
+// List implements raft.SnapshotStore.
+func (s *snapshotStore) List() ([]*raft.SnapshotMeta, error) {
+	metas, err := s.inner.List()
+	for _, m := range metas {
+		m.Peers = nil
+	}
+	return metas, err
+}
+
+// Open implements raft.SnapshotStore.
+func (s *snapshotStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, error) {
+	metaPath := filepath.Join(s.dir, id, "meta.json")
+	if _, err := parseMeta(metaPath); err != nil {
+		return nil, nil, s.corrupt(id, "meta.json", "%v", err)
+	}
+	meta, rc, err := s.inner.Open(id)
+	if err != nil {
+		if strings.Contains(err.Error(), "CRC mismatch") {
+			return nil, nil, s.corrupt(id, "state.bin", "its CRC-64 is not the one in meta.json")
+		}
+		return nil, nil, fmt.Errorf("open snapshot %s: %w", filepath.Join(s.dir, id), err)
+	}
+	st, err := os.Stat(filepath.Join(s.dir, id, "state.bin"))
+	if err != nil {
+		rc.Close()
+		return nil, nil, err
+	}
+	if st.Size() != meta.Size {
+		rc.Close()
+		return nil, nil, s.corrupt(id, "meta.json", "its Size %d is not the size %d of state.bin", meta.Size, st.Size())
+	}
+	br := bufio.NewReaderSize(rc, 64<<10)
+	head, err := br.Peek(len(snapHeaderMagic))
+	if err != nil {
+		rc.Close()
+		return nil, nil, s.corrupt(id, "state.bin", "too short: %v", err)
+	}
+	out := *meta
+	out.Peers = nil
+	switch string(head) {
+	case legacyStateMagic:
+		return &out, readCloser{br, rc}, nil
+	case snapHeaderMagic:
+	default:
+		rc.Close()
+		return nil, nil, s.corrupt(id, "state.bin", "it starts with neither the snapshot header nor the tree's magic")
+	}
+	h, n, err := readHeader(br)
+	if err != nil {
+		rc.Close()
+		return nil, nil, s.corrupt(id, "state.bin", "%v", err)
+	}
+	want := snapHeader{Version: meta.Version, ID: meta.ID, Index: meta.Index, Term: meta.Term, Configuration: meta.Configuration, ConfigurationIndex: meta.ConfigurationIndex}
+	if h.ID != id || !reflect.DeepEqual(normalize(h), normalize(&want)) {
+		rc.Close()
+		return nil, nil, s.corrupt(id, "meta.json", "it disagrees with the header of state.bin (%+v, header %+v)", want, *h)
+	}
+	out.Size -= int64(n)
+	return &out, readCloser{br, rc}, nil
+}
+
+// normalize makes nil and empty server lists compare equal.
+func normalize(h *snapHeader) snapHeader {
+	c := *h
+	if len(c.Configuration.Servers) == 0 {
+		c.Configuration.Servers = nil
+	}
+	return c
+}
+
+func readHeader(r io.Reader) (*snapHeader, int, error) {
+	var pre [len(snapHeaderMagic) + 4]byte
+	if _, err := io.ReadFull(r, pre[:]); err != nil {
+		return nil, 0, fmt.Errorf("read the snapshot header: %w", err)
+	}
+	n := binary.BigEndian.Uint32(pre[len(snapHeaderMagic):])
+	if n > maxHeader {
+		return nil, 0, fmt.Errorf("snapshot header of %d bytes", n)
+	}
+	rest := make([]byte, n+4)
+	if _, err := io.ReadFull(r, rest); err != nil {
+		return nil, 0, fmt.Errorf("read the snapshot header: %w", err)
+	}
+	c := crc32.Update(crc32.Checksum(pre[:], castagnoli), castagnoli, rest[:n])
+	if c != binary.BigEndian.Uint32(rest[n:]) {
+		return nil, 0, errors.New("the snapshot header fails its checksum")
+	}
+	var h snapHeader
+	if err := json.Unmarshal(rest[:n], &h); err != nil {
+		return nil, 0, fmt.Errorf("decode the snapshot header: %w", err)
+	}
+	return &h, len(pre) + len(rest), nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// fileMeta is meta.json as hashicorp/raft writes it.
+type fileMeta struct {
+	raft.SnapshotMeta
+	CRC []byte
+}
+
+// parseMeta reads meta.json strictly: raft's own reader ignores what follows the
+// JSON value, and skips a snapshot whose meta.json does not parse.
+func parseMeta(path string) (*fileMeta, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m fileMeta
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("it does not parse: %w", err)
+	}
+	if len(bytes.TrimSpace(b[dec.InputOffset():])) > 0 {
+		return nil, errors.New("it has bytes after its JSON value")
+	}
+	if m.Version < raft.SnapshotVersionMin || m.Version > raft.SnapshotVersionMax {
+		return nil, fmt.Errorf("its version %d is not one raft reads", m.Version)
+	}
+	return &m, nil
+}
+
+// verify checks every snapshot in the directory: meta.json parses, the state
+// matches its CRC and the header agrees with meta.json.
+func (s *snapshotStore) verify() error {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("read snapshot directory %s: %w", s.dir, err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasSuffix(e.Name(), ".tmp") {
+			continue // raft ignores both; a .tmp directory is an unfinished snapshot
+		}
+		_, rc, err := s.Open(e.Name())
+		if err != nil {
+			return err
+		}
+		rc.Close()
+	}
+	return nil
+}
+
+// checkedSink writes through the latch.
+type checkedSink struct {
+	raft.SnapshotSink
+	latch *latch
+	path  string
+}
+
+func (k *checkedSink) Write(p []byte) (int, error) {
+	var n int
+	err := k.latch.do(WriteOp{Kind: "snapshot write", Path: k.path}, "write snapshot", func() error {
+		var err error
+		n, err = k.SnapshotSink.Write(p)
+		return err
+	})
+	return n, err
+}
+
+func (k *checkedSink) Close() error {
+	err := k.latch.do(WriteOp{Kind: "snapshot close", Path: k.path}, "finish snapshot", k.SnapshotSink.Close)
+	if err != nil {
+		_ = k.SnapshotSink.Cancel() // removes the unfinished snapshot if Close did not run
+	}
+	return err
+}
