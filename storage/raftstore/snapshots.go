@@ -34,7 +34,7 @@ import (
 // existed and is read as it is. meta.json's Peers, which raft reads only for
 // version-0 snapshots, is not used: Open and List return it empty.
 const (
-	snapHeaderMagic = "ZKRSNAP1"
+	snapHeaderMagic  = "ZKRSNAP1"
 	legacyStateMagic = "ZKRTREE\x00"
 	maxHeader        = 1 << 20
 )
