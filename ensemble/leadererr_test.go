@@ -4,8 +4,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 
 	"github.com/zkraft/zkraft/storage/datatree"
 	"github.com/zkraft/zkraft/zkproto"
@@ -164,5 +167,40 @@ func TestRideOutLeaderChange(t *testing.T) {
 	err = s.rideOutLeaderChange(t.Context(), func() error { calls++; return zkproto.ErrBadVersion })
 	if !errors.Is(err, zkproto.ErrBadVersion) || calls != 1 {
 		t.Fatalf("a ZooKeeper error: err %v after %d calls, want it at once", err, calls)
+	}
+}
+
+// A session created while the leader changes waits for the next leader instead of
+// being refused: a proposal the leader refused (it did not commit) is sent again.
+func TestCreateSessionRidesOutLeaderChange(t *testing.T) {
+	var refused atomic.Int64
+	s := startTest(t, func(c *Config) {
+		c.failProposal = func(txn *datatree.Txn) error {
+			if txn.Kind == datatree.TxnCreateSession && refused.Add(1) <= 2 {
+				return raft.ErrNotLeader
+			}
+			return nil
+		}
+	})
+	nc, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	body := zkproto.Marshal(&zkproto.ConnectRequest{TimeOut: 5000, Passwd: make([]byte, zkproto.PasswordLen)})
+	if _, err := nc.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)); err != nil {
+		t.Fatal(err)
+	}
+	frame, err := zkproto.NewFrameReader(nc, 1<<20).Next()
+	if err != nil {
+		t.Fatalf("handshake refused after the leader refused twice: %v", err)
+	}
+	var resp zkproto.ConnectResponse
+	if err := zkproto.Unmarshal(frame, &resp); err != nil || resp.SessionID == 0 {
+		t.Fatalf("connect response %+v: %v", resp, err)
+	}
+	if n := refused.Load(); n != 3 {
+		t.Fatalf("%d create-session proposals, want 2 refused and 1 applied", n)
 	}
 }
