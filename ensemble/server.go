@@ -448,7 +448,9 @@ func (s *Server) isObserver() bool {
 // Ready is closed once the node serves clients.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
-// Done is closed when the server has stopped.
+// Done is closed when the server has stopped: after Close, or when it stopped itself
+// because it could not go on safely (a Raft log entry it cannot decode, a client or
+// peer listener that fails for good); Err then says why.
 func (s *Server) Done() <-chan struct{} { return s.done }
 
 // Err is the error that stopped the server, if any.
