@@ -31,9 +31,9 @@ lint:
 
 # Each fuzz target in turn; FUZZTIME=60s by default.
 fuzz:
-	@for t in $$($(GO) test ./zkproto -list 'Fuzz.*' | grep ^Fuzz); do \
-		echo "== $$t"; $(GO) test ./zkproto -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -parallel 1 || exit 1; \
-	done
+	@for p in ./zkproto ./ensemble; do for t in $$($(GO) test $$p -list 'Fuzz.*' | grep ^Fuzz); do \
+		echo "== $$p $$t"; $(GO) test $$p -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -parallel 1 || exit 1; \
+	done; done
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./storage/... ./ensemble/... ./zkproto/...
