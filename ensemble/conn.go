@@ -39,6 +39,14 @@ type conn struct {
 	outMu   sync.Mutex
 	out     []byte
 	outWake chan struct{}
+	// A read's reply is made when the read runs and queued when every earlier request
+	// is answered. A watch event triggered in between must follow that reply (a client
+	// registers the watch when the reply arrives and drops an event that comes first):
+	// readsRun counts the reads run, readsOut the replies queued, and held keeps the
+	// events that wait for a reply, each with the count of reads run before it.
+	readsRun, readsOut uint64
+	held               []heldEvent
+	heldBytes          int
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -70,6 +78,7 @@ type request struct {
 	read  func(t *datatree.Tree) []byte
 	done  chan struct{}
 	reply []byte
+	ran   uint64 // the read's place among the connection's reads run (readRan)
 	exec  func() []byte
 	// serial makes the reader wait until the request is answered before it reads
 	// the next one: a reconfig runs outside the log, so nothing after it may start
@@ -412,12 +421,12 @@ func (c *conn) schedule(r *request) {
 	fsm := c.srv.fsm
 	if c.lastWrite != 0 && fsm.pending(c.lastWrite) {
 		done := make(chan struct{})
-		if fsm.after(c.lastWrite, func(t *datatree.Tree) { r.reply = r.read(t); close(done) }) {
+		if fsm.after(c.lastWrite, func(t *datatree.Tree) { r.reply, r.ran = r.read(t), c.readRan(); close(done) }) {
 			r.done = done
 			return
 		}
 	}
-	fsm.read(func(t *datatree.Tree) { r.reply = r.read(t) })
+	fsm.read(func(t *datatree.Tree) { r.reply, r.ran = r.read(t), c.readRan() })
 }
 
 // processLoop completes requests in arrival order.
@@ -466,7 +475,9 @@ func (c *conn) processLoop() {
 			<-c.srv.outstanding
 			return
 		}
-		if reply != nil {
+		if r.read != nil {
+			c.enqueueRead(reply, r.ran)
+		} else if reply != nil {
 			c.enqueue(reply)
 		}
 		c.stats.record(r.hdr, time.Since(r.start), c.srv.lastZxid)
@@ -483,9 +494,54 @@ func (c *conn) processLoop() {
 	}
 }
 
-// Notify queues a watch event (watch.Watcher). It never blocks.
+// Notify queues a watch event (watch.Watcher), behind the replies of the reads that
+// ran before it. It never blocks.
 func (c *conn) Notify(ev zkproto.WatcherEvent) {
-	c.enqueue(frameOf(&zkproto.ReplyHeader{Xid: zkproto.XidWatchEvent, Zxid: -1}, &ev))
+	frame := frameOf(&zkproto.ReplyHeader{Xid: zkproto.XidWatchEvent, Zxid: -1}, &ev)
+	c.outMu.Lock()
+	if c.readsOut < c.readsRun && c.fits(len(frame)) {
+		c.held = append(c.held, heldEvent{after: c.readsRun, frame: frame})
+		c.heldBytes += len(frame)
+		c.outMu.Unlock()
+		return
+	}
+	ok := c.queueLocked(frame)
+	c.outMu.Unlock()
+	c.queued(ok, 1)
+}
+
+// heldEvent is a watch event waiting for the reply of a read that ran before it.
+type heldEvent struct {
+	after uint64 // the reads run before the event
+	frame []byte
+}
+
+// readRan numbers a read that just ran, under the tree lock: the events triggered
+// after it (under the write lock) are held until its reply is queued.
+func (c *conn) readRan() uint64 {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	c.readsRun++
+	return c.readsRun
+}
+
+// enqueueRead queues the reply of read number ran, then the events held for it.
+func (c *conn) enqueueRead(reply []byte, ran uint64) {
+	c.outMu.Lock()
+	ok, n := c.queueLocked(reply), 1
+	c.readsOut = ran
+	for ok && len(c.held) > 0 && c.held[0].after <= ran {
+		e := c.held[0]
+		c.held = c.held[1:]
+		c.heldBytes -= len(e.frame)
+		ok = c.queueLocked(e.frame)
+		n++
+	}
+	if len(c.held) == 0 {
+		c.held = nil
+	}
+	c.outMu.Unlock()
+	c.queued(ok, n)
 }
 
 // MayRead tells the watch table whether this connection's identities may READ a
@@ -506,16 +562,34 @@ func (c *conn) Stale() bool { return c.isClosed() }
 // enqueue appends an encoded frame to the outbound queue.
 func (c *conn) enqueue(frame []byte) {
 	c.outMu.Lock()
-	if len(c.out)+len(frame) > maxQueuedOutput {
-		c.outMu.Unlock()
+	ok := c.queueLocked(frame)
+	c.outMu.Unlock()
+	c.queued(ok, 1)
+}
+
+// fits tells whether n more bytes may wait for the client (outMu held).
+func (c *conn) fits(n int) bool { return len(c.out)+c.heldBytes+n <= maxQueuedOutput }
+
+// queueLocked appends frame to the outbound queue (outMu held); false when the client
+// has left too much unread.
+func (c *conn) queueLocked(frame []byte) bool {
+	if !c.fits(len(frame)) {
+		return false
+	}
+	c.out = append(c.out, frame...)
+	return true
+}
+
+// queued wakes the writer for n frames just queued, or closes the connection of a
+// client that is not reading.
+func (c *conn) queued(ok bool, n int) {
+	if !ok {
 		c.log.Warn("closing connection: client is not reading its responses")
 		c.close()
 		return
 	}
-	c.out = append(c.out, frame...)
-	c.outMu.Unlock()
-	c.stats.sent.Add(1)
-	c.srv.stats.sent.Add(1)
+	c.stats.sent.Add(int64(n))
+	c.srv.stats.sent.Add(int64(n))
 	select {
 	case c.outWake <- struct{}{}:
 	default:

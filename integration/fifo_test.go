@@ -163,3 +163,62 @@ func expectOK(t *testing.T, c *rawzk.Conn, xid zkproto.Xid, resp zkproto.Record)
 		t.Fatalf("reply %d: %v", xid, h.Err)
 	}
 }
+
+// A watch event goes out after the reply of the read that set the watch, even when
+// that reply waits behind earlier requests of its session: a client registers the
+// watch when the reply arrives, so an event that overtakes it is lost, and a lock
+// waiting for its predecessor's deletion waits forever. Another session changes the
+// node right after the pipelined read; the read's reply is held behind the write and
+// the reads before it while the change applies.
+func TestFIFOWatchEventAfterTheReadThatSetIt(t *testing.T) {
+	forEachTopology(t, func(t *testing.T, addr string) {
+		a, b := rawConnect(t, addr, 10000), rawConnect(t, addr, 10000)
+		watched := fmt.Sprintf("/fifo-watch-%d", time.Now().UnixNano())
+		other := watched + "-other"
+		for _, p := range []string{watched, other} {
+			if code := rawCall(t, a, zkproto.OpCreate, &zkproto.CreateRequest{Path: p, ACL: openACL}, &zkproto.CreateResponse{}); code != zkproto.ErrOK {
+				t.Fatalf("create %s: %v", p, code)
+			}
+		}
+		for i := range fifoRounds / 2 {
+			changed := fmt.Appendf(nil, "changed-%d", i)
+			a.Log, a.Events = nil, nil
+			xw := send(t, a, zkproto.OpSetData, &zkproto.SetDataRequest{Path: other, Version: -1})
+			var before []zkproto.Xid
+			for range 20 {
+				before = append(before, send(t, a, zkproto.OpGetData, &zkproto.GetDataRequest{Path: other}))
+			}
+			xg := send(t, a, zkproto.OpGetData, &zkproto.GetDataRequest{Path: watched, Watch: true})
+			expectOK(t, b, send(t, b, zkproto.OpSetData, &zkproto.SetDataRequest{Path: watched, Data: changed, Version: -1}), &zkproto.SetDataResponse{})
+
+			expectOK(t, a, xw, &zkproto.SetDataResponse{})
+			for _, x := range before {
+				expectOK(t, a, x, &zkproto.GetDataResponse{})
+			}
+			var get zkproto.GetDataResponse
+			expectOK(t, a, xg, &get)
+			early := len(a.Events)
+			// b's change is applied here: an event for it is queued before this reply.
+			if h, err := a.Recv(send(t, a, zkproto.OpExists, &zkproto.ExistsRequest{Path: "/"}), &zkproto.ExistsResponse{}); err != nil || h.Err != zkproto.ErrOK {
+				t.Fatalf("round %d: exists /: %v %v", i, h.Err, err)
+			}
+			if early > 0 {
+				t.Fatalf("round %d: the watch event %+v arrived before the reply of the getData that set the watch (order %q); a client would drop it", i, a.Events[0], a.Log)
+			}
+			want := 1 // the read saw the old data, so the change fires its watch
+			if bytes.Equal(get.Data, changed) {
+				want = 0 // the read saw the change: the watch is for the next one
+			}
+			if len(a.Events) != want {
+				t.Fatalf("round %d: getData returned %q and %d events followed (%+v), want %d", i, get.Data, len(a.Events), a.Events, want)
+			}
+			if want == 0 {
+				// Use the watch up so that the next round starts without one.
+				expectOK(t, b, send(t, b, zkproto.OpSetData, &zkproto.SetDataRequest{Path: watched, Version: -1}), &zkproto.SetDataResponse{})
+				if h, err := a.Recv(send(t, a, zkproto.OpExists, &zkproto.ExistsRequest{Path: "/"}), &zkproto.ExistsResponse{}); err != nil || h.Err != zkproto.ErrOK || len(a.Events) != 1 {
+					t.Fatalf("round %d: using the watch up: %v %v, events %+v", i, h.Err, err, a.Events)
+				}
+			}
+		}
+	})
+}
