@@ -205,6 +205,18 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	f.tree = t
 	f.zxid.Store(int64(t.LastZxid()))
 	f.mu.Unlock()
+	// The entries the snapshot covers are never applied here one by one, so their
+	// waiters would wait for ever; which of ours it covers is not known. Every request
+	// in flight gets an unknown outcome (its connection closes, as it would on a lost
+	// leader), and the reads queued behind it are dropped with it.
+	f.waitMu.Lock()
+	waiters := f.waiters
+	f.waiters = map[uint64]*waiter{}
+	f.waitMu.Unlock()
+	for _, w := range waiters {
+		w.result <- &applyResult{err: &leaderError{kind: kindOutcomeUnknown,
+			msg: "this member's state was replaced by the leader's snapshot while the request was in flight: its outcome is unknown"}}
+	}
 	if f.restored != nil {
 		f.restored()
 	}

@@ -1,14 +1,17 @@
 package ensemble
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkraft/zkraft/ensemble/watch"
 	"github.com/zkraft/zkraft/storage/datatree"
 )
 
@@ -100,5 +103,36 @@ func TestFailingTxnDoesNotStopMember(t *testing.T) {
 	case <-s.Done():
 		t.Fatalf("the member stopped: %v", s.Err())
 	default:
+	}
+}
+
+// A member that installs the leader's snapshot never applies the entries it covers
+// one by one. The requests it proposed among them still get an answer (outcome
+// unknown): without one, their connections' processors waited for ever, holding
+// their outstanding slots, and the reads queued behind them never ran.
+func TestRestoreAnswersRequestsInFlight(t *testing.T) {
+	f := newFSM(watch.New(), 1)
+	result := f.await(7)
+	ran := false
+	if !f.after(7, func(*datatree.Tree) { ran = true }) {
+		t.Fatal("after: the entry is not pending")
+	}
+	var snap bytes.Buffer
+	if _, err := datatree.New().Snapshot().WriteTo(&snap); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Restore(io.NopCloser(&snap)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-result:
+		if !errors.Is(r.err, errOutcomeUnknown) {
+			t.Fatalf("result after the snapshot: %+v, want an unknown outcome", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a request in flight got no answer after the snapshot replaced the tree")
+	}
+	if f.pending(7) || ran {
+		t.Fatalf("after the snapshot: pending %v, read ran %v; want neither", f.pending(7), ran)
 	}
 }
