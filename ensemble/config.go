@@ -59,7 +59,8 @@ type Config struct {
 	// ClientListener and PeerListener, when set, are used instead of binding
 	// ClientAddr and this member's PeerAddr: a caller that opened them on port 0 (a
 	// test harness) has no window in which another process takes the port. The
-	// server closes them.
+	// server closes them. The other members still dial this member's PeerAddr, which
+	// may be another address than PeerListener's (a proxy or NAT in between).
 	ClientListener net.Listener
 	PeerListener   net.Listener
 

@@ -42,6 +42,12 @@ type peerMux struct {
 	log   *slog.Logger
 }
 
+// peerAddr is a member's address as the server lines name it.
+type peerAddr string
+
+func (a peerAddr) Network() string { return "tcp" }
+func (a peerAddr) String() string  { return string(a) }
+
 func listenPeers(addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

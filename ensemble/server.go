@@ -261,7 +261,10 @@ func (s *Server) startPeers() (raft.Transport, error) {
 		}
 	}
 	s.peerLn = ln
-	s.raftStream = &raftStream{addr: ln.Addr(), accept: make(chan net.Conn), done: make(chan struct{}), quit: s.ctx.Done()}
+	// Raft tells the others its own address in every RPC (a follower forwards writes
+	// to the leader's): that is the server line's, which the others dial, even when
+	// the listener is elsewhere (a proxy or NAT in between).
+	s.raftStream = &raftStream{addr: peerAddr(self.PeerAddr), accept: make(chan net.Conn), done: make(chan struct{}), quit: s.ctx.Done()}
 	mux := &peerMux{ln: ln, raft: s.raftStream, forward: s.trackForward, probe: s.probeAnswer, wg: &s.wg, done: s.ctx.Done(),
 		fail: s.fail, quiet: &s.quiet, log: s.log}
 	s.goAttach(mux.serve)

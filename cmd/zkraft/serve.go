@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -20,6 +21,7 @@ func serveCmd() *cobra.Command {
 		dataDir    string
 		clientAddr string
 		logLevel   string
+		peerListen string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -53,6 +55,13 @@ leadership over first); SIGUSR1 asks a leader to hand leadership over and keep s
 			if cmd.Flags().Changed("client-addr") || configPath == "" {
 				cfg.ClientAddr = clientAddr
 			}
+			if peerListen != "" {
+				ln, err := net.Listen("tcp", peerListen)
+				if err != nil {
+					return fmt.Errorf("--peer-listen: %w", err)
+				}
+				cfg.PeerListener = ln
+			}
 			cfg.Logger = logger
 			return serve(cfg, logger)
 		},
@@ -61,6 +70,7 @@ leadership over first); SIGUSR1 asks a leader to hand leadership over and keep s
 	cmd.Flags().StringVar(&dataDir, "data-dir", "zkraft-data", "where the node keeps its Raft log and snapshots")
 	cmd.Flags().StringVar(&clientAddr, "client-addr", "127.0.0.1:2181", "client listen address")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&peerListen, "peer-listen", "", "listen for the other members here instead of at this member's server line address, which stays the address they dial (a proxy or NAT in between)")
 	return cmd
 }
 

@@ -11,48 +11,48 @@ import (
 
 // A 3-member ensemble whose files give the client port with clientPort=.
 func TestEnsemble3LeaderKill(t *testing.T) {
-	testLeaderKill(t, options{n: 3, clientForm: clientPortKey})
+	testLeaderKill(t, options{N: 3, ClientForm: clientPortKey})
 }
 
 // A 5-member ensemble whose server lines carry the client port (;127.0.0.1:port).
 func TestEnsemble5LeaderKill(t *testing.T) {
-	testLeaderKill(t, options{n: 5, clientForm: clientPortSuffix})
+	testLeaderKill(t, options{N: 5, ClientForm: clientPortSuffix})
 }
 
 func testLeaderKill(t *testing.T, o options) {
 	e := startEnsemble(t, o)
-	n := len(e.members)
-	for i, m := range e.members {
-		s, err := srvr(m.clientAddr)
+	n := len(e.Members)
+	for i, m := range e.Members {
+		s, err := srvr(m.ClientAddr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("member %d on %s: Mode: %s", i+1, m.clientAddr, s.mode)
+		t.Logf("member %d on %s: Mode: %s", i+1, m.ClientAddr, s.Mode)
 	}
-	leader := e.leader(10 * time.Second)
+	leader := e.Leader(10 * time.Second)
 	modes := map[string]int{}
-	for _, m := range e.members {
-		s, _ := srvr(m.clientAddr)
-		modes[s.mode]++
+	for _, m := range e.Members {
+		s, _ := srvr(m.ClientAddr)
+		modes[s.Mode]++
 	}
 	if modes["leader"] != 1 || modes["follower"] != n-1 {
 		t.Fatalf("modes %v, want one leader and %d followers", modes, n-1)
 	}
 
 	// A write on any member is visible on every member after sync.
-	for i, m := range e.members {
-		c, _ := connect(t, []string{m.clientAddr}, 10*time.Second, false)
+	for i, m := range e.Members {
+		c, _ := connect(t, []string{m.ClientAddr}, 10*time.Second, false)
 		if _, err := c.Create(fmt.Sprintf("/on%d", i+1), []byte{byte(i)}, 0, openACL); err != nil {
 			t.Fatalf("create through member %d: %v", i+1, err)
 		}
 		c.Close()
 	}
-	for i, m := range e.members {
-		c, _ := connect(t, []string{m.clientAddr}, 10*time.Second, false)
+	for i, m := range e.Members {
+		c, _ := connect(t, []string{m.ClientAddr}, 10*time.Second, false)
 		if _, err := c.Sync("/"); err != nil {
 			t.Fatalf("sync on member %d: %v", i+1, err)
 		}
-		for j := range e.members {
+		for j := range e.Members {
 			d, _, err := c.Get(fmt.Sprintf("/on%d", j+1))
 			if err != nil || len(d) != 1 || d[0] != byte(j) {
 				t.Fatalf("member %d reads /on%d = %v, %v after sync", i+1, j+1, d, err)
@@ -66,13 +66,13 @@ func testLeaderKill(t *testing.T, o options) {
 	// session and watches to another member.
 	follower := (leader + 1) % n
 	order := func(first int) []string {
-		a := e.addrs()
+		a := e.Addrs()
 		return append([]string{a[first]}, slices.Delete(slices.Clone(a), first, first+1)...)
 	}
 	const longSession = 8 * time.Second
 	lc, _ := connect(t, order(leader), longSession, true)
-	if lc.Server() != e.members[leader].clientAddr {
-		t.Fatalf("leader's client connected to %s, want %s", lc.Server(), e.members[leader].clientAddr)
+	if lc.Server() != e.Members[leader].ClientAddr {
+		t.Fatalf("leader's client connected to %s, want %s", lc.Server(), e.Members[leader].ClientAddr)
 	}
 	fc, _ := connect(t, order(follower), longSession, true)
 	if _, err := lc.Create("/watched", []byte("0"), 0, openACL); err != nil {
@@ -99,7 +99,7 @@ func testLeaderKill(t *testing.T, o options) {
 
 func runLoadAndKill(t *testing.T, e *ensemble, leader int, lc, fc *zk.Conn, dataW, createW <-chan zk.Event) {
 	sid := lc.SessionID()
-	killedAddr := e.members[leader].clientAddr
+	killedAddr := e.Members[leader].ClientAddr
 
 	load := startLoad(t, e, "/load", 4)
 	time.Sleep(time.Second)
@@ -108,8 +108,8 @@ func runLoadAndKill(t *testing.T, e *ensemble, leader int, lc, fc *zk.Conn, data
 		t.Fatalf("no write acknowledged in 1s of load (errors: %s)", load.errSummary())
 	}
 	kill := time.Now()
-	e.kill(leader)
-	newLeader := e.leader(15 * time.Second)
+	e.Kill(leader)
+	newLeader := e.Leader(15 * time.Second)
 	elected := time.Since(kill)
 	if newLeader == leader {
 		t.Fatalf("killed member %d still leads", leader+1)
@@ -120,7 +120,7 @@ func runLoadAndKill(t *testing.T, e *ensemble, leader int, lc, fc *zk.Conn, data
 	acks := load.snapshot()
 	gap, first := unavailability(acks, kill, kill.Add(-time.Second), end)
 	t.Logf("%d members, tickTime %dms: killed leader %d; member %d reports leader %v later; first write acknowledged %v after the kill; write unavailability (longest gap between acknowledged writes) %v; %d writes acknowledged (%d before the kill); errors: %s",
-		len(e.members), e.opts.tickMs, leader+1, newLeader+1, elected.Round(time.Millisecond), first.Round(time.Millisecond), gap.Round(time.Millisecond), len(acks), before, load.errSummary())
+		len(e.Members), e.Opts.TickMs, leader+1, newLeader+1, elected.Round(time.Millisecond), first.Round(time.Millisecond), gap.Round(time.Millisecond), len(acks), before, load.errSummary())
 	if gap >= 8*time.Second {
 		t.Errorf("write unavailability %v is not below the 8s session timeout", gap)
 	}
@@ -155,23 +155,23 @@ func runLoadAndKill(t *testing.T, e *ensemble, leader int, lc, fc *zk.Conn, data
 
 	// Nothing acknowledged is lost, on any surviving member; ephemerals of live
 	// sessions are still there.
-	for _, i := range e.live() {
+	for _, i := range e.Live() {
 		checkAcked(t, e, i, "/load", acks)
 		checkEphemerals(t, e, i, lc.SessionID(), fc.SessionID())
 	}
 
 	// The old leader comes back and catches up.
-	e.restart(leader)
-	took := e.waitZxidMatch(leader, 30*time.Second)
+	e.Restart(leader)
+	took := e.WaitZxidMatch(leader, 30*time.Second)
 	s, _ := srvr(killedAddr)
-	t.Logf("restarted member %d: Mode: %s, zxid %#x equal to the leader's %v after it served", leader+1, s.mode, s.zxid, took.Round(time.Millisecond))
+	t.Logf("restarted member %d: Mode: %s, zxid %#x equal to the leader's %v after it served", leader+1, s.Mode, s.Zxid, took.Round(time.Millisecond))
 	checkAcked(t, e, leader, "/load", acks)
 	checkEphemerals(t, e, leader, lc.SessionID(), fc.SessionID())
 }
 
 func checkEphemerals(t *testing.T, e *ensemble, i int, owners ...int64) {
 	t.Helper()
-	c, _ := connect(t, []string{e.members[i].clientAddr}, 10*time.Second, false)
+	c, _ := connect(t, []string{e.Members[i].ClientAddr}, 10*time.Second, false)
 	defer c.Close()
 	if _, err := c.Sync("/"); err != nil {
 		t.Fatalf("member %d: sync: %v", i+1, err)

@@ -38,14 +38,14 @@ const maxWritesPerWriter = 1_000_000
 
 func startLoad(t testing.TB, e *ensemble, dir string, writers int) *writeLoad {
 	t.Helper()
-	admin, _ := connect(t, e.addrs(), 10*time.Second, false)
+	admin, _ := connect(t, e.Addrs(), 10*time.Second, false)
 	if _, err := admin.Create(dir, nil, 0, openACL); err != nil {
 		t.Fatalf("create %s: %v", dir, err)
 	}
 	admin.Close()
 	l := &writeLoad{dir: dir, stop: make(chan struct{}), errs: map[string]int{}}
 	for w := range writers {
-		c, _ := connect(t, e.addrs(), 10*time.Second, false)
+		c, _ := connect(t, e.Addrs(), 10*time.Second, false)
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
@@ -154,7 +154,7 @@ func unavailability(acks []ack, kill, from, to time.Time) (gap, firstAfter time.
 // member only) and fails for every acknowledged znode that is missing.
 func checkAcked(t testing.TB, e *ensemble, i int, dir string, acks []ack) {
 	t.Helper()
-	c, _ := connect(t, []string{e.members[i].clientAddr}, 10*time.Second, false)
+	c, _ := connect(t, []string{e.Members[i].ClientAddr}, 10*time.Second, false)
 	defer c.Close()
 	if _, err := c.Sync(dir); err != nil {
 		t.Fatalf("member %d: sync %s: %v", i+1, dir, err)
@@ -302,7 +302,7 @@ func createRetrying(c *zk.Conn, p string, data []byte, retries *atomic.Int64) er
 // the znodes bulkCreate made (count in all).
 func checkBuckets(t testing.TB, e *ensemble, i int, buckets []string, count int) {
 	t.Helper()
-	c, _ := connect(t, []string{e.members[i].clientAddr}, 10*time.Second, false)
+	c, _ := connect(t, []string{e.Members[i].ClientAddr}, 10*time.Second, false)
 	defer c.Close()
 	if _, err := c.Sync("/"); err != nil {
 		t.Fatalf("member %d: sync: %v", i+1, err)

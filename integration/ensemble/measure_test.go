@@ -21,16 +21,16 @@ func TestEnsembleMeasure(t *testing.T) {
 	if os.Getenv("ZKRAFT_MEASURE") == "1" {
 		kills, znodes, settle = 10, 100_000, time.Second
 	}
-	e := startEnsemble(t, options{n: 3})
+	e := startEnsemble(t, options{N: 3})
 
 	var gaps, firsts, elections []time.Duration
 	for r := range kills {
-		leader := e.leader(15 * time.Second)
+		leader := e.Leader(15 * time.Second)
 		load := startLoad(t, e, fmt.Sprintf("/round%02d", r), 4)
 		time.Sleep(settle)
 		kill := time.Now()
-		e.kill(leader)
-		newLeader := e.leader(15 * time.Second)
+		e.Kill(leader)
+		newLeader := e.Leader(15 * time.Second)
 		elections = append(elections, time.Since(kill))
 		load.waitResumed(t, kill, settle, 20*time.Second)
 		load.halt()
@@ -39,11 +39,11 @@ func TestEnsembleMeasure(t *testing.T) {
 		gaps, firsts = append(gaps, gap), append(firsts, first)
 		t.Logf("kill %d: leader %d killed, member %d leads after %v; unavailability %v; %d writes acknowledged; errors: %s",
 			r+1, leader+1, newLeader+1, elections[r].Round(time.Millisecond), gap.Round(time.Millisecond), len(acks), load.errSummary())
-		for _, i := range e.live() {
+		for _, i := range e.Live() {
 			checkAcked(t, e, i, load.dir, acks)
 		}
-		e.restart(leader)
-		e.waitZxidMatch(leader, 60*time.Second)
+		e.Restart(leader)
+		e.WaitZxidMatch(leader, 60*time.Second)
 		checkAcked(t, e, leader, load.dir, acks)
 		if t.Failed() {
 			t.FailNow()
@@ -51,25 +51,25 @@ func TestEnsembleMeasure(t *testing.T) {
 	}
 
 	// Catch-up: stop a follower, write znodes, restart it.
-	leader := e.leader(15 * time.Second)
+	leader := e.Leader(15 * time.Second)
 	f := (leader + 1) % 3
-	e.stop(f)
-	snapsBefore := raftSnapshots(t, e.members[f])
-	buckets, wrote := bulkCreate(t, e.addrs(), "/bulk", znodes, 8, 16)
-	ls, _ := srvr(e.members[leader].clientAddr)
+	e.Stop(f)
+	snapsBefore := raftSnapshots(t, e.Members[f])
+	buckets, wrote := bulkCreate(t, e.Addrs(), "/bulk", znodes, 8, 16)
+	ls, _ := srvr(e.Members[leader].ClientAddr)
 	start := time.Now()
-	e.restart(f)
+	e.Restart(f)
 	serving := time.Since(start)
-	e.waitZxidMatch(f, 5*time.Minute)
+	e.WaitZxidMatch(f, 5*time.Minute)
 	caughtUp := time.Since(start)
 	checkBuckets(t, e, f, buckets, znodes)
-	fs, _ := srvr(e.members[f].clientAddr)
-	installed := maxIndex(raftSnapshots(t, e.members[f])) > maxIndex(snapsBefore)
+	fs, _ := srvr(e.Members[f].ClientAddr)
+	installed := maxIndex(raftSnapshots(t, e.Members[f])) > maxIndex(snapsBefore)
 
 	t.Logf("MEASURE leader kill -9, 3 members, tickTime 200ms, 4 writers: kills=%d unavailability median=%v max=%v (all %v); leader elected after median=%v max=%v; first write acknowledged after the kill median=%v",
 		kills, median(gaps), slices.Max(gaps).Round(time.Millisecond), roundAll(gaps), median(elections), slices.Max(elections).Round(time.Millisecond), median(firsts))
 	t.Logf("MEASURE catch-up: %d znodes written in %v (%.0f creates/s, 8 sessions × 16 in flight) while member %d was stopped; restarted: serving after %v, srvr Zxid equal to the leader's (%#x, %d nodes) after %v; snapshot installed: %v",
-		znodes, wrote.Round(time.Millisecond), float64(znodes)/wrote.Seconds(), f+1, serving.Round(time.Millisecond), ls.zxid, fs.nodes, caughtUp.Round(time.Millisecond), installed)
+		znodes, wrote.Round(time.Millisecond), float64(znodes)/wrote.Seconds(), f+1, serving.Round(time.Millisecond), ls.Zxid, fs.Nodes, caughtUp.Round(time.Millisecond), installed)
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -11,9 +11,9 @@ import (
 // leader keeps serving as a follower, and a clean SIGTERM of the new leader hands
 // leadership on before it exits.
 func TestEnsembleTransferLeadershipOnSignal(t *testing.T) {
-	e := startEnsemble(t, options{n: 3, tickMs: 1000, logLevel: "info"})
-	old := e.leader(15 * time.Second)
-	e.members[old].proc.Signal(syscall.SIGUSR1)
+	e := startEnsemble(t, options{N: 3, TickMs: 1000, LogLevel: "info"})
+	old := e.Leader(15 * time.Second)
+	e.Members[old].Proc.Signal(syscall.SIGUSR1)
 	deadline := time.Now().Add(10 * time.Second)
 	next := -1
 	for next < 0 || next == old {
@@ -21,16 +21,16 @@ func TestEnsembleTransferLeadershipOnSignal(t *testing.T) {
 			t.Fatalf("leadership did not move off member %d after SIGUSR1", old+1)
 		}
 		time.Sleep(20 * time.Millisecond)
-		next = e.leader(5 * time.Second)
+		next = e.Leader(5 * time.Second)
 	}
-	if s, err := srvr(e.members[old].clientAddr); err != nil || s.mode != "follower" {
+	if s, err := srvr(e.Members[old].ClientAddr); err != nil || s.Mode != "follower" {
 		t.Fatalf("old leader after the transfer: %+v %v", s, err)
 	}
 	// A clean stop of the leader hands leadership over before it exits.
-	proc := e.members[next].proc
-	e.stop(next)
+	proc := e.Members[next].Proc
+	e.Stop(next)
 	if out := proc.Output(); !strings.Contains(out, "leadership transferred before shutdown") {
 		t.Fatalf("the stopped leader did not hand leadership over:\n%s", tail(out, 2000))
 	}
-	e.leader(10 * time.Second)
+	e.Leader(10 * time.Second)
 }
