@@ -2,7 +2,7 @@
 GO       ?= go
 FUZZTIME ?= 60s
 
-.PHONY: build run deps test test-clients lint fuzz bench clean
+.PHONY: build run deps test test-clients lint fuzz bench chaos clean
 
 build:
 	$(GO) build -o bin/zkraft ./cmd/zkraft
@@ -34,6 +34,16 @@ fuzz:
 	@for p in ./zkproto ./ensemble; do for t in $$($(GO) test $$p -list 'Fuzz.*' | grep ^Fuzz); do \
 		echo "== $$p $$t"; $(GO) test $$p -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -parallel 1 || exit 1; \
 	done; done
+
+# The fault-injection harness (integration/chaos) for CHAOS_DURATION (total, default
+# 10m) or CHAOS_HISTORIES histories of 60 s of traffic each, with fresh seeds unless
+# CHAOS_SEED is set. A violation writes the history and porcupine's visualization
+# under CHAOS_ARTIFACTS ($TMPDIR/zkraft-chaos) and fails. `make test` runs two short
+# histories with a fixed seed.
+CHAOS_DURATION ?= 10m
+chaos:
+	CHAOS_DURATION=$(CHAOS_DURATION) CHAOS_HISTORIES=$(CHAOS_HISTORIES) \
+		$(GO) test -count=1 -timeout 0 -run '^TestChaos$$' -v ./integration/chaos/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./storage/... ./ensemble/... ./zkproto/...
