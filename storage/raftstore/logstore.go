@@ -261,8 +261,12 @@ func (s *checkedStore) load() error {
 	return nil
 }
 
-// verify reads every log entry and stable value and checks it.
-func (s *checkedStore) verify() error {
+// verify reads every log entry and stable value and checks it. Entries up to
+// snapIndex (the newest snapshot's) may be missing: after a follower installs a
+// snapshot, hashicorp/raft keeps TrailingLogs of its old entries and appends the new
+// ones after the snapshot, leaving a hole that nothing reads (a leader sends a
+// snapshot instead of entries it does not have).
+func (s *checkedStore) verify(snapIndex uint64) error {
 	first, err := s.inner.FirstIndex()
 	if err != nil {
 		return fmt.Errorf("read the first index of %s: %w", s.path, err)
@@ -275,7 +279,9 @@ func (s *checkedStore) verify() error {
 	var lastTerm uint64
 	if last > 0 {
 		for i := first; i <= last; i++ {
-			if err := s.GetLog(i, &l); errors.Is(err, raft.ErrLogNotFound) {
+			if err := s.GetLog(i, &l); errors.Is(err, raft.ErrLogNotFound) && i <= snapIndex {
+				continue
+			} else if errors.Is(err, raft.ErrLogNotFound) {
 				return s.corrupt("log entry %d is missing (the log holds %d to %d)", i, first, last)
 			} else if err != nil {
 				return err

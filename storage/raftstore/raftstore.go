@@ -113,7 +113,12 @@ func Open(dir string, opts Options) (*Stores, error) {
 		if err := logs.load(); err != nil {
 			return err
 		}
-		if err := logs.verify(); err != nil {
+		// Raft restores the newest snapshot and reads the log only past it.
+		var snapIndex uint64
+		if metas, err := inner.List(); err == nil && len(metas) > 0 {
+			snapIndex = metas[0].Index
+		}
+		if err := logs.verify(snapIndex); err != nil {
 			return err
 		}
 		return snaps.verify()
