@@ -140,6 +140,18 @@ func runHistory(t *testing.T, cfg runConfig) *history {
 	r.setup()
 	r.h = newHistory()
 	h := r.h
+	done := false
+	t.Cleanup(func() {
+		if done || !t.Failed() {
+			return
+		}
+		// The history ended early (a member that would not restart, no leader): show
+		// what had happened by then.
+		for _, f := range h.faults {
+			t.Logf("  fault %s", f)
+		}
+		t.Logf("history seed %d, %d members: stopped early; %s", cfg.seed, cfg.members, h.summary())
+	})
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -190,14 +202,13 @@ func runHistory(t *testing.T, cfg runConfig) *history {
 
 	r.final(seqs, hs)
 
+	done = true
 	t.Logf("history seed %d, %d members, snapCount %d: %v; %d fault events, %d violations; %s",
 		cfg.seed, cfg.members, cfg.snapCount, time.Since(h.start).Round(time.Millisecond), len(h.faults), len(h.violations), h.summary())
 	for _, f := range h.faults {
 		t.Logf("  fault %s", f)
 	}
-	if len(h.known) > 0 {
-		t.Logf("%d violations of the known open FIFO bug (issue 8 finding 1; not failing while fifoKnownBroken), e.g.:\n  %s", len(h.known), strings.Join(h.known[:min(3, len(h.known))], "\n  "))
-	}
+
 	return h
 }
 

@@ -26,7 +26,6 @@ type history struct {
 	reg        []porcupine.Operation
 	faults     []string
 	violations []string
-	known      []string // violations of a known open bug (fifoKnownBroken)
 	counts     map[string]int
 }
 
@@ -48,13 +47,6 @@ func (h *history) violation(format string, args ...any) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.violations = append(h.violations, h.stamp()+" "+fmt.Sprintf(format, args...))
-}
-
-// knownViolation records a violation of a known open bug: reported, not failing.
-func (h *history) knownViolation(format string, args ...any) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.known = append(h.known, h.stamp()+" "+fmt.Sprintf(format, args...))
 }
 
 func (h *history) count(what string, n int) {

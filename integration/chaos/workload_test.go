@@ -209,12 +209,6 @@ func checkSeq(h *history, s *seqState, c *zk.Conn) error {
 	return nil
 }
 
-// fifoKnownBroken: issue 8's finding 1 (a session's pipelined requests complete out
-// of order) is being fixed in ensemble/conn.go. Until the fix lands, the FIFO
-// checker's violations are printed (a count and three of them) but do not fail the
-// run; set it to false with the fix, and the short run in `make test` guards it.
-const fifoKnownBroken = true
-
 // fifoWorker pipelines rounds of requests on one session over rawzk, moving the
 // session between members when its connection breaks, and checks that each reply
 // reflects exactly the requests sent before it on the session:
@@ -335,11 +329,7 @@ func fifoWorker(h *history, client int, addrs []string, rng *rand.Rand, stop <-c
 			for i, hd := range hdrs {
 				got = append(got, fmt.Sprintf("%s→%s@%#x", reqs[i].op, describeReply(hd, resps[i]), hd.Zxid))
 			}
-			report := h.violation
-			if fifoKnownBroken {
-				report = h.knownViolation
-			}
-			report("fifo: session %#x on %s, round %d (a=%q b=%q): %s; replies in order (→result@zxid): %s", sid, member, round, a, b, strings.Join(wrong, "; "), strings.Join(got, " "))
+			h.violation("fifo: session %#x on %s, round %d (a=%q b=%q): %s; replies in order (→result@zxid): %s", sid, member, round, a, b, strings.Join(wrong, "; "), strings.Join(got, " "))
 		}
 		pause(stop, time.Duration(rng.IntN(10))*time.Millisecond)
 	}
