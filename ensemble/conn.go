@@ -194,13 +194,11 @@ func (c *conn) serve() {
 func (c *conn) unregister() {
 	s := c.srv
 	s.watches.RemoveWatcher(c)
-	// Give back the outstanding slots of requests that never completed.
+	// Drop the requests that never completed.
 	for {
 		select {
 		case r := <-c.pending:
-			if r.counted {
-				<-s.outstanding
-			}
+			c.drop(r)
 			continue
 		default:
 		}
@@ -392,12 +390,13 @@ func (c *conn) readLoop(fr *zkproto.FrameReader) {
 		case s.outstanding <- struct{}{}:
 			r.counted = true
 		case <-c.closed:
+			c.drop(r)
 			return
 		}
 		select {
 		case c.pending <- r:
 		case <-c.closed:
-			<-s.outstanding
+			c.drop(r)
 			return
 		}
 		if c.closing.Load() {
@@ -429,6 +428,18 @@ func (c *conn) schedule(r *request) {
 	fsm.read(func(t *datatree.Tree) { r.reply, r.ran = r.read(t), c.readRan() })
 }
 
+// drop gives up a request that will not be answered: it gives back its outstanding
+// slot, and its write is no longer awaited (one that is never applied would keep its
+// waiter, and the reads queued behind it, for ever).
+func (c *conn) drop(r *request) {
+	if r.prop != nil {
+		c.srv.fsm.forget(r.prop.seq)
+	}
+	if r.counted {
+		<-c.srv.outstanding
+	}
+}
+
 // processLoop completes requests in arrival order.
 func (c *conn) processLoop() {
 	for {
@@ -455,9 +466,7 @@ func (c *conn) processLoop() {
 				select {
 				case <-r.done:
 				case <-c.closed:
-					if r.counted {
-						<-c.srv.outstanding
-					}
+					c.drop(r)
 					return
 				}
 			}
