@@ -272,15 +272,21 @@ func (c *conn) handshake(fr *zkproto.FrameReader) bool {
 		resp.SessionID, resp.Passwd = txn.Session, txn.Password
 		c.log.Debug("new session", "session_id", sessionHex(txn.Session), "timeout", timeout)
 	} else {
+		ctx, cancel := context.WithTimeout(s.ctx, time.Duration(timeout)*time.Millisecond)
+		defer cancel()
 		var si datatree.SessionInfo
 		var ok bool
 		s.fsm.read(func(t *datatree.Tree) { si, ok = t.Session(req.SessionID) })
 		if !ok && !s.leader.Load() && !s.standalone() {
 			// This member may not have applied the session's creation yet: the
 			// session table is global, so catch up with the leader and look again.
-			if err := s.sync(s.ctx); err == nil {
-				s.fsm.read(func(t *datatree.Tree) { si, ok = t.Session(req.SessionID) })
+			// Without a leader to ask, the session's fate is unknown here: refuse
+			// the connection, never answer "expired".
+			if err := s.sync(ctx); err != nil {
+				c.log.Info("refusing session resume: cannot reach a leader to look the session up; the client tries another server", "session_id", sessionHex(req.SessionID), "err", err)
+				return false
 			}
+			s.fsm.read(func(t *datatree.Tree) { si, ok = t.Session(req.SessionID) })
 		}
 		if !ok || !equalBytes(si.Password, req.Passwd) || !s.touchSession(req.SessionID) {
 			// Expired, unknown or a wrong password: timeout 0 tells the client its
@@ -297,8 +303,14 @@ func (c *conn) handshake(fr *zkproto.FrameReader) bool {
 		// SESSIONMOVED).
 		if timeout != si.Timeout || si.Owner != s.cfg.ServerID {
 			txn := &datatree.Txn{Kind: datatree.TxnRenewSession, Session: req.SessionID, Time: time.Now().UnixMilli(), Timeout: timeout, Server: s.cfg.ServerID}
-			if res, err := s.propose(s.ctx, txn); err != nil || res.Err != zkproto.ErrOK {
-				c.log.Info("refusing session resume: could not renew its timeout", "session_id", sessionHex(req.SessionID), "err", errOr(err, res))
+			// A renewal may apply twice: a leader change is ridden out.
+			var res *datatree.Result
+			err := s.rideOutLeaderChange(ctx, func() (err error) {
+				res, err = s.propose(ctx, txn)
+				return err
+			})
+			if err != nil || res.Err != zkproto.ErrOK {
+				c.log.Info("refusing session resume: could not renew its timeout; the client tries another server", "session_id", sessionHex(req.SessionID), "err", errOr(err, res))
 				return false
 			}
 		}

@@ -8,3 +8,11 @@ func (s *Server) ProposalsAwaited() int {
 	defer s.fsm.waitMu.Unlock()
 	return len(s.fsm.waiters)
 }
+
+// Crash stops s as a crash would: without handing leadership over first, so the other
+// members learn of it only when their heartbeats go unanswered. Close stays safe to
+// call after it.
+func Crash(s *Server) {
+	s.closeOnce.Do(s.teardown)
+	<-s.done
+}
