@@ -249,6 +249,9 @@ func (c *conn) handshake(fr *zkproto.FrameReader) bool {
 		// it has seen a read-write server.
 		c.roSession = true
 		resp.SessionID, resp.Passwd, resp.ReadOnly = s.newSessionID(), newPassword(), true
+	} else if !s.standalone() && !s.inConfiguration() {
+		c.log.Info("refusing session: a reconfig removed this member from the ensemble; the client tries another server")
+		return false
 	} else if req.SessionID == 0 {
 		if !s.awaitLeader(time.Duration(timeout) * time.Millisecond) {
 			c.log.Info("refusing session: the ensemble has no leader")

@@ -2,6 +2,7 @@ package ensemble
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -25,11 +26,18 @@ const (
 	fwdSync     byte = 2 // no body; reply: the leader's applied index after a quorum check
 	fwdTouch    byte = 3 // body: session ids to keep alive; no reply
 	fwdReconfig byte = 4 // body: a ReconfigRequest; reply: error (with its code) or ok
+	// fwdReconfigCheck validates a reconfig without making it (for a caller without
+	// permission, who is told what is wrong with the request before NOAUTH).
+	fwdReconfigCheck byte = 5 // body: a ReconfigRequest; reply: error (with its code) or ok
 )
 
 // A reply is: seq, index, code, message, kind (a leaderErrKind, one byte; an older
 // leader sends none, an older follower ignores it). code is set only for kindCode, so
 // that an older follower still reads reconfig codes as it did.
+
+// drainTimeout bounds how long requests sent to a former leader wait for its answers
+// after the forwarder has moved on to the new one.
+const drainTimeout = 10 * time.Second
 
 const maxForwardFrame = 64 << 20
 
@@ -47,11 +55,15 @@ type forwarder struct {
 	nc      net.Conn
 	w       *bufio.Writer
 	seq     uint64
-	pending map[uint64]chan fwdReply
+	pending map[uint64]chan fwdReply // requests sent on nc
+	// retired are connections to former leaders with requests still unanswered: a
+	// leader that steps down (a handover, a reconfig removing it) still answers what
+	// it was sent, and its answer is the request's fate.
+	retired map[net.Conn]struct{}
 }
 
 func newForwarder(s *Server) *forwarder {
-	return &forwarder{s: s, pending: map[uint64]chan fwdReply{}}
+	return &forwarder{s: s, pending: map[uint64]chan fwdReply{}, retired: map[net.Conn]struct{}{}}
 }
 
 // send queues a request to the leader and returns where its reply will arrive (nil
@@ -68,7 +80,7 @@ func (f *forwarder) send(kind byte, body []byte) (<-chan fwdReply, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.nc == nil || f.leader != string(addr) {
-		f.resetLocked(fmt.Errorf("leader changed to %s", addr))
+		f.retireLocked()
 		nc, err := dialPeer(string(addr), peerProtoForward, 2*time.Second)
 		if err != nil {
 			// Nothing was sent: the leader is gone or not yet listening.
@@ -98,6 +110,22 @@ func (f *forwarder) send(kind byte, body []byte) (<-chan fwdReply, error) {
 	return ch, nil
 }
 
+// retireLocked stops sending on the current connection (the leader changed). What
+// was sent on it is still answered there, for up to drainTimeout.
+func (f *forwarder) retireLocked() {
+	if f.nc == nil {
+		return
+	}
+	if len(f.pending) == 0 {
+		f.nc.Close()
+	} else {
+		f.nc.SetReadDeadline(time.Now().Add(drainTimeout))
+		f.retired[f.nc] = struct{}{}
+	}
+	f.nc = nil
+	f.pending = map[uint64]chan fwdReply{} // the old map stays with its reader
+}
+
 // resetLocked drops the connection and fails every request still waiting on it:
 // they reached the leader, or may have, so their outcome is unknown.
 func (f *forwarder) resetLocked(err error) {
@@ -105,16 +133,24 @@ func (f *forwarder) resetLocked(err error) {
 		f.nc.Close()
 		f.nc = nil
 	}
-	for seq, ch := range f.pending {
+	failLocked(f.pending, err)
+}
+
+// failLocked fails requests that reached a leader, or may have: their outcome is
+// unknown.
+func failLocked(pending map[uint64]chan fwdReply, err error) {
+	for seq, ch := range pending {
 		ch <- fwdReply{err: &leaderError{kind: kindOutcomeUnknown, msg: err.Error(), cause: err}}
-		delete(f.pending, seq)
+		delete(pending, seq)
 	}
-	f.pending = map[uint64]chan fwdReply{}
 }
 
 func (f *forwarder) close() {
 	f.mu.Lock()
 	f.resetLocked(ErrClosed)
+	for nc := range f.retired {
+		nc.Close() // its reader fails what is left
+	}
 	f.mu.Unlock()
 }
 
@@ -125,8 +161,11 @@ func (f *forwarder) readReplies(nc net.Conn, pending map[uint64]chan fwdReply) {
 		if err != nil {
 			f.mu.Lock()
 			if f.nc == nc {
-				f.resetLocked(fmt.Errorf("connection to leader lost: %w", err))
+				f.nc = nil
 			}
+			nc.Close()
+			delete(f.retired, nc)
+			failLocked(pending, fmt.Errorf("connection to leader lost: %w", err))
 			f.mu.Unlock()
 			return
 		}
@@ -156,6 +195,9 @@ func (f *forwarder) readReplies(nc net.Conn, pending map[uint64]chan fwdReply) {
 		f.mu.Lock()
 		ch, ok := pending[seq]
 		delete(pending, seq)
+		if _, retired := f.retired[nc]; retired && len(pending) == 0 {
+			nc.Close() // drained: the reader ends on the next read
+		}
 		f.mu.Unlock()
 		if ok {
 			ch <- rep
@@ -237,12 +279,16 @@ func (s *Server) serveForward(nc net.Conn) {
 			}}
 		case fwdSync:
 			queue <- inflight{seq, s.leaderSync}
-		case fwdReconfig:
+		case fwdReconfig, fwdReconfigCheck:
 			var req zkproto.ReconfigRequest
 			if err := zkproto.Unmarshal(body, &req); err != nil {
 				return
 			}
-			queue <- inflight{seq, func() (uint64, error) { return s.reconfigure(&req) }}
+			queue <- inflight{seq, func() (uint64, error) {
+				ctx, cancel := context.WithTimeout(s.ctx, reconfigTimeout)
+				defer cancel()
+				return s.reconfigForwarded(ctx, kind, &req)
+			}}
 		case fwdTouch:
 			d := zkproto.NewDecoder(body)
 			now := time.Now()

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -24,6 +25,54 @@ const configPath = "/zookeeper/config"
 
 // superAuth lets the server itself write what clients may not (/zookeeper/config).
 var superAuth = []zkproto.Id{{Scheme: "super"}}
+
+// membershipState is this member's side of reconfig.
+type membershipState struct {
+	reconfigMu    sync.Mutex   // one reconfig at a time on the leader
+	reconfiguring atomic.Int32 // reconfigs being answered here
+	removed       atomic.Bool  // out of the configuration: serving no client
+	recording     atomic.Bool  // recordIncarnation runs for a member added back
+}
+
+// inConfiguration reports whether this member is in the ensemble's configuration as
+// its Raft log has it (the latest entry, committed or not).
+func (s *Server) inConfiguration() bool {
+	f := s.raft.GetConfiguration()
+	return f.Error() != nil || inConfig(f.Configuration(), s.cfg.ServerID)
+}
+
+// followMembership notices when a reconfig removes this member, and when one adds it
+// back. A member outside the configuration serves no client, as a ZooKeeper server
+// outside it serves none: its clients move on to the members (it is not told of
+// later changes, and without a leader it could not make their writes). Called from
+// runLeadership only.
+func (s *Server) followMembership() {
+	in := s.inConfiguration()
+	if in {
+		if s.members.removed.Swap(false) {
+			s.log.Info("this member is in the ensemble's configuration again: serving clients")
+		}
+		// Its removal forgot its incarnation: record it again once it is back.
+		var have string
+		s.fsm.read(func(t *datatree.Tree) { have = t.Incarnation(s.cfg.ServerID) })
+		if have == "" && s.members.recording.CompareAndSwap(false, true) {
+			s.goAttach(func() {
+				defer s.members.recording.Store(false)
+				s.recordIncarnation()
+			})
+		}
+		return
+	}
+	if s.members.removed.Load() {
+		return
+	}
+	if s.members.reconfiguring.Load() > 0 {
+		return // the reconfig that removed it is answered first
+	}
+	s.members.removed.Store(true)
+	s.log.Warn("a reconfig removed this member from the ensemble: its clients move to the members; add it back with reconfig, or stop it")
+	s.closeConns(func(c *conn) bool { return !c.roSession })
+}
 
 // followerHealth tracks which followers the leader cannot reach, from Raft's
 // heartbeat observations, for mntr's synced-follower counts.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,15 @@ import (
 	"github.com/zkraft/zkraft/storage/datatree"
 	"github.com/zkraft/zkraft/zkproto"
 )
+
+// reconfigTimeout bounds a reconfig from the client's request to its answer,
+// leadership handovers included.
+const reconfigTimeout = 15 * time.Second
+
+// errLeaderMoved ends an attempt at a reconfig that changed nothing (or whose change a
+// second attempt reproduces exactly) because leadership moved: the reconfig goes to
+// the new leader (errors.Is(err, errNoLeader) holds, here and where it is forwarded).
+var errLeaderMoved = &leaderError{kind: kindNoLeader, msg: "ensemble: leadership moved during the reconfig; the next leader makes it"}
 
 // reconfigError carries the ZooKeeper code a failed reconfig answers with.
 type reconfigError struct {
@@ -30,23 +40,31 @@ func reconfigFail(code zkproto.ErrCode, format string, args ...any) error {
 	return &reconfigError{code: code, msg: fmt.Sprintf(format, args...)}
 }
 
-// reconfigure applies a reconfig request on the leader, one server at a time
-// (Raft's AddVoter, AddNonvoter, RemoveServer), then republishes /zookeeper/config.
-// It returns an index that covers the change.
-func (s *Server) reconfigure(req *zkproto.ReconfigRequest) (uint64, error) {
-	if s.raft.State() != raft.Leader {
-		return 0, errNoLeader
+// reconfigPlan is a validated reconfig: the servers to add (or change) and remove.
+type reconfigPlan struct {
+	joining []config.Server
+	leaving []int64
+	voters  map[int64]bool // the configuration after the change: id → participant
+}
+
+func (p *reconfigPlan) removes(id int64) bool {
+	for _, l := range p.leaving {
+		if l == id {
+			return true
+		}
 	}
-	f := s.raft.GetConfiguration()
-	if err := f.Error(); err != nil {
-		return 0, err
+	return false
+}
+
+// planReconfig validates req against the configuration cur (version curVersion) in
+// ZooKeeper's order (PrepRequestProcessor): BADVERSION for a stale fromConfig,
+// BADARGUMENTS for malformed servers or fewer than two voters left, NEWCONFIGNOQUORUM
+// when the new voters hold no quorum of members in touch with the leader. The
+// caller's permission is checked after all of these, as ZooKeeper does.
+func (s *Server) planReconfig(req *zkproto.ReconfigRequest, cur raft.Configuration, curVersion uint64) (*reconfigPlan, error) {
+	if req.CurConfigID != -1 && uint64(req.CurConfigID) != curVersion {
+		return nil, reconfigFail(zkproto.ErrBadVersion, "config version %x is not the current %x", req.CurConfigID, curVersion)
 	}
-	current := f.Configuration()
-	if req.CurConfigID != -1 && uint64(req.CurConfigID) != f.Index() {
-		return 0, reconfigFail(zkproto.ErrBadVersion, "config version %x is not the current %x", req.CurConfigID, f.Index())
-	}
-	var joining []config.Server
-	var leaving []int64
 	parseServers := func(list string) ([]config.Server, error) {
 		var out []config.Server
 		for _, line := range splitList(list) {
@@ -58,69 +76,269 @@ func (s *Server) reconfigure(req *zkproto.ReconfigRequest) (uint64, error) {
 		}
 		return out, nil
 	}
+	voters := map[int64]bool{}
+	p := &reconfigPlan{voters: voters}
+	for _, sv := range cur.Servers {
+		id, _ := strconv.ParseInt(string(sv.ID), 10, 64)
+		voters[id] = sv.Suffrage == raft.Voter
+	}
 	if req.NewMembers != "" {
 		// Non-incremental: the new list replaces the old one.
 		members, err := parseServers(req.NewMembers)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		keep := map[int64]bool{}
 		for _, m := range members {
 			keep[m.ID] = true
-			joining = append(joining, m)
 		}
-		for _, sv := range current.Servers {
-			id, _ := strconv.ParseInt(string(sv.ID), 10, 64)
+		for id := range voters {
 			if !keep[id] {
-				leaving = append(leaving, id)
+				p.leaving = append(p.leaving, id)
 			}
 		}
+		slices.Sort(p.leaving)
+		p.joining = members
+		clear(voters)
 	} else {
 		var err error
-		if joining, err = parseServers(req.JoiningServers); err != nil {
-			return 0, err
+		if p.joining, err = parseServers(req.JoiningServers); err != nil {
+			return nil, err
 		}
 		for _, l := range splitList(req.LeavingServers) {
 			id, err := strconv.ParseInt(strings.TrimPrefix(l, "server."), 10, 64)
 			if err != nil {
-				return 0, reconfigFail(zkproto.ErrBadArguments, "leaving server %q is not a server id", l)
+				return nil, reconfigFail(zkproto.ErrBadArguments, "leaving server %q is not a server id", l)
 			}
-			leaving = append(leaving, id)
+			p.leaving = append(p.leaving, id)
+		}
+		for _, id := range p.leaving {
+			delete(voters, id)
 		}
 	}
-	if len(joining) == 0 && len(leaving) == 0 {
-		return 0, reconfigFail(zkproto.ErrBadArguments, "reconfig names no change")
+	if len(p.joining) == 0 && len(p.leaving) == 0 {
+		return nil, reconfigFail(zkproto.ErrBadArguments, "reconfig names no change")
 	}
-	for _, id := range leaving {
-		if id == s.cfg.ServerID {
-			// Raft lets a leader remove itself; it steps down after committing.
-			s.log.Info("reconfig removes the leader itself")
+	for _, sv := range p.joining {
+		voters[sv.ID] = !sv.Observer
+	}
+	var n, synced int
+	for id, voter := range voters {
+		if !voter {
+			continue
 		}
-		if err := s.raft.RemoveServer(raftID(id), 0, 0).Error(); err != nil {
-			return 0, reconfigFail(zkproto.ErrNewConfigNoQuorum, "remove server %d: %v", id, err)
+		n++
+		if s.inTouch(cur, id) {
+			synced++
+		}
+	}
+	if n < 2 {
+		return nil, reconfigFail(zkproto.ErrBadArguments, "reconfig failed: the new configuration must include at least 2 participants")
+	}
+	if synced <= n/2 {
+		return nil, reconfigFail(zkproto.ErrNewConfigNoQuorum, "reconfig failed: only %d of the new configuration's %d participants are members in touch with the leader; a quorum must be", synced, n)
+	}
+	return p, nil
+}
+
+// inTouch reports whether member id is in configuration cur and answering the leader
+// (this node, when it leads): a member a new configuration can count on.
+func (s *Server) inTouch(cur raft.Configuration, id int64) bool {
+	if id == s.cfg.ServerID {
+		return true
+	}
+	for _, sv := range cur.Servers {
+		if sv.ID == raftID(id) {
+			return !s.health.isFailing(sv.ID)
+		}
+	}
+	return false
+}
+
+// reconfigAtLeader has the leader make a reconfig, wherever it is: here, or through
+// the forwarder. It rides out leader changes: an election, and the handover that a
+// reconfig removing the leader starts (Raft lets a leader remove itself, but it then
+// steps down before the change is complete and answered, so the leader hands over
+// first and the next leader makes the whole change).
+func (s *Server) reconfigAtLeader(ctx context.Context, req *zkproto.ReconfigRequest) (uint64, error) {
+	return s.atLeader(ctx, fwdReconfig, req, func() (uint64, error) { return s.reconfigure(req) })
+}
+
+// checkReconfigAtLeader validates a reconfig at the leader without making it.
+func (s *Server) checkReconfigAtLeader(ctx context.Context, req *zkproto.ReconfigRequest) error {
+	_, err := s.atLeader(ctx, fwdReconfigCheck, req, func() (uint64, error) { return 0, s.checkReconfig(req) })
+	return err
+}
+
+// checkReconfig validates a reconfig on the leader without making it.
+func (s *Server) checkReconfig(req *zkproto.ReconfigRequest) error {
+	f := s.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return err
+	}
+	_, err := s.planReconfig(req, f.Configuration(), f.Index())
+	return err
+}
+
+// reconfigForwarded makes (or checks) a reconfig that a follower forwarded here. A
+// member that does not lead refuses it, and the follower asks the next leader; a
+// leader sees it through, at the next leader when leadership moves during the change
+// (the handover of a reconfig that removes the leader): the follower's answer is then
+// the change's outcome.
+func (s *Server) reconfigForwarded(ctx context.Context, kind byte, req *zkproto.ReconfigRequest) (uint64, error) {
+	if s.raft.State() != raft.Leader {
+		return 0, errNoLeader
+	}
+	if kind == fwdReconfigCheck {
+		return 0, s.checkReconfig(req)
+	}
+	index, err := s.reconfigure(req)
+	if errors.Is(err, errNoLeader) {
+		return s.reconfigAtLeader(ctx, req)
+	}
+	return index, err
+}
+
+func (s *Server) atLeader(ctx context.Context, kind byte, req *zkproto.ReconfigRequest, here func() (uint64, error)) (uint64, error) {
+	body := zkproto.Marshal(req)
+	var index uint64
+	err := s.rideOutLeaderChange(ctx, func() error {
+		var err error
+		switch _, id := s.raft.LeaderWithID(); {
+		case s.raft.State() == raft.Leader:
+			index, err = here()
+			return err
+		case id == raftID(s.cfg.ServerID):
+			return errNoLeader // stepping down: a moment until the next leader is known
+		}
+		ch, err := s.forwarder.send(kind, body)
+		if err != nil {
+			return err
+		}
+		select {
+		case rep := <-ch:
+			index, err = rep.index, rep.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if errors.Is(err, errOutcomeUnknown) && kind == fwdReconfig && req.CurConfigID != -1 {
+			// Another attempt would find the version changed if this one committed.
+			return reconfigFail(zkproto.ErrNewConfigNoQuorum, "the leader went away during the reconfig; it may or may not have been made: %v", err)
+		}
+		return err
+	})
+	return index, err
+}
+
+// reconfigure makes a reconfig on the leader, one server at a time (Raft's AddVoter,
+// AddNonvoter, RemoveServer), then republishes /zookeeper/config. It returns an index
+// that covers the change.
+func (s *Server) reconfigure(req *zkproto.ReconfigRequest) (uint64, error) {
+	if !s.members.reconfigMu.TryLock() {
+		return 0, reconfigFail(zkproto.ErrReconfigInProgress, "another reconfig is under way")
+	}
+	defer s.members.reconfigMu.Unlock()
+	if s.raft.State() != raft.Leader {
+		return 0, errNoLeader
+	}
+	f := s.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return 0, err
+	}
+	cur := f.Configuration()
+	p, err := s.planReconfig(req, cur, f.Index())
+	if err != nil {
+		return 0, err
+	}
+	if p.removes(s.cfg.ServerID) {
+		if err := s.handOverFor(p, cur); err != nil {
+			return 0, reconfigFail(zkproto.ErrNewConfigNoQuorum, "reconfig removes the leader, and %v", err)
+		}
+		s.log.Info("reconfig removes the leader: leadership handed over; the new leader makes the change")
+		return 0, errLeaderMoved
+	}
+	changed := false
+	stepFailed := func(step string, err error) error {
+		if errors.Is(leaderErr(err), errNoLeader) && (!changed || req.CurConfigID == -1) {
+			return &leaderError{kind: kindNoLeader, msg: fmt.Sprintf("%s: %v; the next leader makes the reconfig", step, err), cause: err}
+		}
+		return reconfigFail(zkproto.ErrNewConfigNoQuorum, "%s: %v", step, err)
+	}
+	for _, id := range p.leaving {
+		if inConfig(cur, id) {
+			if err := s.raft.RemoveServer(raftID(id), 0, 0).Error(); err != nil {
+				return 0, stepFailed(fmt.Sprintf("remove server %d", id), err)
+			}
+			changed = true
+			s.log.Info("reconfig: server removed", "server_id", id)
 		}
 		// A removed member may come back with a new data directory.
 		if err := s.forgetIncarnation(id); err != nil {
-			return 0, reconfigFail(zkproto.ErrNewConfigNoQuorum, "forget server %d's incarnation: %v", id, err)
+			return 0, stepFailed(fmt.Sprintf("forget server %d's incarnation", id), err)
 		}
-		s.log.Info("reconfig: server removed", "server_id", id)
 	}
-	for _, sv := range joining {
+	for _, sv := range p.joining {
 		p := Peer{ID: sv.ID, PeerAddr: sv.PeerAddr(), ClientAddr: sv.ClientAddr, ElectionPort: sv.ElectionPort, Observer: sv.Observer}
 		s.learnPeer(p)
+		if hasServer(cur, raft.Server{ID: raftID(sv.ID), Address: raft.ServerAddress(p.PeerAddr), Suffrage: suffrage(sv.Observer)}) {
+			continue // already so: a non-incremental reconfig lists the members that stay
+		}
 		add := s.raft.AddVoter
 		if sv.Observer {
 			add = s.raft.AddNonvoter
 		}
 		if err := add(raftID(sv.ID), raft.ServerAddress(p.PeerAddr), 0, 0).Error(); err != nil {
-			return 0, reconfigFail(zkproto.ErrNewConfigNoQuorum, "add server %d: %v", sv.ID, err)
+			return 0, stepFailed(fmt.Sprintf("add server %d", sv.ID), err)
 		}
+		changed = true
 		s.log.Info("reconfig: server added", "server_id", sv.ID, "peer_addr", p.PeerAddr, "observer", sv.Observer)
 	}
 	if s.raft.State() == raft.Leader {
 		s.publishConfig()
 	}
 	return s.raft.AppliedIndex(), nil
+}
+
+// handOverFor hands leadership to a participant that the reconfig keeps and that is in
+// touch with this leader.
+func (s *Server) handOverFor(p *reconfigPlan, cur raft.Configuration) error {
+	err := errors.New("no participant of the new configuration is in touch with the leader")
+	for _, sv := range cur.Servers {
+		id, _ := strconv.ParseInt(string(sv.ID), 10, 64)
+		if id == s.cfg.ServerID || sv.Suffrage != raft.Voter || !p.voters[id] || s.health.isFailing(sv.ID) {
+			continue
+		}
+		if err = s.raft.LeadershipTransferToServer(sv.ID, sv.Address).Error(); err == nil {
+			return nil
+		}
+		err = fmt.Errorf("leadership transfer to server %d: %w", id, err)
+	}
+	return err
+}
+
+func inConfig(c raft.Configuration, id int64) bool {
+	for _, sv := range c.Servers {
+		if sv.ID == raftID(id) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasServer(c raft.Configuration, want raft.Server) bool {
+	for _, sv := range c.Servers {
+		if sv == want {
+			return true
+		}
+	}
+	return false
+}
+
+func suffrage(observer bool) raft.ServerSuffrage {
+	if observer {
+		return raft.Nonvoter
+	}
+	return raft.Voter
 }
 
 func splitList(s string) []string {
@@ -162,31 +380,28 @@ func (s *Server) peerInfo(id int64) Peer {
 	return Peer{ID: id}
 }
 
-// execReconfig answers a client's reconfig: on the leader directly, elsewhere
-// through the leader; the reply is /zookeeper/config as it stands after the change.
-func (c *conn) execReconfig(hdr zkproto.RequestHeader, req *zkproto.ReconfigRequest) []byte {
+// execReconfig answers a client's reconfig. allowed says whether the caller may
+// reconfig; ZooKeeper checks that last, so a caller without permission still learns
+// of a malformed or stale request. The reply is /zookeeper/config as it stands after
+// the change; removed reports that the change took this member out of the ensemble.
+func (c *conn) execReconfig(hdr zkproto.RequestHeader, req *zkproto.ReconfigRequest, allowed bool) (reply []byte, removed bool) {
 	s := c.srv
-	var err error
+	ctx, cancel := context.WithTimeout(s.ctx, reconfigTimeout)
+	defer cancel()
 	var index uint64
-	if s.raft.State() == raft.Leader {
-		index, err = s.reconfigure(req)
-	} else {
-		var ch <-chan fwdReply
-		if ch, err = s.forwarder.send(fwdReconfig, zkproto.Marshal(req)); err == nil {
-			rep := <-ch
-			index, err = rep.index, rep.err
+	var err error
+	if !allowed {
+		if err = s.checkReconfigAtLeader(ctx, req); err == nil {
+			err = reconfigFail(zkproto.ErrNoAuth, "reconfig needs WRITE permission on %s (or super)", configPath)
 		}
-	}
-	if err == nil {
-		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
-		err = s.waitApplied(ctx, index)
-		cancel()
+	} else if index, err = s.reconfigAtLeader(ctx, req); err == nil {
+		err = s.awaitReconfigured(ctx, index)
 	}
 	if err != nil {
 		c.log.Info("reconfig failed", "err", err)
 		code := zkproto.ErrNewConfigNoQuorum
 		errors.As(err, &code) // the leader's code, when it answered with one
-		return c.header(hdr.Xid, code)
+		return c.header(hdr.Xid, code), false
 	}
 	var (
 		data []byte
@@ -197,7 +412,28 @@ func (c *conn) execReconfig(hdr zkproto.RequestHeader, req *zkproto.ReconfigRequ
 		data, stat, _ = t.GetData(configPath, superAuth)
 		zxid = t.LastZxid()
 	})
-	return c.reply(hdr.Xid, zxid, zkproto.ErrOK, &zkproto.GetDataResponse{Data: data, Stat: stat})
+	if !s.inConfiguration() {
+		// Removed: the leader replicates nothing more to this member, so it answers
+		// with the configuration Raft gave it last, and then lets its clients go.
+		f := s.raft.GetConfiguration()
+		data = s.configText(f.Configuration(), f.Index())
+		removed = true
+	}
+	return c.reply(hdr.Xid, zxid, zkproto.ErrOK, &zkproto.GetDataResponse{Data: data, Stat: stat}), removed
+}
+
+// awaitReconfigured waits until this member has applied the Raft log up to index, or
+// has learnt that it is no longer a member (it will not apply the entries after its
+// removal).
+func (s *Server) awaitReconfigured(ctx context.Context, index uint64) error {
+	for s.raft.AppliedIndex() < index && s.inConfiguration() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // waitApplied waits until this node has applied the Raft log up to index.
@@ -212,8 +448,9 @@ func (s *Server) waitApplied(ctx context.Context, index uint64) error {
 	return nil
 }
 
-// prepareReconfig checks that reconfig is enabled and allowed, as ZooKeeper does
-// (super, or WRITE on /zookeeper/config), and queues it in the pipeline.
+// prepareReconfig checks that reconfig is enabled and possible, as ZooKeeper does
+// first, and queues it in the pipeline; the caller's permission (super, or WRITE on
+// /zookeeper/config) is weighed after the request itself.
 func (c *conn) prepareReconfig(r *request, req *zkproto.ReconfigRequest) *request {
 	s := c.srv
 	code := zkproto.ErrOK
@@ -223,20 +460,28 @@ func (c *conn) prepareReconfig(r *request, req *zkproto.ReconfigRequest) *reques
 	case s.standalone():
 		// ZooKeeper refuses reconfig in standalone mode.
 		code = zkproto.ErrUnimplemented
-	default:
-		auth := c.identities()
-		s.fsm.read(func(t *datatree.Tree) {
-			acl, _ := t.NodeACL(configPath)
-			if !datatree.CheckPerm(acl, zkproto.PermWrite, auth) {
-				code = zkproto.ErrNoAuth
-			}
-		})
 	}
 	if code != zkproto.ErrOK {
 		r.exec = func() []byte { return c.header(r.hdr.Xid, code) }
 		return r
 	}
-	r.exec = func() []byte { return c.execReconfig(r.hdr, req) }
+	auth := c.identities()
+	allowed := true
+	s.fsm.read(func(t *datatree.Tree) {
+		acl, _ := t.NodeACL(configPath)
+		allowed = datatree.CheckPerm(acl, zkproto.PermWrite, auth)
+	})
+	r.exec = func() []byte {
+		s.members.reconfiguring.Add(1)
+		reply, removed := c.execReconfig(r.hdr, req, allowed)
+		r.after = func() {
+			if removed {
+				c.flushAndClose() // the answer first; then the client moves on
+			}
+			s.members.reconfiguring.Add(-1)
+		}
+		return reply
+	}
 	r.serial = true
 	return r
 }

@@ -69,6 +69,7 @@ type Server struct {
 	raftLog     *slogWriter   // where the Raft library's logs go
 	peersMu     sync.Mutex
 	dynPeers    map[int64]Peer // members added by reconfig since start
+	members     membershipState
 
 	// outstanding bounds requests in flight across all connections
 	// (globalOutstandingLimit): a connection stops reading while it is full.
@@ -167,6 +168,9 @@ func (s *Server) startRaft() error {
 	rc.NotifyCh = notify
 	s.leaderNotify = notify
 	rc.Logger = s.hclogger("raft")
+	// A removed member keeps its Raft running, so that a reconfig can add it back
+	// (ZooKeeper's removed servers wait likewise).
+	rc.ShutdownOnRemove = false
 
 	var trans raft.Transport
 	var boot raft.Configuration
@@ -343,6 +347,9 @@ func (s *Server) runLeadership() {
 				continue
 			}
 			s.followQuorum()
+			if s.isReady() {
+				s.followMembership()
+			}
 			if s.leader.Load() {
 				continue
 			}

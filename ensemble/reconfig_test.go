@@ -1,0 +1,168 @@
+package ensemble_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkraft/zkraft/ensemble"
+	"github.com/zkraft/zkraft/ensemble/ensembletest"
+)
+
+// orderedHosts makes a go-zookeeper client try its servers in the order given (the
+// default provider shuffles them).
+type orderedHosts struct {
+	mu         sync.Mutex
+	servers    []string
+	curr, last int
+}
+
+func (h *orderedHosts) Init([]string) error { h.curr, h.last = -1, -1; return nil }
+func (h *orderedHosts) Len() int            { return len(h.servers) }
+func (h *orderedHosts) Next() (string, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.curr = (h.curr + 1) % len(h.servers)
+	retryStart := h.curr == h.last
+	if h.last == -1 {
+		h.last = 0
+	}
+	return h.servers[h.curr], retryStart
+}
+func (h *orderedHosts) Connected() { h.mu.Lock(); h.last = h.curr; h.mu.Unlock() }
+
+// serverLines are the server.N lines of /zookeeper/config.
+func serverLines(t *testing.T, c *zk.Conn) []string {
+	t.Helper()
+	data, _, err := c.Get("/zookeeper/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "server.") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// retryLost runs op again while the client has lost its connection (a removed member
+// closes its clients' connections; the client moves on), for up to 20s.
+func retryLost(t *testing.T, what string, op func() error) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := op()
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, zk.ErrConnectionClosed) && !errors.Is(err, zk.ErrNoServer) || time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		t.Logf("%s: %v; again", what, err)
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A non-incremental reconfig that removes the member it is sent through (the leader
+// on some rounds) is answered, and the client, moved to another member, puts the
+// member back; round after round, as ZooKeeper does (issue 8, finding 3).
+func TestClusterReconfigRemovesServingMember(t *testing.T) {
+	super := "super:" + base64SHA1("super:secret")
+	cl := ensembletest.RunCluster(t, 3, ensembletest.WithConfig(func(c *ensemble.Config) {
+		c.ReconfigEnabled = true
+		c.SuperDigest = super
+	}))
+	for round := 0; round < 4; round++ {
+		// Member 1 leads on even rounds and follows on odd ones.
+		leader := cl.Leader()
+		if want := round%2 == 0; want != (leader == 0) {
+			target := int64(1)
+			if !want {
+				target = 2
+			}
+			if err := cl.Members[leader].TransferLeadership(target); err != nil {
+				t.Fatalf("round %d: transfer leadership to %d: %v", round, target, err)
+			}
+			for deadline := time.Now().Add(10 * time.Second); cl.Leader() != int(target-1); {
+				if time.Now().After(deadline) {
+					t.Fatalf("round %d: member %d did not take over", round, target)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		hosts := &orderedHosts{servers: slices.Clone(cl.Addrs())}
+		admin, events, err := zk.Connect(cl.Addrs(), 5*time.Second, zk.WithLogInfo(false), zk.WithLogger(quiet{}), zk.WithHostProvider(hosts))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for ev := range events {
+			if ev.State == zk.StateHasSession {
+				break
+			}
+		}
+		if admin.Server() != cl.Addrs()[0] {
+			t.Fatalf("round %d: admin connected to %s, want member 1", round, admin.Server())
+		}
+		if err := admin.AddAuth("digest", []byte("super:secret")); err != nil {
+			t.Fatal(err)
+		}
+		var all []string // the leader publishes the configuration soon after it is elected
+		for deadline := time.Now().Add(10 * time.Second); len(all) != 3; all = serverLines(t, admin) {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: /zookeeper/config lists %q", round, all)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		start := time.Now()
+		if _, err := admin.Reconfig(all[1:], -1); err != nil {
+			t.Fatalf("round %d (member 1 leads: %v): reconfig removing member 1 through it: %v", round, round%2 == 0, err)
+		}
+		removed := time.Since(start)
+		retryLost(t, "read the config after the removal", func() error {
+			data, _, err := admin.Get("/zookeeper/config")
+			if err == nil && strings.Contains(string(data), "server.1=") {
+				return fmt.Errorf("/zookeeper/config still lists member 1:\n%s", data)
+			}
+			return err
+		})
+		retryLost(t, "reconfig putting member 1 back", func() error {
+			_, err := admin.Reconfig(all, -1)
+			return err
+		})
+		t.Logf("round %d: removed in %v, back after %v", round, removed.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+		admin.Close()
+		// Member 1 serves again, as a voter.
+		c := connectTo(t, cl.Addrs()[0])
+		retryLost(t, "write through member 1 once it is back", func() error {
+			_, err := c.Create(fmt.Sprintf("/round%d", round), nil, 0, zk.WorldACL(zk.PermAll))
+			return err
+		})
+		c.Close()
+		// A voter again, with its data directory's incarnation recorded anew (a removal
+		// forgets it).
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			members, err := cl.Members[1].Members()
+			if err == nil && len(members) == 3 && members[0].Voter && members[0].Incarnation != "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: members after putting member 1 back: %+v %v", round, members, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// quiet drops go-zookeeper's reconnect chatter, expected when a member lets its
+// clients go.
+type quiet struct{}
+
+func (quiet) Printf(string, ...any) {}
