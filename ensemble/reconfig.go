@@ -105,10 +105,21 @@ func (s *Server) planReconfig(req *zkproto.ReconfigRequest, cur raft.Configurati
 		if p.joining, err = parseServers(req.JoiningServers); err != nil {
 			return nil, err
 		}
+		for _, sv := range p.joining {
+			if sv.ClientAddr == "" {
+				return nil, reconfigFail(zkproto.ErrBadArguments, "server.%d has no client address: a joining server is server.N=host:peerPort:electionPort[:role];[clientHost:]clientPort", sv.ID)
+			}
+			for _, other := range cur.Servers {
+				if other.ID != raftID(sv.ID) && string(other.Address) == sv.PeerAddr() {
+					return nil, reconfigFail(zkproto.ErrBadArguments, "server.%d would share peer address %s with server %s", sv.ID, other.Address, other.ID)
+				}
+			}
+		}
 		for _, l := range splitList(req.LeavingServers) {
-			id, err := strconv.ParseInt(strings.TrimPrefix(l, "server."), 10, 64)
+			id, err := strconv.ParseInt(l, 10, 64)
 			if err != nil {
-				return nil, reconfigFail(zkproto.ErrBadArguments, "leaving server %q is not a server id", l)
+				// ZooKeeper 3.8 fails on it with a runtime exception: MARSHALLINGERROR.
+				return nil, reconfigFail(zkproto.ErrMarshallingError, "leaving server %q is not a server id", l)
 			}
 			p.leaving = append(p.leaving, id)
 		}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/zkraft/zkraft/ensemble"
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
+	"github.com/zkraft/zkraft/integration/rawzk"
+	"github.com/zkraft/zkraft/zkproto"
 )
 
 // orderedHosts makes a go-zookeeper client try its servers in the order given (the
@@ -166,3 +168,57 @@ func TestClusterReconfigRemovesServingMember(t *testing.T) {
 type quiet struct{}
 
 func (quiet) Printf(string, ...any) {}
+
+// ZooKeeper weighs a reconfig's caller's permission last (PrepRequestProcessor): a
+// caller without it still learns that the request is stale, malformed or without a
+// quorum. Measured on the reference 3.8.0 (a QuorumPeerMain ensemble with
+// reconfigEnabled, through go-zookeeper): BADVERSION before BADARGUMENTS, a leaving id
+// that is no number MARSHALLINGERROR, NEWCONFIGNOQUORUM before NOAUTH (issue 8).
+func TestClusterReconfigErrorPrecedence(t *testing.T) {
+	cl := ensembletest.RunCluster(t, 3, ensembletest.WithConfig(func(c *ensemble.Config) {
+		c.ReconfigEnabled = true
+		c.SuperDigest = "super:" + base64SHA1("super:secret")
+	}))
+	c, err := rawzk.Connect(cl.Members[0].Addr, zkproto.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, zkproto.PasswordLen)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const unreachable = "server.9=127.0.0.1:1:2;127.0.0.1:3"
+	self := fmt.Sprintf("server.1=%s:1:participant;%s", cl.Members[0].Config.Peers[0].PeerAddr, cl.Addrs()[0])
+	for _, tc := range []struct {
+		name string
+		req  zkproto.ReconfigRequest
+		want zkproto.ErrCode
+	}{
+		{"malformed server line", zkproto.ReconfigRequest{NewMembers: "server.2=garbage", CurConfigID: -1}, zkproto.ErrBadArguments},
+		{"joining server without a client port", zkproto.ReconfigRequest{JoiningServers: "server.9=127.0.0.1:1:2", CurConfigID: -1}, zkproto.ErrBadArguments},
+		{"stale fromConfig", zkproto.ReconfigRequest{JoiningServers: unreachable, CurConfigID: 12345}, zkproto.ErrBadVersion},
+		{"stale fromConfig and malformed", zkproto.ReconfigRequest{NewMembers: "server.2=garbage", CurConfigID: 12345}, zkproto.ErrBadVersion},
+		{"leaving id not a number", zkproto.ReconfigRequest{LeavingServers: "abc", CurConfigID: -1}, zkproto.ErrMarshallingError},
+		{"one participant left", zkproto.ReconfigRequest{NewMembers: self, CurConfigID: -1}, zkproto.ErrBadArguments},
+		{"no quorum in touch", zkproto.ReconfigRequest{JoiningServers: unreachable + ",server.8=127.0.0.1:4:5;127.0.0.1:6,server.7=127.0.0.1:7:8;127.0.0.1:9,server.6=127.0.0.1:10:11;127.0.0.1:12", CurConfigID: -1}, zkproto.ErrNewConfigNoQuorum},
+		{"valid: add", zkproto.ReconfigRequest{JoiningServers: unreachable, CurConfigID: -1}, zkproto.ErrNoAuth},
+		{"valid: remove an unknown server", zkproto.ReconfigRequest{LeavingServers: "7", CurConfigID: -1}, zkproto.ErrNoAuth},
+	} {
+		var resp zkproto.GetDataResponse
+		err := c.Call(zkproto.OpReconfig, &tc.req, &resp)
+		if got := errCode(err); got != tc.want {
+			t.Errorf("%s, without permission: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if members, err := cl.Members[0].Members(); err != nil || len(members) != 3 {
+		t.Fatalf("members after refused reconfigs: %+v %v", members, err)
+	}
+}
+
+func errCode(err error) zkproto.ErrCode {
+	var code zkproto.ErrCode
+	if errors.As(err, &code) {
+		return code
+	}
+	if err == nil {
+		return zkproto.ErrOK
+	}
+	return zkproto.ErrSystemError
+}
