@@ -28,15 +28,24 @@ var superAuth = []zkproto.Id{{Scheme: "super"}}
 
 // membershipState is this member's side of reconfig.
 type membershipState struct {
-	reconfigMu    sync.Mutex   // one reconfig at a time on the leader
-	reconfiguring atomic.Int32 // reconfigs being answered here
-	removed       atomic.Bool  // out of the configuration: serving no client
-	recording     atomic.Bool  // recordIncarnation runs for a member added back
+	reconfigMu    sync.Mutex    // one reconfig at a time on the leader
+	reconfiguring atomic.Int32  // reconfigs being answered here
+	removed       atomic.Bool   // out of the configuration: serving no client
+	removedAt     atomic.Uint64 // an index past this member's removal, which a reconfig through it made
+	recording     atomic.Bool   // recordIncarnation runs for a member added back
 }
 
 // inConfiguration reports whether this member is in the ensemble's configuration as
 // its Raft log has it (the latest entry, committed or not).
 func (s *Server) inConfiguration() bool {
+	if at := s.members.removedAt.Load(); at != 0 {
+		// A reconfig through this member removed it: until it has applied the log
+		// past that (it was added back), what its own log says is out of date.
+		if s.raft.AppliedIndex() < at {
+			return false
+		}
+		s.members.removedAt.CompareAndSwap(at, 0)
+	}
 	f := s.raft.GetConfiguration()
 	return f.Error() != nil || inConfig(f.Configuration(), s.cfg.ServerID)
 }

@@ -44,7 +44,8 @@ func reconfigFail(code zkproto.ErrCode, format string, args ...any) error {
 type reconfigPlan struct {
 	joining []config.Server
 	leaving []int64
-	voters  map[int64]bool // the configuration after the change: id → participant
+	voters  map[int64]bool     // the configuration after the change: id → participant
+	next    raft.Configuration // the configuration after the change
 }
 
 func (p *reconfigPlan) removes(id int64) bool {
@@ -76,11 +77,11 @@ func (s *Server) planReconfig(req *zkproto.ReconfigRequest, cur raft.Configurati
 		}
 		return out, nil
 	}
-	voters := map[int64]bool{}
-	p := &reconfigPlan{voters: voters}
+	next := map[int64]raft.Server{} // the configuration after the change
+	p := &reconfigPlan{voters: map[int64]bool{}}
 	for _, sv := range cur.Servers {
 		id, _ := strconv.ParseInt(string(sv.ID), 10, 64)
-		voters[id] = sv.Suffrage == raft.Voter
+		next[id] = sv
 	}
 	if req.NewMembers != "" {
 		// Non-incremental: the new list replaces the old one.
@@ -92,14 +93,14 @@ func (s *Server) planReconfig(req *zkproto.ReconfigRequest, cur raft.Configurati
 		for _, m := range members {
 			keep[m.ID] = true
 		}
-		for id := range voters {
+		for id := range next {
 			if !keep[id] {
 				p.leaving = append(p.leaving, id)
 			}
 		}
 		slices.Sort(p.leaving)
 		p.joining = members
-		clear(voters)
+		clear(next)
 	} else {
 		var err error
 		if p.joining, err = parseServers(req.JoiningServers); err != nil {
@@ -124,18 +125,20 @@ func (s *Server) planReconfig(req *zkproto.ReconfigRequest, cur raft.Configurati
 			p.leaving = append(p.leaving, id)
 		}
 		for _, id := range p.leaving {
-			delete(voters, id)
+			delete(next, id)
 		}
 	}
 	if len(p.joining) == 0 && len(p.leaving) == 0 {
 		return nil, reconfigFail(zkproto.ErrBadArguments, "reconfig names no change")
 	}
 	for _, sv := range p.joining {
-		voters[sv.ID] = !sv.Observer
+		next[sv.ID] = raft.Server{ID: raftID(sv.ID), Address: raft.ServerAddress(sv.PeerAddr()), Suffrage: suffrage(sv.Observer)}
 	}
 	var n, synced int
-	for id, voter := range voters {
-		if !voter {
+	for id, sv := range next {
+		p.next.Servers = append(p.next.Servers, sv)
+		p.voters[id] = sv.Suffrage == raft.Voter
+		if sv.Suffrage != raft.Voter {
 			continue
 		}
 		n++
@@ -399,16 +402,26 @@ func (c *conn) execReconfig(hdr zkproto.RequestHeader, req *zkproto.ReconfigRequ
 	s := c.srv
 	ctx, cancel := context.WithTimeout(s.ctx, reconfigTimeout)
 	defer cancel()
+	// What the change will be, as this member sees it now: the answer of a member
+	// that the change removes (it will apply nothing after its removal, and may not
+	// even receive the entry that removes it).
+	f := s.raft.GetConfiguration()
+	plan, _ := s.planReconfig(req, f.Configuration(), f.Index())
+	removed = plan != nil && plan.removes(s.cfg.ServerID)
 	var index uint64
 	var err error
-	if !allowed {
+	switch {
+	case !allowed:
 		if err = s.checkReconfigAtLeader(ctx, req); err == nil {
 			err = reconfigFail(zkproto.ErrNoAuth, "reconfig needs WRITE permission on %s (or super)", configPath)
 		}
-	} else if index, err = s.reconfigAtLeader(ctx, req); err == nil {
-		err = s.awaitReconfigured(ctx, index)
+	default:
+		if index, err = s.reconfigAtLeader(ctx, req); err == nil && !removed {
+			err = s.waitApplied(ctx, index)
+		}
 	}
 	if err != nil {
+		removed = false
 		c.log.Info("reconfig failed", "err", err)
 		code := zkproto.ErrNewConfigNoQuorum
 		errors.As(err, &code) // the leader's code, when it answered with one
@@ -423,28 +436,17 @@ func (c *conn) execReconfig(hdr zkproto.RequestHeader, req *zkproto.ReconfigRequ
 		data, stat, _ = t.GetData(configPath, superAuth)
 		zxid = t.LastZxid()
 	})
-	if !s.inConfiguration() {
-		// Removed: the leader replicates nothing more to this member, so it answers
-		// with the configuration Raft gave it last, and then lets its clients go.
-		f := s.raft.GetConfiguration()
-		data = s.configText(f.Configuration(), f.Index())
-		removed = true
+	if removed {
+		// The leader replicates nothing more to this member: it answers with the
+		// configuration the change made, lets its clients go, and serves none until
+		// a reconfig adds it back and it has caught up past its removal.
+		s.members.removedAt.Store(index)
+		for _, sv := range plan.joining {
+			s.learnPeer(Peer{ID: sv.ID, PeerAddr: sv.PeerAddr(), ClientAddr: sv.ClientAddr, ElectionPort: sv.ElectionPort, Observer: sv.Observer})
+		}
+		data = s.configText(plan.next, f.Index())
 	}
 	return c.reply(hdr.Xid, zxid, zkproto.ErrOK, &zkproto.GetDataResponse{Data: data, Stat: stat}), removed
-}
-
-// awaitReconfigured waits until this member has applied the Raft log up to index, or
-// has learnt that it is no longer a member (it will not apply the entries after its
-// removal).
-func (s *Server) awaitReconfigured(ctx context.Context, index uint64) error {
-	for s.raft.AppliedIndex() < index && s.inConfiguration() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
-	return nil
 }
 
 // waitApplied waits until this node has applied the Raft log up to index.
