@@ -2,7 +2,6 @@ package compat
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -64,13 +63,13 @@ type Runner struct {
 // With r.Cleanup, cleanupErr says what of the namespace could not be deleted.
 func (rn *Runner) Run(s Scenario, addr string) (transcript []string, cleanupErr error) {
 	r := &run{
-		addr:     addr,
-		root:     fmt.Sprintf("%s%d", rn.Prefix, rn.seq.Add(1)),
-		super:    rn.SuperPassword,
-		start:    time.Now(),
-		conns:    map[int]*rconn{},
-		sessions: map[zkproto.SessionID]string{},
+		addr:  addr,
+		root:  fmt.Sprintf("%s%d", rn.Prefix, rn.seq.Add(1)),
+		super: rn.SuperPassword,
+		start: time.Now(),
+		conns: map[int]*rconn{},
 	}
+	r.Describer = &Describer{Root: r.root, SuperPassword: r.super, Start: r.start, Zxid: r.zxid, RelZxid: r.relZxid}
 	transcript = r.exec(s)
 	if rn.Cleanup {
 		cleanupErr = r.cleanup()
@@ -80,15 +79,15 @@ func (rn *Runner) Run(s Scenario, addr string) (transcript []string, cleanupErr 
 
 // run is one execution of a scenario against one server.
 type run struct {
-	addr     string
-	root     string
-	super    string
-	start    time.Time
-	conns    map[int]*rconn
-	sessions map[zkproto.SessionID]string
-	maxZxid  zkproto.Zxid
-	lines    []string
-	fatal    string
+	addr  string
+	root  string
+	super string
+	start time.Time
+	conns map[int]*rconn
+	*Describer
+	maxZxid zkproto.Zxid
+	lines   []string
+	fatal   string
 }
 
 type rconn struct {
@@ -211,7 +210,7 @@ func (r *run) Connect(i int, req zkproto.ConnectRequest) {
 	}
 	b, err := c.ReadFrame()
 	if err != nil {
-		r.logf("c%d connect(timeout=%d sid=%s pwd=%s lastZxid=%s) → %s", i, req.TimeOut, r.sid(req.SessionID),
+		r.logf("c%d connect(timeout=%d sid=%s pwd=%s lastZxid=%s) → %s", i, req.TimeOut, r.SID(req.SessionID),
 			pwd(req.Passwd), r.relZxid(req.LastZxidSeen), connErr(err))
 		c.Close()
 		r.conns[i] = &rconn{c: c, closed: true}
@@ -222,14 +221,10 @@ func (r *run) Connect(i int, req zkproto.ConnectRequest) {
 	resp.Decode(d)
 	c.Session = resp
 	r.conns[i] = &rconn{c: c}
-	if resp.SessionID != 0 {
-		if _, ok := r.sessions[resp.SessionID]; !ok {
-			r.sessions[resp.SessionID] = fmt.Sprintf("s%d", len(r.sessions)+1)
-		}
-	}
+	r.AddSession(resp.SessionID)
 	r.logf("c%d connect(timeout=%d sid=%s pwd=%s lastZxid=%s) → proto=%d timeout=%d sid=%s pwd=%s readOnly=%v/%v%s",
-		i, req.TimeOut, r.sid(req.SessionID), pwd(req.Passwd), r.relZxid(req.LastZxidSeen),
-		resp.ProtocolVersion, resp.TimeOut, r.sid(resp.SessionID), pwd(resp.Passwd), resp.HasReadOnly, resp.ReadOnly,
+		i, req.TimeOut, r.SID(req.SessionID), pwd(req.Passwd), r.relZxid(req.LastZxidSeen),
+		resp.ProtocolVersion, resp.TimeOut, r.SID(resp.SessionID), pwd(resp.Passwd), resp.HasReadOnly, resp.ReadOnly,
 		decodeErr(d))
 	if resp.TimeOut == 0 {
 		// A refused session: the server closes the connection after its response.
@@ -288,17 +283,6 @@ func decodeErr(d *zkproto.Decoder) string {
 	return ""
 }
 
-// sid names a session id by its order of appearance in the run.
-func (r *run) sid(id zkproto.SessionID) string {
-	if id == 0 {
-		return "0"
-	}
-	if s, ok := r.sessions[id]; ok {
-		return s
-	}
-	return "other"
-}
-
 // Close closes connection i's socket without closing the session.
 func (r *run) Close(i int) {
 	if rc, ok := r.conns[i]; ok {
@@ -335,7 +319,7 @@ func (r *run) DoXid(i int, xid zkproto.Xid, op zkproto.OpCode, req zkproto.Recor
 func (r *run) do(i int, op zkproto.OpCode, req zkproto.Record, xidp *zkproto.Xid) result {
 	c := r.C(i)
 	rc := r.conns[i]
-	label := fmt.Sprintf("c%d %s%s", i, op, r.describeReq(req))
+	label := fmt.Sprintf("c%d %s%s", i, op, r.Request(req))
 	if rc.closed {
 		r.logf("%s → not sent: connection closed", label)
 		return result{Closed: true}
@@ -376,7 +360,7 @@ func (r *run) recv(i int, xid zkproto.Xid, op zkproto.OpCode, label string) resu
 		if h.Xid == zkproto.XidWatchEvent {
 			var ev zkproto.WatcherEvent
 			ev.Decode(d)
-			r.logf("c%d   event %s state=%d %s%s", i, eventName(ev.Type), ev.State, r.norm(ev.Path), decodeErr(d))
+			r.logf("c%d   event %s state=%d %s%s", i, EventName(ev.Type), ev.State, r.Norm(ev.Path), decodeErr(d))
 			continue
 		}
 		if h.Xid != xid {
@@ -390,7 +374,7 @@ func (r *run) recv(i int, xid zkproto.Xid, op zkproto.OpCode, label string) resu
 		}
 		if resp != nil && (d.Remaining() > 0 || h.Err == 0) {
 			resp.Decode(d)
-			body = " " + r.describeResp(resp)
+			body = " " + r.Response(resp)
 		}
 		// zxid: a successful write's zxid is its transaction's (ranked); any other
 		// reply's zxid is only checked to be at least the newest zxid seen so far.
@@ -402,7 +386,7 @@ func (r *run) recv(i int, xid zkproto.Xid, op zkproto.OpCode, label string) resu
 		} else {
 			zx = " zxid" + r.relZxid(h.Zxid)
 		}
-		r.logf("%s → %s%s%s%s", label, errName(h.Err), zx, body, decodeErr(d))
+		r.logf("%s → %s%s%s%s", label, ErrName(h.Err), zx, body, decodeErr(d))
 		return result{Err: h.Err, Resp: resp}
 	}
 }
@@ -446,13 +430,13 @@ func (r *run) pingQuiet(i int, why string) {
 		if h.Xid == zkproto.XidWatchEvent {
 			var ev zkproto.WatcherEvent
 			ev.Decode(d)
-			r.logf("c%d   event %s state=%d %s", i, eventName(ev.Type), ev.State, r.norm(ev.Path))
+			r.logf("c%d   event %s state=%d %s", i, EventName(ev.Type), ev.State, r.Norm(ev.Path))
 			continue
 		}
 		if h.Xid == zkproto.XidPing {
 			return
 		}
-		r.logf("c%d %s flush → unexpected reply xid %d err %s", i, why, h.Xid, errName(h.Err))
+		r.logf("c%d %s flush → unexpected reply xid %d err %s", i, why, h.Xid, ErrName(h.Err))
 	}
 }
 
@@ -468,21 +452,21 @@ func (r *run) WaitGone(i int, path string, d time.Duration) {
 		c.Raw().SetDeadline(time.Now().Add(stepTimeout))
 		xid, err := c.Send(zkproto.OpExists, &zkproto.ExistsRequest{Path: path})
 		if err != nil {
-			r.logf("# wait %s gone: connection closed", r.norm(path))
+			r.logf("# wait %s gone: connection closed", r.Norm(path))
 			return
 		}
 		var resp zkproto.ExistsResponse
 		h, err := c.Recv(xid, &resp)
 		if err != nil {
-			r.logf("# wait %s gone: %v", r.norm(path), err)
+			r.logf("# wait %s gone: %v", r.Norm(path), err)
 			return
 		}
 		if h.Err == zkproto.ErrNoNode {
-			r.logf("# %s is gone within %v", r.norm(path), d)
+			r.logf("# %s is gone within %v", r.Norm(path), d)
 			return
 		}
 		if time.Now().After(deadline) {
-			r.logf("# %s still there after %v", r.norm(path), d)
+			r.logf("# %s still there after %v", r.Norm(path), d)
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -491,9 +475,6 @@ func (r *run) WaitGone(i int, path string, d time.Duration) {
 
 // Sleep pauses the scenario (for timing-based behaviour: TTLs, expiry).
 func (r *run) Sleep(d time.Duration) { time.Sleep(d) }
-
-// norm replaces the namespace root by /R.
-func (r *run) norm(s string) string { return strings.ReplaceAll(s, r.root, "/R") }
 
 // Zxids are written into lines as markers and ranked when the run ends.
 const zxMark = "\x00Z"
@@ -548,10 +529,10 @@ func (r *run) normalize() []string {
 			l = l[i+2+j+1:]
 		}
 		sb.WriteString(l)
-		out = append(out, r.norm(sb.String()))
+		out = append(out, r.Norm(sb.String()))
 	}
 	if r.fatal != "" {
-		out = append(out, "HARNESS ABORT: "+r.norm(r.fatal))
+		out = append(out, "HARNESS ABORT: "+r.Norm(r.fatal))
 	}
 	return out
 }
@@ -568,223 +549,6 @@ func zxRe(l string) []int64 {
 		out = append(out, z)
 		l = l[i+2+j+1:]
 	}
-}
-
-func errName(e zkproto.ErrCode) string {
-	if e == 0 {
-		return "OK"
-	}
-	return fmt.Sprintf("%d(%s)", int32(e), strings.TrimPrefix(e.Error(), "zk: "))
-}
-
-func eventName(t zkproto.EventType) string {
-	switch t {
-	case zkproto.EventNone:
-		return "None"
-	case zkproto.EventNodeCreated:
-		return "NodeCreated"
-	case zkproto.EventNodeDeleted:
-		return "NodeDeleted"
-	case zkproto.EventNodeDataChanged:
-		return "NodeDataChanged"
-	case zkproto.EventNodeChildrenChanged:
-		return "NodeChildrenChanged"
-	case zkproto.EventDataWatchRemoved:
-		return "DataWatchRemoved"
-	case zkproto.EventChildWatchRemoved:
-		return "ChildWatchRemoved"
-	case zkproto.EventPersistentWatchRemoved:
-		return "PersistentWatchRemoved"
-	}
-	return fmt.Sprintf("event(%d)", t)
-}
-
-func (r *run) stat(s zkproto.Stat) string {
-	return fmt.Sprintf("{c=%s m=%s p=%s v=%d cv=%d av=%d owner=%s len=%d n=%d t=%s}",
-		r.zxid(s.Czxid), r.zxid(s.Mzxid), r.zxid(s.Pzxid), s.Version, s.Cversion, s.Aversion,
-		r.owner(s.EphemeralOwner), s.DataLength, s.NumChildren, r.times(s.Ctime, s.Mtime))
-}
-
-func (r *run) owner(o int64) string {
-	switch {
-	case o == 0:
-		return "0"
-	case o == zkproto.ContainerEphemeralOwner:
-		return "container"
-	case o&zkproto.TTLEphemeralOwnerMask == zkproto.TTLEphemeralOwnerMask:
-		return fmt.Sprintf("ttl(%d)", o&^zkproto.TTLEphemeralOwnerMask)
-	}
-	return r.sid(zkproto.SessionID(o))
-}
-
-// times checks ctime and mtime against the run's wall clock: both within the run,
-// ctime ≤ mtime.
-func (r *run) times(ctime, mtime int64) string {
-	lo, hi := r.start.Add(-2*time.Second).UnixMilli(), time.Now().Add(2*time.Second).UnixMilli()
-	in := func(t int64) string {
-		switch {
-		case t == 0:
-			return "0"
-		case t < lo:
-			return "old"
-		case t > hi:
-			return "future"
-		}
-		return "now"
-	}
-	s := in(ctime) + "/" + in(mtime)
-	if ctime > mtime {
-		s += "(ctime>mtime)"
-	}
-	return s
-}
-
-func acls(v []zkproto.ACL) string {
-	parts := make([]string, len(v))
-	for i, a := range v {
-		parts[i] = fmt.Sprintf("%d:%s:%s", a.Perms, a.ID.Scheme, a.ID.ID)
-	}
-	return "[" + strings.Join(parts, ",") + "]"
-}
-
-func data(b []byte) string {
-	if b == nil {
-		return "nil"
-	}
-	if len(b) > 48 {
-		h := sha256.Sum256(b)
-		return fmt.Sprintf("<%d bytes %x>", len(b), h[:6])
-	}
-	return strconv.Quote(string(b))
-}
-
-func (r *run) strs(v []string, sorted bool) string {
-	if v == nil {
-		return "nil"
-	}
-	c := slices.Clone(v)
-	if sorted {
-		slices.Sort(c)
-	}
-	for i := range c {
-		c[i] = strconv.Quote(c[i])
-	}
-	return "[" + strings.Join(c, ",") + "]"
-}
-
-func (r *run) describeReq(req zkproto.Record) string {
-	switch q := req.(type) {
-	case nil:
-		return ""
-	case *zkproto.CreateRequest:
-		return fmt.Sprintf("(%q %s %s mode=%d)", q.Path, data(q.Data), acls(q.ACL), q.Flags)
-	case *zkproto.CreateTTLRequest:
-		return fmt.Sprintf("(%q %s %s mode=%d ttl=%d)", q.Path, data(q.Data), acls(q.ACL), q.Flags, q.TTL)
-	case *zkproto.DeleteRequest:
-		return fmt.Sprintf("(%q v=%d)", q.Path, q.Version)
-	case *zkproto.ExistsRequest:
-		return fmt.Sprintf("(%q watch=%v)", q.Path, q.Watch)
-	case *zkproto.GetDataRequest:
-		return fmt.Sprintf("(%q watch=%v)", q.Path, q.Watch)
-	case *zkproto.SetDataRequest:
-		return fmt.Sprintf("(%q %s v=%d)", q.Path, data(q.Data), q.Version)
-	case *zkproto.GetACLRequest:
-		return fmt.Sprintf("(%q)", q.Path)
-	case *zkproto.SetACLRequest:
-		return fmt.Sprintf("(%q %s v=%d)", q.Path, acls(q.ACL), q.Version)
-	case *zkproto.GetChildrenRequest:
-		return fmt.Sprintf("(%q watch=%v)", q.Path, q.Watch)
-	case *zkproto.GetChildren2Request:
-		return fmt.Sprintf("(%q watch=%v)", q.Path, q.Watch)
-	case *zkproto.SyncRequest:
-		return fmt.Sprintf("(%q)", q.Path)
-	case *zkproto.CheckVersionRequest:
-		return fmt.Sprintf("(%q v=%d)", q.Path, q.Version)
-	case *zkproto.CheckWatchesRequest:
-		return fmt.Sprintf("(%q type=%d)", q.Path, q.Type)
-	case *zkproto.RemoveWatchesRequest:
-		return fmt.Sprintf("(%q type=%d)", q.Path, q.Type)
-	case *zkproto.GetEphemeralsRequest:
-		return fmt.Sprintf("(%q)", q.PrefixPath)
-	case *zkproto.GetAllChildrenNumberRequest:
-		return fmt.Sprintf("(%q)", q.Path)
-	case *zkproto.AddWatchRequest:
-		return fmt.Sprintf("(%q mode=%d)", q.Path, q.Mode)
-	case *zkproto.AuthPacket:
-		auth := string(q.Auth)
-		if r.super != "" && auth == "super:"+r.super {
-			// The password is the server's, not the scenario's: the same scenario
-			// runs against servers with other super passwords.
-			auth = "super:<super-password>"
-		}
-		return fmt.Sprintf("(type=%d %q %q)", q.Type, q.Scheme, auth)
-	case *zkproto.SetWatches:
-		return fmt.Sprintf("(rel=%s data=%v exist=%v child=%v)", r.relZxid(q.RelativeZxid), q.DataWatches, q.ExistWatches, q.ChildWatches)
-	case *zkproto.SetWatches2:
-		return fmt.Sprintf("(rel=%s data=%v exist=%v child=%v persistent=%v recursive=%v)", r.relZxid(q.RelativeZxid),
-			q.DataWatches, q.ExistWatches, q.ChildWatches, q.PersistentWatches, q.PersistentRecursiveWatches)
-	case *zkproto.MultiRequest:
-		parts := make([]string, len(q.Ops))
-		for i, op := range q.Ops {
-			parts[i] = op.Header.Type.String() + r.describeReq(op.Request)
-		}
-		return "{" + strings.Join(parts, "; ") + "}"
-	case *rawRecord:
-		if q.desc != "" {
-			return "(raw " + q.desc + ")"
-		}
-		return fmt.Sprintf("(raw %d bytes)", len(q.b))
-	}
-	return fmt.Sprintf("(%T)", req)
-}
-
-func (r *run) describeResp(resp zkproto.Record) string {
-	switch p := resp.(type) {
-	case *zkproto.CreateResponse:
-		return fmt.Sprintf("path=%q", p.Path)
-	case *zkproto.Create2Response:
-		return fmt.Sprintf("path=%q stat=%s", p.Path, r.stat(p.Stat))
-	case *zkproto.ExistsResponse:
-		return "stat=" + r.stat(p.Stat)
-	case *zkproto.GetDataResponse:
-		return fmt.Sprintf("data=%s stat=%s", data(p.Data), r.stat(p.Stat))
-	case *zkproto.SetDataResponse:
-		return "stat=" + r.stat(p.Stat)
-	case *zkproto.GetACLResponse:
-		return fmt.Sprintf("acl=%s stat=%s", acls(p.ACL), r.stat(p.Stat))
-	case *zkproto.SetACLResponse:
-		return "stat=" + r.stat(p.Stat)
-	case *zkproto.GetChildrenResponse:
-		return "children=" + r.strs(p.Children, true)
-	case *zkproto.GetChildren2Response:
-		return fmt.Sprintf("children=%s stat=%s", r.strs(p.Children, true), r.stat(p.Stat))
-	case *zkproto.SyncResponse:
-		return fmt.Sprintf("path=%q", p.Path)
-	case *zkproto.GetEphemeralsResponse:
-		return "ephemerals=" + r.strs(p.Ephemerals, true)
-	case *zkproto.GetAllChildrenNumberResponse:
-		return fmt.Sprintf("total=%d", p.TotalNumber)
-	case *zkproto.ErrorResponse:
-		return fmt.Sprintf("errbody=%d", p.Err)
-	case *zkproto.WhoAmIResponse:
-		parts := make([]string, len(p.ClientInfo))
-		for i, ci := range p.ClientInfo {
-			parts[i] = ci.AuthScheme + ":" + ci.User
-		}
-		slices.Sort(parts)
-		return "whoami=[" + strings.Join(parts, ",") + "]"
-	case *zkproto.MultiResponse:
-		parts := make([]string, len(p.Results))
-		for i, res := range p.Results {
-			s := fmt.Sprintf("%s/%s", res.Header.Type, errName(res.Header.Err))
-			if res.Response != nil {
-				s += " " + r.describeResp(res.Response)
-			}
-			parts[i] = s
-		}
-		return "results={" + strings.Join(parts, "; ") + "}"
-	}
-	return fmt.Sprintf("%T", resp)
 }
 
 // rawRecord sends arbitrary bytes as a request body. desc, when set, describes
