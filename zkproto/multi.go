@@ -128,8 +128,41 @@ func (r *MultiRequest) Decode(d *Decoder) {
 		if d.Err() != nil {
 			return
 		}
+		h.Type, body = multiCreate(h.Type, body)
 		r.Ops = append(r.Ops, MultiOp{Header: h, Request: body})
 	}
+}
+
+// multiCreate gives a create op of a multi the type ZooKeeper 3.8's
+// MultiOperationRecord gives it (Op.create): the mode decides, not the header. A
+// container mode makes a createContainer, any other non-TTL mode (invalid ones
+// included) a create: a create2 or createContainer header with a plain mode is a
+// create, and a createTTL header with a non-TTL mode loses its TTL (found by
+// integration/fuzz). A TTL mode keeps its header: under create, create2 or
+// createContainer ZooKeeper builds an op it cannot prepare (the whole multi fails
+// with MARSHALLINGERROR once it is reached, storage/datatree). Other ops are
+// returned as they are.
+func multiCreate(t OpCode, body Record) (OpCode, Record) {
+	switch r := body.(type) {
+	case *CreateRequest:
+		switch {
+		case r.Flags.IsTTL():
+			return t, r
+		case r.Flags == ModeContainer:
+			return OpCreateContainer, r
+		}
+		return OpCreate, r
+	case *CreateTTLRequest:
+		if r.Flags.IsTTL() {
+			return OpCreateTTL, r
+		}
+		c := &CreateRequest{Path: r.Path, Data: r.Data, ACL: r.ACL, Flags: r.Flags}
+		if r.Flags == ModeContainer {
+			return OpCreateContainer, c
+		}
+		return OpCreate, c
+	}
+	return t, body
 }
 
 // multiResultType is the header type ZooKeeper writes for a result: the results of

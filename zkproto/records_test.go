@@ -107,7 +107,7 @@ func multiOp(t OpCode, r Record) MultiOp {
 func testMultiWrite() *MultiRequest {
 	return &MultiRequest{Ops: []MultiOp{
 		multiOp(OpCreate, &CreateRequest{Path: "/a", Data: []byte("1"), ACL: testACL, Flags: ModePersistent}),
-		multiOp(OpCreate2, &CreateRequest{Path: "/b", ACL: testACL[:1], Flags: ModeEphemeral}),
+		multiOp(OpCreate, &CreateRequest{Path: "/b", ACL: testACL[:1], Flags: ModeEphemeral}),
 		multiOp(OpCreateContainer, &CreateRequest{Path: "/c", Data: []byte{}, ACL: testACL, Flags: ModeContainer}),
 		multiOp(OpCreateTTL, &CreateTTLRequest{Path: "/t", ACL: testACL, Flags: ModePersistentWithTTL, TTL: 100}),
 		multiOp(OpDelete, &DeleteRequest{Path: "/a", Version: -1}),
@@ -351,5 +351,52 @@ func TestHugeLengthsRefused(t *testing.T) {
 	b := append([]byte{0, 0, 0, 6}, make([]byte, 5*12+11)...)
 	if err := Unmarshal(b, &GetACLResponse{}); !errors.Is(err, ErrBadLength) {
 		t.Errorf("6 ACLs in 71 bytes: %v", err)
+	}
+}
+
+// TestMultiCreateType: inside a multi, a create's type follows its mode, as ZooKeeper
+// 3.8's MultiOperationRecord builds it with Op.create (observed on the reference by
+// integration/fuzz: a createTTL with mode container made a container; a
+// createContainer with mode persistent answered a create result without Stat). A TTL
+// mode keeps its header (storage/datatree fails the multi).
+func TestMultiCreateType(t *testing.T) {
+	create := func(m CreateMode) *CreateRequest { return &CreateRequest{Path: "/x", ACL: testACL, Flags: m} }
+	ttl := func(m CreateMode) *CreateTTLRequest {
+		return &CreateTTLRequest{Path: "/x", ACL: testACL, Flags: m, TTL: 1000}
+	}
+	cases := []struct {
+		name     string
+		op       MultiOp
+		wantType OpCode
+		want     Record
+	}{
+		{"create/persistent", multiOp(OpCreate, create(ModePersistent)), OpCreate, create(ModePersistent)},
+		{"create/container", multiOp(OpCreate, create(ModeContainer)), OpCreateContainer, create(ModeContainer)},
+		{"create/ttl", multiOp(OpCreate, create(ModePersistentWithTTL)), OpCreate, create(ModePersistentWithTTL)},
+		{"create2/ephemeral", multiOp(OpCreate2, create(ModeEphemeral)), OpCreate, create(ModeEphemeral)},
+		{"create2/container", multiOp(OpCreate2, create(ModeContainer)), OpCreateContainer, create(ModeContainer)},
+		{"create2/ttl", multiOp(OpCreate2, create(ModePersistentSequentialWithTTL)), OpCreate2, create(ModePersistentSequentialWithTTL)},
+		{"createContainer/persistent", multiOp(OpCreateContainer, create(ModePersistent)), OpCreate, create(ModePersistent)},
+		{"createContainer/sequential", multiOp(OpCreateContainer, create(ModeEphemeralSequential)), OpCreate, create(ModeEphemeralSequential)},
+		{"createContainer/container", multiOp(OpCreateContainer, create(ModeContainer)), OpCreateContainer, create(ModeContainer)},
+		{"createContainer/ttl", multiOp(OpCreateContainer, create(ModePersistentWithTTL)), OpCreateContainer, create(ModePersistentWithTTL)},
+		{"createContainer/invalid", multiOp(OpCreateContainer, create(7)), OpCreate, create(7)},
+		{"createTTL/ttl", multiOp(OpCreateTTL, ttl(ModePersistentWithTTL)), OpCreateTTL, ttl(ModePersistentWithTTL)},
+		{"createTTL/persistent", multiOp(OpCreateTTL, ttl(ModePersistent)), OpCreate, create(ModePersistent)},
+		{"createTTL/container", multiOp(OpCreateTTL, ttl(ModeContainer)), OpCreateContainer, create(ModeContainer)},
+		{"createTTL/invalid", multiOp(OpCreateTTL, ttl(-1)), OpCreate, create(-1)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := Marshal(&MultiRequest{Ops: []MultiOp{c.op, multiOp(OpDelete, &DeleteRequest{Path: "/y", Version: -1})}})
+			var got MultiRequest
+			if err := Unmarshal(b, &got); err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			if len(got.Ops) != 2 || got.Ops[0].Header.Type != c.wantType || !reflect.DeepEqual(got.Ops[0].Request, c.want) ||
+				got.Ops[1].Header.Type != OpDelete {
+				t.Fatalf("decoded %v %#v, want %v %#v", got.Ops[0].Header.Type, got.Ops[0].Request, c.wantType, c.want)
+			}
+		})
 	}
 }

@@ -274,3 +274,45 @@ func (d *Describer) Response(resp zkproto.Record) string {
 	}
 	return fmt.Sprintf("%T", resp)
 }
+
+// Reply decodes the body of a reply to op (h is its header; dec is after the header)
+// and renders it: the error, the zxid, the body. A successful write's zxid names its
+// transaction; any other reply's zxid is only compared with the newest seen so far.
+func (d *Describer) Reply(op zkproto.OpCode, h zkproto.ReplyHeader, dec *zkproto.Decoder) (string, zkproto.Record) {
+	var resp zkproto.Record
+	body := ""
+	if h.Err == zkproto.ErrOK || op == zkproto.OpMulti || op == zkproto.OpMultiRead {
+		resp, _ = zkproto.NewResponse(op)
+	}
+	if resp != nil && (dec.Remaining() > 0 || h.Err == 0) {
+		resp.Decode(dec)
+		body = " " + d.Response(resp)
+	}
+	// A failed multi (header OK on ZooKeeper 3.8.0, error results) is a failed
+	// write: ZooKeeper spends a zxid on it, zkraft does not (by design).
+	zx := " zxid" + d.RelZxid(h.Zxid)
+	if h.Err == zkproto.ErrOK && (op.IsWrite() && op != zkproto.OpCheck) && !failedMulti(resp) {
+		zx = " zxid=" + d.Zxid(h.Zxid)
+	}
+	return ErrName(h.Err) + zx + body + decodeErr(dec), resp
+}
+
+// Event decodes a watch event (dec is after the reply header) and renders it.
+func (d *Describer) Event(dec *zkproto.Decoder) string {
+	var ev zkproto.WatcherEvent
+	ev.Decode(dec)
+	return fmt.Sprintf("event %s state=%d %s%s", EventName(ev.Type), ev.State, d.Norm(ev.Path), decodeErr(dec))
+}
+
+func failedMulti(resp zkproto.Record) bool {
+	mr, ok := resp.(*zkproto.MultiResponse)
+	if !ok {
+		return false
+	}
+	for _, res := range mr.Results {
+		if res.Header.Type == zkproto.OpError {
+			return true
+		}
+	}
+	return false
+}

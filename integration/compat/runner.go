@@ -358,50 +358,17 @@ func (r *run) recv(i int, xid zkproto.Xid, op zkproto.OpCode, label string) resu
 		var h zkproto.ReplyHeader
 		h.Decode(d)
 		if h.Xid == zkproto.XidWatchEvent {
-			var ev zkproto.WatcherEvent
-			ev.Decode(d)
-			r.logf("c%d   event %s state=%d %s%s", i, EventName(ev.Type), ev.State, r.Norm(ev.Path), decodeErr(d))
+			r.logf("c%d   %s", i, r.Event(d))
 			continue
 		}
 		if h.Xid != xid {
 			r.logf("%s → reply with xid %d (want %d)", label, h.Xid, xid)
 			continue
 		}
-		var resp zkproto.Record
-		body := ""
-		if h.Err == zkproto.ErrOK || op == zkproto.OpMulti || op == zkproto.OpMultiRead {
-			resp, _ = zkproto.NewResponse(op)
-		}
-		if resp != nil && (d.Remaining() > 0 || h.Err == 0) {
-			resp.Decode(d)
-			body = " " + r.Response(resp)
-		}
-		// zxid: a successful write's zxid is its transaction's (ranked); any other
-		// reply's zxid is only checked to be at least the newest zxid seen so far.
-		zx := ""
-		// A failed multi (header OK on ZooKeeper 3.8.0, error results) is a failed
-		// write: ZooKeeper spends a zxid on it, zkraft does not (by design).
-		if h.Err == zkproto.ErrOK && (op.IsWrite() && op != zkproto.OpCheck) && !failedMulti(resp) {
-			zx = " zxid=" + r.zxid(h.Zxid)
-		} else {
-			zx = " zxid" + r.relZxid(h.Zxid)
-		}
-		r.logf("%s → %s%s%s%s", label, ErrName(h.Err), zx, body, decodeErr(d))
+		line, resp := r.Reply(op, h, d)
+		r.logf("%s → %s", label, line)
 		return result{Err: h.Err, Resp: resp}
 	}
-}
-
-func failedMulti(resp zkproto.Record) bool {
-	mr, ok := resp.(*zkproto.MultiResponse)
-	if !ok {
-		return false
-	}
-	for _, res := range mr.Results {
-		if res.Header.Type == zkproto.OpError {
-			return true
-		}
-	}
-	return false
 }
 
 // Ping sends a ping on connection i (flushing queued events) and records it.
@@ -428,9 +395,7 @@ func (r *run) pingQuiet(i int, why string) {
 		var h zkproto.ReplyHeader
 		h.Decode(d)
 		if h.Xid == zkproto.XidWatchEvent {
-			var ev zkproto.WatcherEvent
-			ev.Decode(d)
-			r.logf("c%d   event %s state=%d %s", i, EventName(ev.Type), ev.State, r.Norm(ev.Path))
+			r.logf("c%d   %s", i, r.Event(d))
 			continue
 		}
 		if h.Xid == zkproto.XidPing {

@@ -251,6 +251,12 @@ func watchScenarios() []Scenario {
 		typ := typ
 		m["checkWatches/none/"+itoa(typ)] = func(r *run) { r.checkWatches(2, "/a", typ) }
 		m["checkWatches/data-set/"+itoa(typ)] = func(r *run) { r.get(2, "/a", true); r.checkWatches(2, "/a", typ) }
+		// Another session's watches are not this one's (ZooKeeper 3.8.0 says they are: allow-list).
+		m["checkWatches/other-session/"+itoa(typ)] = func(r *run) {
+			r.get(1, "/a", true)
+			r.kids(1, "/a", true)
+			r.checkWatches(2, "/a", typ)
+		}
 		m["removeWatches/child-set/"+itoa(typ)] = func(r *run) {
 			r.kids(2, "/a", true)
 			r.removeWatches(2, "/a", typ)

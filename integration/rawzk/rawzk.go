@@ -90,6 +90,12 @@ func (c *Conn) ReadFrame() ([]byte, error) {
 	return b, err
 }
 
+// NextXid takes the next xid, for a request written later (as pipelined ones are).
+func (c *Conn) NextXid() zkproto.Xid {
+	c.xid++
+	return c.xid
+}
+
 // Send writes a request with the next xid and returns that xid.
 func (c *Conn) Send(op zkproto.OpCode, req zkproto.Record) (zkproto.Xid, error) {
 	c.xid++

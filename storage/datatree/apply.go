@@ -480,6 +480,16 @@ func (t *Tree) applyMulti(txn *Txn, zxid zkproto.Zxid) Result {
 		t.undo = t.undo[:0]
 	}()
 	for i, op := range mr.Ops {
+		if r, ok := op.Request.(*zkproto.CreateRequest); ok && r.Flags.IsTTL() {
+			// A TTL mode under a create, create2 or createContainer header (no TTL
+			// field): ZooKeeper 3.8's Op.create builds a createTTL op around a
+			// CreateRequest, and preparing it throws (ClassCastException) when the
+			// multi reaches it: the whole request fails with MARSHALLINGERROR and
+			// no results; an earlier failing op stops the multi first (found by
+			// integration/fuzz).
+			t.rollback()
+			return Result{Zxid: t.zxid, Err: zkproto.ErrMarshallingError}
+		}
 		resp, code := t.applyOp(txn, op.Header.Type, op.Request, zxid, &ev)
 		if code != zkproto.ErrOK {
 			t.rollback()

@@ -742,3 +742,30 @@ func TestCheckPermAndIDs(t *testing.T) {
 		t.Errorf("fixupACL dups: %v", acl)
 	}
 }
+
+// TestMultiTTLModeWithoutTTL: a create, create2 or createContainer op with a TTL mode
+// inside a multi fails the whole multi with MARSHALLINGERROR and no results once the
+// multi reaches it (what ZooKeeper 3.8.0 answers, found by integration/fuzz); an
+// earlier failing op stops the multi first, with ordinary results.
+func TestMultiTTLModeWithoutTTL(t *testing.T) {
+	for _, typ := range []zkproto.OpCode{zkproto.OpCreate, zkproto.OpCreate2, zkproto.OpCreateContainer} {
+		ttlOp := zkproto.MultiOp{Header: zkproto.MultiHeader{Type: typ},
+			Request: &zkproto.CreateRequest{Path: "/m/t", ACL: worldAll, Flags: zkproto.ModePersistentWithTTL}}
+		tr := New()
+		mustApply(t, tr, createTxn("/m", "", 0))
+		res := mustFail(t, tr, reqTxn(zkproto.OpMulti, &zkproto.MultiRequest{Ops: []zkproto.MultiOp{
+			{Header: zkproto.MultiHeader{Type: zkproto.OpCreate}, Request: &zkproto.CreateRequest{Path: "/m/a", ACL: worldAll}},
+			ttlOp}}), zkproto.ErrMarshallingError)
+		if res.Response != nil {
+			t.Errorf("%v: response %#v, want none", typ, res.Response)
+		}
+		res = mustFail(t, tr, reqTxn(zkproto.OpMulti, &zkproto.MultiRequest{Ops: []zkproto.MultiOp{
+			{Header: zkproto.MultiHeader{Type: zkproto.OpCheck}, Request: &zkproto.CheckVersionRequest{Path: "/nope", Version: -1}},
+			ttlOp}}), zkproto.ErrNoNode)
+		mr, ok := res.Response.(*zkproto.MultiResponse)
+		if !ok || len(mr.Results) != 2 || mr.Results[0].Header.Err != zkproto.ErrNoNode ||
+			mr.Results[1].Header.Err != zkproto.ErrRuntimeInconsistency {
+			t.Errorf("%v: results %#v, want NONODE then RUNTIMEINCONSISTENCY", typ, res.Response)
+		}
+	}
+}

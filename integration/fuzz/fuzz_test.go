@@ -1,0 +1,326 @@
+package fuzz
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zkraft/zkraft/ensemble/ensembletest"
+	"github.com/zkraft/zkraft/integration/compat"
+	"github.com/zkraft/zkraft/integration/testkit"
+)
+
+var (
+	duration = flag.Duration("fuzz.duration", 0, "TestFuzzLong: run fresh seeds for this long (make fuzz-diff)")
+	seedFlag = flag.Int64("fuzz.seed", 0, "TestFuzzSeed: run this seed (as printed by TestFuzzLong)")
+	target   = flag.String("fuzz.target", "both", "TestFuzzLong/TestFuzzSeed: single, ensemble3 or both")
+	steps    = flag.Int("fuzz.steps", 300, "TestFuzzLong/TestFuzzSeed: steps per program")
+	strict   = flag.Bool("fuzz.strict", false, "look for the open differences of issue 8 too (pipelined reads "+
+		"between writes, events on unreadable nodes) instead of looking past them")
+	keep    = flag.Bool("fuzz.keep", false, "keep the reference server's directory (its log) and say where")
+	rewrite = flag.Bool("fuzz.rewrite", false, "TestReplay: record what an open repro's replay shows in its diff field")
+	outDir  = flag.String("fuzz.out", "testdata", "where TestFuzzLong/TestFuzzSeed write repro files")
+)
+
+// ref is the reference Apache ZooKeeper of this test binary, started by TestMain.
+var ref *testkit.ZooKeeper
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	cfg, props := compat.DiffSettings.ZooKeeperConfig()
+	r, err := testkit.StartZooKeeper(testkit.ZooKeeperOptions{Config: cfg, Props: props, Keep: *keep})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "integration/fuzz: cannot start the reference Apache ZooKeeper: %v\n"+
+			"These tests need java (17) and Debian's zookeeper 3.8.0 package (apt-get install zookeeper).\n", err)
+		os.Exit(1)
+	}
+	ref = r
+	code := func() int {
+		defer r.Stop()
+		defer r.StopOnSignal()()
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// newRunner starts zkraft (one node, or three members) and returns a runner on it and
+// the reference.
+func newRunner(t testing.TB, targetName string, tolerate bool) *Runner {
+	t.Helper()
+	r := &Runner{
+		Ref:           Target{Name: "zookeeper", Addrs: []string{ref.Addr}},
+		SuperPassword: compat.DiffSettings.SuperPassword,
+		Prefix:        fmt.Sprintf("/fuzz%d_", os.Getpid()%100000),
+		Tolerate:      tolerate,
+	}
+	switch targetName {
+	case "single":
+		srv := ensembletest.RunServer(t, ensembletest.WithConfig(compat.DiffSettings.Configure))
+		r.Zkraft = Target{Name: "zkraft", Addrs: []string{srv.Addr}}
+	case "ensemble3":
+		c := ensembletest.RunCluster(t, 3, ensembletest.WithConfig(compat.DiffSettings.Configure))
+		r.Zkraft = Target{Name: "zkraft-ensemble3", Addrs: c.Addrs()}
+		r.Quiesce = func() error { return quiesce(c.Addrs()) }
+	default:
+		t.Fatalf("unknown target %q: single or ensemble3", targetName)
+	}
+	return r
+}
+
+var zxidRe = regexp.MustCompile(`Zxid: (0x[0-9a-f]+)`)
+
+// quiesce waits until every member reports the same last applied zxid (srvr).
+func quiesce(addrs []string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	var last []string
+	for {
+		last = last[:0]
+		for _, a := range addrs {
+			out, err := testkit.FourLetter(a, "srvr", 5*time.Second)
+			m := zxidRe.FindStringSubmatch(out)
+			if err != nil || m == nil {
+				last = append(last, fmt.Sprintf("%s: %v %q", a, err, out))
+				continue
+			}
+			last = append(last, m[1])
+		}
+		same := true
+		for _, z := range last {
+			same = same && z == last[0] && strings.HasPrefix(z, "0x")
+		}
+		if same {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("members did not reach the same zxid within 10s: %v", last)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// genOptions: what shows the open differences is left out, unless -fuzz.strict.
+func genOptions(n int) GenOptions {
+	return GenOptions{Steps: n, AvoidOpen: !*strict}
+}
+
+// found handles a difference: it shrinks it, classifies it and writes a repro file
+// into dir; it returns the repro and where it went.
+func found(t testing.TB, r *Runner, targetName string, seed int64, p Program, d *Difference, dir string) (Repro, string) {
+	t.Helper()
+	t0 := time.Now()
+	// A difference that a second and third run do not show is timing: it is
+	// written down whole (class flaky), with the reference's log, not shrunk.
+	again := false
+	for range 2 {
+		if res := r.Run(p); res.Diff != nil && res.Diff.Signature() == d.Signature() {
+			again = true
+			break
+		}
+	}
+	small, runs, sd, class := p, 0, d, ClassFlaky
+	if again {
+		small, runs = r.Shrink(p, d.Signature(), 3*time.Minute)
+		if res := r.Run(small); res.Diff != nil {
+			sd = res.Diff
+		}
+		class = r.Classify(small, sd)
+	} else {
+		t.Logf("seed %d on %s: the difference did not show again in 2 runs; the reference's log ends:\n%s",
+			seed, targetName, ref.LogTail(30))
+	}
+	t.Logf("seed %d on %s: shrunk %d steps to %d in %d runs (%v); class %s", seed, targetName, len(p.Steps),
+		len(small.Steps), runs, time.Since(t0).Round(time.Millisecond), class)
+	rep := Repro{Target: targetName, Seed: seed, Class: class, Expect: "differs", Diff: strings.Split(sd.String(), "\n"), Program: small}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, fmt.Sprintf("repro-%s-%s-%d.json", class, targetName, seed))
+	if err := WriteRepro(path, rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep, path
+}
+
+// TestFuzzShort runs a few fixed seeds on one node and on three members: part of
+// `make test`. A difference fails it, with a shrunk repro file written to a
+// temporary directory (copy it into testdata/ once understood).
+func TestFuzzShort(t *testing.T) {
+	cases := []struct {
+		target string
+		seeds  []int64
+		steps  int
+	}{
+		{"single", []int64{1, 2, 3}, 150},
+		{"ensemble3", []int64{4}, 100},
+	}
+	for _, c := range cases {
+		t.Run(c.target, func(t *testing.T) {
+			r := newRunner(t, c.target, !*strict)
+			for _, seed := range c.seeds {
+				p := Generate(seed, genOptions(c.steps))
+				res := r.Run(p)
+				t.Logf("seed %d: %d steps, %d ops in %v (%.0f ops/s); %d known differences looked past",
+					seed, res.Steps, res.Ops, res.Elapsed.Round(time.Millisecond), float64(res.Ops)/res.Elapsed.Seconds(), len(res.Tolerated))
+				if res.Err != nil {
+					t.Fatalf("seed %d: %v", seed, res.Err)
+				}
+				if res.Diff != nil {
+					rep, path := found(t, r, c.target, seed, p, res.Diff, t.TempDir())
+					b, _ := os.ReadFile(path)
+					t.Errorf("seed %d: zkraft differs from ZooKeeper 3.8.0 (class %s) at %s\nrepro:\n%s", seed, rep.Class, res.Diff, b)
+				}
+			}
+		})
+	}
+}
+
+// TestReplay replays every repro file of testdata on both servers: one marked
+// "same" must not differ (a regression test); one marked "differs" (open) must
+// still differ, within 10 tries, so that the fix of its difference shows here.
+func TestReplay(t *testing.T) {
+	top := t
+	files, _ := filepath.Glob("testdata/repro-*.json")
+	sort.Strings(files)
+	runners := map[string]*Runner{}
+	for _, f := range files {
+		rep, err := ReadRepro(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			key := fmt.Sprintf("%s/%v", rep.Target, rep.Class == ClassWatchACL)
+			r := runners[key]
+			if r == nil {
+				// A repro of an event on an unreadable node is replayed strictly.
+				r = newRunner(top, rep.Target, rep.Class != ClassWatchACL && !*strict)
+				runners[key] = r
+			}
+			switch rep.Expect {
+			case "same":
+				for range 3 {
+					res := r.Run(rep.Program)
+					if res.Err != nil {
+						t.Fatal(res.Err)
+					}
+					if res.Diff != nil {
+						t.Fatalf("%s differs again (%s):\n%s", f, rep.Note, res.Diff)
+					}
+				}
+			case "differs":
+				for try := range 10 {
+					res := r.Run(rep.Program)
+					if res.Err != nil {
+						t.Fatal(res.Err)
+					}
+					if res.Diff != nil {
+						t.Logf("still differs (try %d), as expected of an open difference (%s): %s", try+1, rep.Class, res.Diff.Signature())
+						if *rewrite {
+							rep.Diff = strings.Split(res.Diff.String(), "\n")
+							if err := WriteRepro(f, rep); err != nil {
+								t.Fatal(err)
+							}
+						}
+						return
+					}
+				}
+				t.Fatalf("%s no longer differs in 10 runs: its difference (%s) looks fixed; set \"expect\": \"same\" "+
+					"so that it stays fixed", f, rep.Class)
+			default:
+				t.Fatalf("%s: expect must be same or differs, not %q", f, rep.Expect)
+			}
+		})
+	}
+}
+
+// TestFuzzSeed runs one seed (-fuzz.seed, as TestFuzzLong prints them) on
+// -fuzz.target, shrinks a difference and writes its repro into -fuzz.out.
+func TestFuzzSeed(t *testing.T) {
+	if *seedFlag == 0 {
+		t.Skip("set -fuzz.seed (make fuzz-diff prints the seeds it runs)")
+	}
+	for _, tg := range targets() {
+		r := newRunner(t, tg, !*strict)
+		p := Generate(*seedFlag, genOptions(*steps))
+		res := r.Run(p)
+		t.Logf("seed %d on %s: %d steps, %d ops in %v", *seedFlag, tg, res.Steps, res.Ops, res.Elapsed.Round(time.Millisecond))
+		if res.Err != nil {
+			t.Fatal(res.Err)
+		}
+		if res.Diff != nil {
+			rep, path := found(t, r, tg, *seedFlag, p, res.Diff, *outDir)
+			t.Errorf("differs (class %s), repro in %s:\n%s", rep.Class, path, res.Diff)
+		}
+	}
+}
+
+func targets() []string {
+	if *target == "both" {
+		return []string{"single", "ensemble3"}
+	}
+	return []string{*target}
+}
+
+// TestFuzzLong runs fresh seeds for -fuzz.duration, alternating the targets, and
+// reports what it ran and found: make fuzz-diff FUZZ_DURATION=1h. Each difference is
+// shrunk and written into -fuzz.out; the run goes on with the next seed.
+func TestFuzzLong(t *testing.T) {
+	if *duration == 0 {
+		t.Skip("set -fuzz.duration (make fuzz-diff FUZZ_DURATION=1h)")
+	}
+	tgs := targets()
+	runners := make([]*Runner, len(tgs))
+	for i, tg := range tgs {
+		runners[i] = newRunner(t, tg, !*strict)
+	}
+	type tally struct {
+		runs, steps, ops int
+		busy             time.Duration
+		diffs            map[string]int
+		tolerated        int
+		allowed          int
+	}
+	tallies := make([]tally, len(tgs))
+	for i := range tallies {
+		tallies[i].diffs = map[string]int{}
+	}
+	t0 := time.Now()
+	base := time.Now().UnixNano()
+	for n := 0; time.Since(t0) < *duration; n++ {
+		i := n % len(tgs)
+		seed := base + int64(n)
+		p := Generate(seed, genOptions(*steps))
+		res := runners[i].Run(p)
+		tl := &tallies[i]
+		tl.runs++
+		tl.steps += res.Steps
+		tl.ops += res.Ops
+		tl.busy += res.Elapsed
+		tl.tolerated += len(res.Tolerated)
+		tl.allowed += len(res.Allowed)
+		status := "same"
+		switch {
+		case res.Err != nil:
+			status = "harness error: " + res.Err.Error()
+			tl.diffs["harness-error"]++
+			t.Errorf("seed %d on %s: %v", seed, tgs[i], res.Err)
+		case res.Diff != nil:
+			rep, path := found(t, runners[i], tgs[i], seed, p, res.Diff, *outDir)
+			tl.diffs[rep.Class]++
+			status = fmt.Sprintf("DIFFERS (%s), repro %s", rep.Class, path)
+			if rep.Class == ClassNew {
+				t.Errorf("seed %d on %s differs:\n%s", seed, tgs[i], res.Diff)
+			}
+		}
+		t.Logf("seed %d on %s: %d steps, %d ops, %v: %s", seed, tgs[i], res.Steps, res.Ops, res.Elapsed.Round(time.Millisecond), status)
+	}
+	for i, tl := range tallies {
+		t.Logf("%s: %d runs, %d steps, %d ops compared in %v (%.0f ops/s); differences %v; known open differences looked past %d; allowed %d",
+			tgs[i], tl.runs, tl.steps, tl.ops, tl.busy.Round(time.Second), float64(tl.ops)/tl.busy.Seconds(), tl.diffs, tl.tolerated, tl.allowed)
+	}
+}
