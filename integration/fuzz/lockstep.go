@@ -21,19 +21,14 @@ type Runner struct {
 	SuperPassword string
 	Prefix        string
 	Quiesce       func() error
-	// Tolerate looks past the open difference of issue 8 (b): a watch event that
-	// zkraft delivers and the reference does not, on a path that had an ACL
-	// without READ for world. Each one is counted in Result.Tolerated.
-	Tolerate bool
-	Slots    int
-	seq      atomic.Int64
+	Slots         int
+	seq           atomic.Int64
 }
 
 // Result is what a run found.
 type Result struct {
 	Steps, Ops int
 	Diff       *Difference
-	Tolerated  []string
 	// Allowed are the differences the allow-list accepts (compat.AllowList).
 	Allowed []string
 	// Err is a harness failure (a target stopped answering its observer...).
@@ -101,7 +96,15 @@ func (r *Runner) Run(p Program) (res Result) {
 	}()
 	cmp := comparer{r: r, ref: ref, zr: zr, pos: map[int]int{}}
 	for i, st := range p.Steps {
+		stop := make(chan struct{})
+		var kw sync.WaitGroup
+		for _, s := range []*side{ref, zr} {
+			kw.Add(1)
+			go func() { defer kw.Done(); s.keepaliveDuring(st.Slot, stop) }()
+		}
 		par(func() { ref.step(st) }, func() { zr.step(st) })
+		close(stop)
+		kw.Wait()
 		if r.Quiesce != nil {
 			if err := r.Quiesce(); err != nil {
 				res.Err = fmt.Errorf("step %d: %w", i, err)
@@ -121,7 +124,7 @@ func (r *Runner) Run(p Program) (res Result) {
 			return res
 		}
 		if d := cmp.compare(i, false); d != nil {
-			res.Diff, res.Tolerated, res.Allowed = d, cmp.tolerated, cmp.allowed
+			res.Diff, res.Allowed = d, cmp.allowed
 			return res
 		}
 	}
@@ -129,7 +132,7 @@ func (r *Runner) Run(p Program) (res Result) {
 	if r.Quiesce != nil {
 		r.Quiesce()
 	}
-	res.Diff, res.Tolerated, res.Allowed = cmp.compare(len(p.Steps)-1, true), cmp.tolerated, cmp.allowed
+	res.Diff, res.Allowed = cmp.compare(len(p.Steps)-1, true), cmp.allowed
 	if res.Diff == nil {
 		res.Err = firstErr(ref.err, zr.err)
 	}
@@ -175,11 +178,10 @@ func (r *Runner) sides(root string, slots int) (ref, zr *side, err error) {
 // queued events depends on timing, but the order of what one connection receives
 // does not. At the end (final), the streams must be equal.
 type comparer struct {
-	r         *Runner
-	ref, zr   *side
-	pos       map[int]int // stream → lines already compared
-	tolerated []string
-	allowed   []string
+	r       *Runner
+	ref, zr *side
+	pos     map[int]int // stream → lines already compared
+	allowed []string
 }
 
 func (c *comparer) compare(step int, final bool) *Difference {
@@ -204,13 +206,10 @@ func (c *comparer) compare(step int, final bool) *Difference {
 			}
 			c.pos[k] = i
 			if i < len(a) && i < len(b) || final && len(a) != len(b) {
-				if c.allow(k, i) || c.tolerate(k, i) {
+				if c.allow(k, i) {
 					continue
 				}
 				return c.diff(step, k, i)
-			}
-			if !final && i == len(a) && i < len(b) && c.tolerate(k, i) {
-				continue
 			}
 			break
 		}
@@ -249,28 +248,6 @@ func (c *comparer) allow(k, i int) bool {
 		}
 	}
 	return false
-}
-
-// tolerate drops line i of zkraft's stream k when it is an event the reference
-// did not send on a path that had an ACL without READ for world (issue 8 (b)).
-func (c *comparer) tolerate(k, i int) bool {
-	b := c.zr.streams[k]
-	if !c.r.Tolerate || k == treeStream || i >= len(b) || !strings.HasPrefix(b[i], "event ") {
-		return false
-	}
-	if !c.zr.restricted[eventPath(b[i])] {
-		return false
-	}
-	a := c.ref.streams[k]
-	if i < len(a) && strings.HasPrefix(a[i], "event ") && a[i] != b[i] {
-		// The reference sent another event there: only an extra one is tolerated.
-		if i+1 >= len(b) || b[i+1] != a[i] {
-			return false
-		}
-	}
-	c.tolerated = append(c.tolerated, fmt.Sprintf("c%d: %s", k, b[i]))
-	c.zr.streams[k] = slices.Delete(slices.Clone(b), i, i+1)
-	return true
 }
 
 func (c *comparer) diff(step, k, i int) *Difference {

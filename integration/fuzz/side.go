@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zkraft/zkraft/integration/compat"
@@ -75,6 +76,12 @@ type side struct {
 	restricted map[string]bool
 	ops        int
 	err        error // a harness failure (not a server difference)
+	// mu guards streams: while a step runs, keepaliveDuring pings the other
+	// sessions from another goroutine and logs the events it reads.
+	mu sync.Mutex
+	// pingMu makes keepalives take turns (the step's own, while it waits, and
+	// keepaliveDuring's).
+	pingMu sync.Mutex
 }
 
 // treeStream is the key of the global stream (tree dumps, reaper and expiry notes).
@@ -132,7 +139,10 @@ func (s *side) close() {
 }
 
 func (s *side) log(slot int, format string, args ...any) {
-	s.streams[slot] = append(s.streams[slot], s.d.Norm(fmt.Sprintf(format, args...)))
+	line := s.d.Norm(fmt.Sprintf(format, args...))
+	s.mu.Lock()
+	s.streams[slot] = append(s.streams[slot], line)
+	s.mu.Unlock()
 }
 
 // step runs one program step.
@@ -324,14 +334,35 @@ func (s *side) ping(i int) {
 
 // keepalive pings the sessions (and observers) idle for a while.
 func (s *side) keepalive(except int) {
+	s.pingSessions(except)
+	for m := range s.obs {
+		if time.Since(s.obsUse[m]) > 5*time.Second {
+			s.obsCall(m, zkproto.OpPing, nil, nil)
+		}
+	}
+}
+
+// pingSessions pings the sessions idle for a while, but slot except's.
+func (s *side) pingSessions(except int) {
+	s.pingMu.Lock()
+	defer s.pingMu.Unlock()
 	for i, sl := range s.slots {
 		if i != except && sl.state == slotAttached && time.Since(sl.lastUse) > keepaliveAfter {
 			s.ping(i)
 		}
 	}
-	for m := range s.obs {
-		if time.Since(s.obsUse[m]) > 5*time.Second {
-			s.obsCall(m, zkproto.OpPing, nil, nil)
+}
+
+// keepaliveDuring keeps the sessions other than slot's alive while a step runs on
+// slot (on this side or on the other, which may take long: ZooKeeper logs a failed
+// request's whole buffer, seconds for a large multi), until stop is closed.
+func (s *side) keepaliveDuring(slot int, stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(100 * time.Millisecond):
+			s.pingSessions(slot)
 		}
 	}
 }
@@ -501,7 +532,9 @@ func (s *side) dump(m int) []string {
 // otherwise (after quiesce, every member must agree).
 func (s *side) tree() {
 	base := s.dump(0)
+	s.mu.Lock()
 	s.streams[treeStream] = append(s.streams[treeStream], base...)
+	s.mu.Unlock()
 	for m := 1; m < len(s.obs); m++ {
 		other := s.dump(m)
 		if !slices.Equal(base, other) {
