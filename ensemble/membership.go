@@ -3,6 +3,7 @@ package ensemble
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -32,8 +33,44 @@ type membershipState struct {
 	reconfiguring atomic.Int32  // reconfigs being answered here
 	removed       atomic.Bool   // out of the configuration: serving no client
 	removedAt     atomic.Uint64 // an index past this member's removal, which a reconfig through it made
+	configIndex   atomic.Uint64 // of the latest committed configuration entry (configFSM)
 	recording     atomic.Bool   // recordIncarnation runs for a member added back
 }
+
+// configFSM is the FSM as Raft sees it: it also notes the index of every committed
+// configuration entry, the version /zookeeper/config shows and a conditional
+// reconfig names. (Raft's GetConfiguration does not say it: its Index is always 0.)
+type configFSM struct {
+	*fsm
+	s *Server
+}
+
+// StoreConfiguration implements raft.ConfigurationStore.
+func (c configFSM) StoreConfiguration(index uint64, _ raft.Configuration) { c.s.noteConfigIndex(index) }
+
+// Restore also takes the configuration index of the snapshot restored: the entries
+// before it are not applied again.
+func (c configFSM) Restore(rc io.ReadCloser) error {
+	if err := c.fsm.Restore(rc); err != nil {
+		return err
+	}
+	if metas, err := c.s.stores.Snapshot.List(); err == nil && len(metas) > 0 {
+		c.s.noteConfigIndex(metas[0].ConfigurationIndex)
+	}
+	return nil
+}
+
+func (s *Server) noteConfigIndex(index uint64) {
+	for {
+		cur := s.members.configIndex.Load()
+		if index <= cur || s.members.configIndex.CompareAndSwap(cur, index) {
+			return
+		}
+	}
+}
+
+// configVersion is the configuration's version: the Raft index of its entry.
+func (s *Server) configVersion() uint64 { return s.members.configIndex.Load() }
 
 // inConfiguration reports whether this member is in the ensemble's configuration as
 // its Raft log has it (the latest entry, committed or not).
@@ -166,7 +203,7 @@ func (s *Server) publishConfig() {
 		s.log.Warn("read raft configuration", "err", err)
 		return
 	}
-	text := s.configText(f.Configuration(), f.Index())
+	text := s.configText(f.Configuration(), s.configVersion())
 	var cur []byte
 	s.fsm.read(func(t *datatree.Tree) { cur, _, _ = t.GetData(configPath, superAuth) })
 	if string(cur) == string(text) {

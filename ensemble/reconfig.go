@@ -190,7 +190,7 @@ func (s *Server) checkReconfig(req *zkproto.ReconfigRequest) error {
 	if err := f.Error(); err != nil {
 		return err
 	}
-	_, err := s.planReconfig(req, f.Configuration(), f.Index())
+	_, err := s.planReconfig(req, f.Configuration(), s.configVersion())
 	return err
 }
 
@@ -260,7 +260,7 @@ func (s *Server) reconfigure(req *zkproto.ReconfigRequest) (uint64, error) {
 		return 0, err
 	}
 	cur := f.Configuration()
-	p, err := s.planReconfig(req, cur, f.Index())
+	p, err := s.planReconfig(req, cur, s.configVersion())
 	if err != nil {
 		return 0, err
 	}
@@ -280,10 +280,12 @@ func (s *Server) reconfigure(req *zkproto.ReconfigRequest) (uint64, error) {
 	}
 	for _, id := range p.leaving {
 		if inConfig(cur, id) {
-			if err := s.raft.RemoveServer(raftID(id), 0, 0).Error(); err != nil {
+			f := s.raft.RemoveServer(raftID(id), 0, 0)
+			if err := f.Error(); err != nil {
 				return 0, stepFailed(fmt.Sprintf("remove server %d", id), err)
 			}
 			changed = true
+			s.noteConfigIndex(f.Index()) // committed; the FSM may note it a moment later
 			s.log.Info("reconfig: server removed", "server_id", id)
 		}
 		// A removed member may come back with a new data directory.
@@ -301,10 +303,12 @@ func (s *Server) reconfigure(req *zkproto.ReconfigRequest) (uint64, error) {
 		if sv.Observer {
 			add = s.raft.AddNonvoter
 		}
-		if err := add(raftID(sv.ID), raft.ServerAddress(p.PeerAddr), 0, 0).Error(); err != nil {
+		f := add(raftID(sv.ID), raft.ServerAddress(p.PeerAddr), 0, 0)
+		if err := f.Error(); err != nil {
 			return 0, stepFailed(fmt.Sprintf("add server %d", sv.ID), err)
 		}
 		changed = true
+		s.noteConfigIndex(f.Index())
 		s.log.Info("reconfig: server added", "server_id", sv.ID, "peer_addr", p.PeerAddr, "observer", sv.Observer)
 	}
 	if s.raft.State() == raft.Leader {
@@ -406,7 +410,7 @@ func (c *conn) execReconfig(hdr zkproto.RequestHeader, req *zkproto.ReconfigRequ
 	// that the change removes (it will apply nothing after its removal, and may not
 	// even receive the entry that removes it).
 	f := s.raft.GetConfiguration()
-	plan, _ := s.planReconfig(req, f.Configuration(), f.Index())
+	plan, _ := s.planReconfig(req, f.Configuration(), s.configVersion())
 	removed = plan != nil && plan.removes(s.cfg.ServerID)
 	var index uint64
 	var err error
@@ -444,7 +448,7 @@ func (c *conn) execReconfig(hdr zkproto.RequestHeader, req *zkproto.ReconfigRequ
 		for _, sv := range plan.joining {
 			s.learnPeer(Peer{ID: sv.ID, PeerAddr: sv.PeerAddr(), ClientAddr: sv.ClientAddr, ElectionPort: sv.ElectionPort, Observer: sv.Observer})
 		}
-		data = s.configText(plan.next, f.Index())
+		data = s.configText(plan.next, s.configVersion())
 	}
 	return c.reply(hdr.Xid, zxid, zkproto.ErrOK, &zkproto.GetDataResponse{Data: data, Stat: stat}), removed
 }

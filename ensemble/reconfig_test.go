@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -221,4 +222,58 @@ func errCode(err error) zkproto.ErrCode {
 		return zkproto.ErrOK
 	}
 	return zkproto.ErrSystemError
+}
+
+// /zookeeper/config's version changes with every reconfig, and a reconfig from a
+// version that is no longer current is refused (BADVERSION), as ZooKeeper's
+// conditional reconfig is.
+func TestClusterReconfigVersion(t *testing.T) {
+	cl := ensembletest.RunCluster(t, 3, ensembletest.WithConfig(func(c *ensemble.Config) {
+		c.ReconfigEnabled = true
+		c.SuperDigest = "super:" + base64SHA1("super:secret")
+	}))
+	admin := connectTo(t, cl.Addrs()[0])
+	if err := admin.AddAuth("digest", []byte("super:secret")); err != nil {
+		t.Fatal(err)
+	}
+	config := func() (lines []string, version int64) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			data, _, err := admin.Get("/zookeeper/config")
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines = nil
+			for _, l := range strings.Split(string(data), "\n") {
+				if strings.HasPrefix(l, "server.") {
+					lines = append(lines, l)
+				} else if v, ok := strings.CutPrefix(l, "version="); ok {
+					version, err = strconv.ParseInt(v, 16, 64)
+					if err != nil {
+						t.Fatalf("version line %q: %v", l, err)
+					}
+				}
+			}
+			if len(lines) > 0 || time.Now().After(deadline) {
+				return lines, version
+			}
+		}
+	}
+	all, v0 := config()
+	if _, err := admin.IncrementalReconfig(nil, []string{"3"}, v0); err != nil {
+		t.Fatalf("remove member 3 from version %x: %v", v0, err)
+	}
+	_, v1 := config()
+	if v1 == v0 {
+		t.Fatalf("version %x unchanged by a reconfig", v1)
+	}
+	if _, err := admin.IncrementalReconfig([]string{all[2]}, nil, v0); !errors.Is(err, zk.ErrBadVersion) {
+		t.Fatalf("reconfig from the former version %x: %v, want BADVERSION", v0, err)
+	}
+	if _, err := admin.IncrementalReconfig([]string{all[2]}, nil, v1); err != nil {
+		t.Fatalf("add member 3 back from version %x: %v", v1, err)
+	}
+	if _, v2 := config(); v2 == v1 || v2 == v0 {
+		t.Fatalf("versions %x, %x, %x: want each reconfig to make a new one", v0, v1, v2)
+	}
 }

@@ -237,7 +237,7 @@ func (s *Server) startRaft() error {
 		}
 		s.hadState.Store(true)
 	}
-	r, err := raft.NewRaft(rc, s.fsm, s.stores.Log, s.stores.Stable, s.stores.Snapshot, trans)
+	r, err := raft.NewRaft(rc, configFSM{s.fsm, s}, s.stores.Log, s.stores.Stable, s.stores.Snapshot, trans)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
