@@ -59,25 +59,26 @@ func TestMain(m *testing.M) {
 func newRunner(t testing.TB, targetName string) *Runner {
 	t.Helper()
 	r := &Runner{
-		Ref:           Target{Name: "zookeeper", Addrs: []string{ref.Addr}},
+		Ref:           Target{Name: "zookeeper", Addrs: []string{ref.Addr}, Tick: compat.DiffSettings.TickTime},
 		SuperPassword: compat.DiffSettings.SuperPassword,
 		Prefix:        fmt.Sprintf("/fuzz%d_%d_", os.Getpid()%100000, runnerSeq.Add(1)),
 	}
 	switch targetName {
 	case "single":
 		srv := ensembletest.RunServer(t, ensembletest.WithConfig(compat.DiffSettings.Configure))
-		r.Zkraft = Target{Name: "zkraft", Addrs: []string{srv.Addr}}
+		r.Zkraft = Target{Name: "zkraft", Addrs: []string{srv.Addr}, Tick: srv.Config.TickTime}
 	case "ensemble3":
 		// A tick of 1s (Raft's heartbeat and election timeout) instead of 100ms:
 		// on a loaded machine a 100ms tick changes leaders now and then, and each
 		// change closes the connections of requests in flight (as ZooKeeper's does),
 		// which is not what the fuzzer compares. Session timeouts do not depend on it
 		// (min and max are set).
+		const tick = time.Second
 		c := ensembletest.RunCluster(t, 3, ensembletest.WithConfig(func(c *ensemble.Config) {
 			compat.DiffSettings.Configure(c)
-			c.TickTime = time.Second
+			c.TickTime = tick
 		}))
-		r.Zkraft = Target{Name: "zkraft-ensemble3", Addrs: c.Addrs()}
+		r.Zkraft = Target{Name: "zkraft-ensemble3", Addrs: c.Addrs(), Tick: tick}
 		r.Quiesce = func() error { return quiesce(c.Addrs()) }
 	default:
 		t.Fatalf("unknown target %q: single or ensemble3", targetName)

@@ -61,12 +61,20 @@ func Unpipelined(p Program) Program {
 // of each batch and multi, until nothing more can go or budget is spent. It
 // returns the smallest failing program found and how many runs it took.
 func (r *Runner) Shrink(p Program, sig string, budget time.Duration) (Program, int) {
-	deadline := time.Now().Add(budget)
-	runs := 0
-	fails := func(c Program) bool {
-		runs++
+	return shrink(p, func(c Program) bool {
 		res := r.Run(c)
 		return res.Err == nil && res.Diff != nil && res.Diff.Signature() == sig
+	}, budget)
+}
+
+// shrink is Shrink with any test of failure.
+func shrink(p Program, fails func(Program) bool, budget time.Duration) (Program, int) {
+	deadline := time.Now().Add(budget)
+	runs := 0
+	test := fails
+	fails = func(c Program) bool {
+		runs++
+		return test(c)
 	}
 	steps := p.Steps
 	n := 2

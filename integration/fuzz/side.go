@@ -21,6 +21,9 @@ type Target struct {
 	// Addrs are the members' client addresses; sessions are spread over them, and
 	// a resumed session moves to the next one.
 	Addrs []string
+	// Tick is the target's tickTime: sessions expire within a tick or two after
+	// their timeout.
+	Tick time.Duration
 }
 
 const (
@@ -414,7 +417,7 @@ func (s *side) expire(i int) {
 	}
 	expired := false
 	for probe := 0; probe < 4 && !expired; probe++ {
-		s.sleep(time.Duration(sessionTimeout)*time.Millisecond+300*time.Millisecond, i)
+		s.sleep(time.Duration(sessionTimeout)*time.Millisecond+2*s.t.Tick+300*time.Millisecond, i)
 		resp, c, err := s.connect(sl.member, zkproto.ConnectRequest{TimeOut: sessionTimeout, SessionID: sl.id,
 			Passwd: sl.passwd, LastZxidSeen: sl.lastZxid, HasReadOnly: true})
 		if err == nil {
