@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -58,6 +59,67 @@ var nemeses = []nemesis{
 		r.h.fault("partition healed")
 	}},
 	{"reconfig: remove a follower and add it back", func(r *run, hold time.Duration) { r.reconfigFollower(hold) }},
+	{"isolate a follower past the session timeout", func(r *run, _ time.Duration) {
+		// Its clients must move to the others before their sessions expire.
+		l := r.leader()
+		f := (l + 1 + r.rng.IntN(len(r.e.Members)-1)) % len(r.e.Members)
+		r.h.fault("partition: member %d (follower) cut from the others for %v", f+1, sessionTimeout+2*time.Second)
+		r.e.Net.Isolate(f)
+		time.Sleep(sessionTimeout + 2*time.Second)
+		r.e.Net.Heal()
+		r.h.fault("partition healed")
+	}},
+	{"full disk on a member", func(r *run, hold time.Duration) { r.fullDisk(r.anyMember(), hold) }},
+	{"full disk on the leader", func(r *run, hold time.Duration) { r.fullDisk(r.leader(), hold) }},
+}
+
+// needsDisk are the nemeses that need Options.DiskMB (root).
+func needsDisk(n nemesis) bool { return strings.HasPrefix(n.name, "full disk") }
+
+// selectNemeses keeps those whose name contains one of the comma-separated words
+// (CHAOS_NEMESES), and drops the full-disk ones without root.
+func selectNemeses(from []nemesis, words string, root bool) []nemesis {
+	var out []nemesis
+	for _, n := range from {
+		if needsDisk(n) && !root {
+			continue
+		}
+		keep := words == ""
+		for _, w := range strings.Split(words, ",") {
+			if w = strings.TrimSpace(w); w != "" && strings.Contains(n.name, w) {
+				keep = true
+			}
+		}
+		if keep {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (r *run) fullDisk(i int, hold time.Duration) {
+	r.h.fault("disk full on member %d%s", i+1, r.role(i))
+	if err := r.e.FillDisk(i); err != nil {
+		r.t.Fatalf("fill member %d's disk: %v", i+1, err)
+	}
+	time.Sleep(hold)
+	if err := r.e.FreeDisk(i); err != nil {
+		r.t.Fatalf("free member %d's disk: %v", i+1, err)
+	}
+	r.h.fault("disk of member %d freed", i+1)
+}
+
+// reapExited restarts members that ended by themselves, each a violation: a member
+// must ride out every fault here (a full disk included) without exiting.
+func (r *run) reapExited() {
+	for i := range r.e.Members {
+		if r.e.Exited(i) {
+			out := r.e.Reap(i)
+			r.h.violation("member %d exited by itself: %s", i+1, ensembleproc.Tail(out, 1500))
+			r.e.Restart(i)
+			r.h.fault("member %d (exited) restarted", i+1)
+		}
+	}
 }
 
 func ids(is []int) []int {

@@ -236,7 +236,7 @@ func fifoWorker(h *history, client int, addrs []string, rng *rand.Rand, stop <-c
 	for round := 0; !stopped(stop); round++ {
 		if c == nil {
 			member = addrs[rng.IntN(len(addrs))]
-			nc, err := rawzk.Connect(member, zkproto.ConnectRequest{TimeOut: int32(sessionTimeout / time.Millisecond), SessionID: sid, Passwd: passwd, LastZxidSeen: lastZxid})
+			nc, err := connectRaw(member, zkproto.ConnectRequest{TimeOut: int32(sessionTimeout / time.Millisecond), SessionID: sid, Passwd: passwd, LastZxidSeen: lastZxid})
 			if err != nil {
 				pause(stop, 50*time.Millisecond)
 				continue
@@ -333,6 +333,21 @@ func fifoWorker(h *history, client int, addrs []string, rng *rand.Rand, stop <-c
 		}
 		pause(stop, time.Duration(rng.IntN(10))*time.Millisecond)
 	}
+}
+
+// connectRaw opens a rawzk session, giving up on a member that does not answer the
+// handshake within 3 s (a stopped or stuck one).
+func connectRaw(addr string, req zkproto.ConnectRequest) (*rawzk.Conn, error) {
+	c, err := rawzk.Dial(addr)
+	if err != nil {
+		return nil, err
+	}
+	c.Raw().SetDeadline(time.Now().Add(3 * time.Second))
+	if err := c.Handshake(req); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 func openACL() []zkproto.ACL {
@@ -465,7 +480,7 @@ func (o *holder) session(addrs []string, rng *rand.Rand, stop <-chan struct{}) {
 func abandoner(h *history, client int, addrs []string, rng *rand.Rand, stop <-chan struct{}) {
 	for n := 0; !stopped(stop); n++ {
 		pause(stop, time.Duration(500+rng.IntN(1500))*time.Millisecond)
-		c, err := rawzk.Connect(addrs[rng.IntN(len(addrs))], zkproto.ConnectRequest{TimeOut: 2000, Passwd: make([]byte, 16)})
+		c, err := connectRaw(addrs[rng.IntN(len(addrs))], zkproto.ConnectRequest{TimeOut: 2000, Passwd: make([]byte, 16)})
 		if err != nil {
 			continue
 		}

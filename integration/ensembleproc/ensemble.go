@@ -35,6 +35,9 @@ type Options struct {
 	Proxied bool
 	// Extra lines for every zoo.cfg (reconfigEnabled=true, a superDigest, ...).
 	Extra string
+	// DiskMB, when set, puts each member's data directory on a tmpfs of its own of
+	// that size (the test must run as root), so that FillDisk can fill it.
+	DiskMB int
 }
 
 func (o *Options) defaults() {
@@ -60,6 +63,7 @@ type Member struct {
 	ID           int
 	Dir          string // holds zoo.cfg and data/
 	DataDir      string
+	DiskDir      string // the tmpfs holding DataDir when Options.DiskMB is set
 	CfgPath      string
 	ClientAddr   string
 	PeerPort     int // the server line's peer port: the proxy's when Proxied
@@ -67,7 +71,27 @@ type Member struct {
 	ElectionPort int
 	Proc         *testkit.Process // nil while down
 	Starts       int
-	Paused       bool // SIGSTOPped
+	Paused       bool   // SIGSTOPped
+	past         string // the output of its earlier processes
+}
+
+// Log is everything member i's processes wrote, the earlier ones included.
+func (e *Ensemble) Log(i int) string {
+	m := e.Members[i]
+	if m.Proc == nil {
+		return m.past
+	}
+	return m.past + m.Proc.Output()
+}
+
+// forget drops member i's ended process, keeping its output for Log.
+func (e *Ensemble) forget(i int) {
+	m := e.Members[i]
+	m.past += m.Proc.Output()
+	m.Proc, m.Paused = nil, false
+	if e.Net != nil {
+		e.Net.setPid(i, 0)
+	}
 }
 
 // Ensemble is a running ensemble of processes; its methods are for the test's
@@ -101,6 +125,11 @@ func Start(t testing.TB, bin string, o Options) *Ensemble {
 			m.ListenPort = ports[4*i+3]
 		}
 		m.DataDir = filepath.Join(m.Dir, "data")
+		if o.DiskMB > 0 {
+			m.DiskDir = filepath.Join(m.Dir, "disk")
+			m.DataDir = filepath.Join(m.DiskDir, "data")
+			mountDisk(t, m.DiskDir, o.DiskMB)
+		}
 		m.CfgPath = filepath.Join(m.Dir, "zoo.cfg")
 		e.Members = append(e.Members, m)
 	}
@@ -122,10 +151,8 @@ func Start(t testing.TB, bin string, o Options) *Ensemble {
 	// which runs before this one.
 	t.Cleanup(func() {
 		if t.Failed() {
-			for _, m := range e.Members {
-				if m.Proc != nil {
-					t.Logf("member %d stderr (tail):\n%s", m.ID, Tail(m.Proc.Output(), 4000))
-				}
+			for i, m := range e.Members {
+				t.Logf("member %d stderr (tail):\n%s", m.ID, Tail(e.Log(i), 4000))
 			}
 		}
 	})
@@ -233,10 +260,7 @@ func (e *Ensemble) stopWith(i int, sig syscall.Signal) {
 	if sig == syscall.SIGTERM && m.Proc.Err() != nil {
 		e.t.Errorf("member %d exit after SIGTERM: %v\n%s", m.ID, m.Proc.Err(), Tail(m.Proc.Output(), 4000))
 	}
-	m.Proc, m.Paused = nil, false
-	if e.Net != nil {
-		e.Net.setPid(i, 0)
-	}
+	e.forget(i)
 }
 
 // Pause stops member i with SIGSTOP: its process freezes with its sockets open, as
@@ -334,6 +358,16 @@ func (e *Ensemble) Leader(within time.Duration) int {
 // one round, so that a moving leader is chased) and returns how long it took.
 func (e *Ensemble) WaitZxidMatch(i int, within time.Duration) time.Duration {
 	e.t.Helper()
+	took, err := e.ZxidMatch(i, within)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return took
+}
+
+// ZxidMatch is WaitZxidMatch returning an error instead of failing the test.
+func (e *Ensemble) ZxidMatch(i int, within time.Duration) (time.Duration, error) {
+	e.t.Helper()
 	start := time.Now()
 	deadline := start.Add(within)
 	var last string
@@ -342,13 +376,18 @@ func (e *Ensemble) WaitZxidMatch(i int, within time.Duration) time.Duration {
 		ls, err1 := Srvr(e.Members[l].ClientAddr)
 		ms, err2 := Srvr(e.Members[i].ClientAddr)
 		if err1 == nil && err2 == nil && ms.Zxid == ls.Zxid {
-			return time.Since(start)
+			return time.Since(start), nil
 		}
 		last = fmt.Sprintf("member %d zxid %#x (err %v), leader %d zxid %#x (err %v)", i+1, ms.Zxid, err2, l+1, ls.Zxid, err1)
 		time.Sleep(5 * time.Millisecond)
 	}
-	e.t.Fatalf("member %d did not reach the leader's zxid within %v: %s", i+1, within, last)
-	return 0
+	return 0, fmt.Errorf("member %d did not reach the leader's zxid within %v: %s", i+1, within, last)
+}
+
+// Dump makes member i print its goroutines and exit (SIGQUIT), for a member that is
+// stuck; the stacks are in Log.
+func (e *Ensemble) Dump(i int) {
+	e.stopWith(i, syscall.SIGQUIT)
 }
 
 // SrvrInfo is what srvr says.
