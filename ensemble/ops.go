@@ -184,8 +184,7 @@ func (c *conn) authenticate(r *request, body []byte) *request {
 	} else {
 		switch ap.Scheme {
 		case "digest":
-			user, password, _ := strings.Cut(string(ap.Auth), ":")
-			id := datatree.DigestID(user, password)
+			id := datatree.Digest(string(ap.Auth))
 			c.addIdentity(zkproto.Id{Scheme: "digest", ID: id})
 			if c.srv.cfg.SuperDigest != "" && id == c.srv.cfg.SuperDigest {
 				c.addIdentity(zkproto.Id{Scheme: "super"})

@@ -13,9 +13,10 @@ type GenOptions struct {
 	Sessions int // session slots (default 4)
 	// AvoidOpen keeps out what shows the differences still open (each has a
 	// repro file in testdata marked "differs"), for runs that must look past
-	// them: writes in pipelined batches (the event of a later write overtakes
-	// the reply to an earlier one: repro-fifo-single-3) and sasl
-	// (repro-new-single-sasl).
+	// them: writes and setWatches in pipelined batches (the event of a later
+	// request overtakes the reply to an earlier one: repro-fifo-*), sasl
+	// (repro-new-single-sasl) and an addauth that fails (the request after it
+	// still runs: repro-new-single-authfailed-then-create).
 	AvoidOpen bool
 	// NoExpire leaves session expiry out (each expiry waits a session timeout).
 	NoExpire bool
@@ -105,7 +106,7 @@ func (g *gen) batch() []Op {
 	ops := make([]Op, 0, n)
 	for len(ops) < n {
 		op := g.op(false)
-		if g.o.AvoidOpen && op.isWrite() {
+		if g.o.AvoidOpen && (op.isWrite() || op.Code == zkproto.OpSetWatches || op.Code == zkproto.OpSetWatches2) {
 			continue
 		}
 		ops = append(ops, op)
@@ -178,6 +179,9 @@ func (g *gen) op(alone bool) Op {
 		o.Path, o.Mode = g.path(), int32(g.n(2))
 	case zkproto.OpAuth:
 		o.Auth = g.auth()
+		for g.o.AvoidOpen && o.Auth == "nope:x" {
+			o.Auth = g.auth()
+		}
 	case zkproto.OpSetWatches, zkproto.OpSetWatches2:
 		o.Watches = g.watchLists(code == zkproto.OpSetWatches2)
 	case zkproto.OpReconfig:
@@ -210,7 +214,9 @@ func (g *gen) create(code zkproto.OpCode) Op {
 	}
 	o.Mode = mode
 	o.Path = g.path()
-	if zkproto.CreateMode(mode).IsSequential() && g.chance(0.7) {
+	if zkproto.CreateMode(mode).IsSequential() && (o.Path == "" || g.chance(0.7)) {
+		// Not the namespace root's path: its sequential child would be a sibling
+		// of the root, numbered by "/", which other runs share.
 		o.Path = g.seqPrefix()
 	}
 	if code == zkproto.OpCreateTTL {

@@ -92,13 +92,14 @@ func TestGenerateCovers(t *testing.T) {
 	}
 }
 
-// TestGenerateAvoidOpen: with AvoidOpen, no pipelined batch holds a write and no
-// sasl is sent.
+// TestGenerateAvoidOpen: with AvoidOpen, no pipelined batch holds a write or a
+// setWatches, and neither sasl nor a failing addauth is sent.
 func TestGenerateAvoidOpen(t *testing.T) {
 	for seed := int64(1); seed <= 10; seed++ {
 		for _, st := range Generate(seed, GenOptions{Steps: 300, AvoidOpen: true}).Steps {
 			for _, o := range st.Ops {
-				if len(st.Ops) > 1 && o.isWrite() || o.Code == zkproto.OpSASL {
+				batched := len(st.Ops) > 1 && (o.isWrite() || o.Code == zkproto.OpSetWatches || o.Code == zkproto.OpSetWatches2)
+				if batched || o.Code == zkproto.OpSASL || o.Auth == "nope:x" {
 					t.Fatalf("seed %d: %v in a step of %d ops", seed, o.Code, len(st.Ops))
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 
 	"github.com/zkraft/zkraft/zkproto"
 )
@@ -55,10 +56,16 @@ func idMatches(scheme, id, expr string) bool {
 // DigestID is the digest-scheme id of user:password, as
 // DigestAuthenticationProvider.generateDigest makes it:
 // user + ":" + base64(sha1(user + ":" + password)).
-func DigestID(user, password string) string {
-	idPassword := user + ":" + password
-	sum := sha1.Sum([]byte(idPassword))
-	name, _, _ := strings.Cut(idPassword, ":")
+func DigestID(user, password string) string { return Digest(user + ":" + password) }
+
+// Digest is the digest-scheme id that addauth with credential makes, as
+// DigestAuthenticationProvider.generateDigest does: the credential up to its first
+// colon, a colon, and base64(sha1(credential)), the credential hashed as sent. One
+// without a colon ("nocolon") hashes without one: splitting it into user and an empty
+// password would hash "nocolon:" (found by integration/fuzz).
+func Digest(credential string) string {
+	sum := sha1.Sum([]byte(credential))
+	name, _, _ := strings.Cut(credential, ":")
 	return name + ":" + base64.StdEncoding.EncodeToString(sum[:])
 }
 
@@ -174,7 +181,7 @@ func fixupACL(acl []zkproto.ACL, auth []zkproto.Id) ([]zkproto.ACL, bool) {
 			out = append(out, a)
 		case a.ID.Scheme == "auth":
 			found := false
-			for _, id := range auth {
+			for _, id := range zkAuthOrder(auth) {
 				if authenticatedScheme(id.Scheme) {
 					found = true
 					out = append(out, zkproto.ACL{Perms: a.Perms, ID: id})
@@ -191,4 +198,36 @@ func fixupACL(acl []zkproto.ACL, auth []zkproto.Id) ([]zkproto.ACL, bool) {
 		}
 	}
 	return out, true
+}
+
+// zkAuthOrder orders a connection's identities as ZooKeeper 3.8 iterates them, which
+// is the order fixupACL expands the "auth" scheme in (found by integration/fuzz): its
+// ServerCnxn keeps them in a set backed by a ConcurrentHashMap, which iterates by
+// hash bin (Id.hashCode spread over the table), in insertion order within a bin.
+// Exact while a connection has fewer than 12 identities (before the map's first
+// resize, which may reorder a bin).
+func zkAuthOrder(auth []zkproto.Id) []zkproto.Id {
+	if len(auth) < 2 {
+		return auth
+	}
+	n := 16
+	for len(auth) >= n-n/4 {
+		n *= 2
+	}
+	bin := func(id zkproto.Id) int {
+		h := uint32(37*(37*17+javaStringHash(id.Scheme)) + javaStringHash(id.ID))
+		return int((h ^ h>>16) & 0x7fffffff & uint32(n-1))
+	}
+	out := slices.Clone(auth)
+	slices.SortStableFunc(out, func(a, b zkproto.Id) int { return bin(a) - bin(b) })
+	return out
+}
+
+// javaStringHash is Java's String.hashCode: over UTF-16 code units, in int32.
+func javaStringHash(s string) int32 {
+	var h int32
+	for _, c := range utf16.Encode([]rune(s)) {
+		h = 31*h + int32(c)
+	}
+	return h
 }
