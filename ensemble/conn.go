@@ -71,18 +71,19 @@ type conn struct {
 type request struct {
 	hdr   zkproto.RequestHeader
 	start time.Time
-	// One of: a write in flight (with exec to shape its reply, for sync), a read of
-	// the tree (run by the reader or the apply goroutine; reply is set when done is
-	// closed, or at once when done is nil), or exec, run by the processor in order.
-	prop  *proposal
-	read  func(t *datatree.Tree) []byte
-	done  chan struct{}
-	reply []byte
-	ran   uint64 // the read's place among the connection's reads run (readRan)
-	exec  func() []byte
+	// One of: a write in flight, a read of the tree (run by the reader or the apply
+	// goroutine; reply is set when done is closed, or at once when done is nil), or
+	// exec, run by the processor in order (after barrier, for sync).
+	prop    *proposal
+	barrier func() error
+	read    func(t *datatree.Tree) []byte
+	done    chan struct{}
+	reply   []byte
+	ran     uint64 // the read's place among the connection's reads run (readRan)
+	exec    func() []byte
 	// serial makes the reader wait until the request is answered before it reads
-	// the next one: a reconfig runs outside the log, so nothing after it may start
-	// earlier.
+	// the next one: a reconfig or a sync runs outside the log, so nothing after it
+	// may start earlier.
 	serial   bool
 	answered chan struct{}
 	after    func() // runs after the reply is queued (close the connection, ...)
@@ -470,11 +471,11 @@ func (c *conn) processLoop() {
 		case r.prop != nil:
 			var res *datatree.Result
 			if res, err = r.prop.wait(c.srv.ctx); err == nil {
-				if r.exec != nil && res.Err == zkproto.ErrOK {
-					reply = r.exec()
-				} else {
-					reply = c.writeReply(r.hdr, res)
-				}
+				reply = c.writeReply(r.hdr, res)
+			}
+		case r.barrier != nil:
+			if err = r.barrier(); err == nil {
+				reply = r.exec()
 			}
 		case r.read != nil:
 			if r.done != nil {

@@ -48,3 +48,31 @@ func TestLostWritesAreNotAwaited(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A sync rides out a leader change, as the handshake and writes' forwarding wait for
+// the next leader: the member stops being able to reach the leader it knew, and the
+// client's sync is answered once the next leader has confirmed the commit point.
+func TestSyncRidesOutLeaderChange(t *testing.T) {
+	cl := ensembletest.RunCluster(t, 3)
+	leader := cl.Leader()
+	follower := cl.Members[(leader+1)%3]
+	c, err := rawzk.Connect(follower.Addr, zkproto.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); cl.Stop(leader) }()
+	for n := 0; ; n++ {
+		if err := c.Call(zkproto.OpSync, &zkproto.SyncRequest{Path: "/"}, &zkproto.SyncResponse{}); err != nil {
+			t.Fatalf("sync %d while the leader stops: %v", n, err)
+		}
+		select {
+		case <-stopped:
+			if follower.Mode() == "leader" || cl.Members[(leader+2)%3].Mode() == "leader" {
+				return
+			}
+		default:
+		}
+	}
+}

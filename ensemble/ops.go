@@ -81,12 +81,13 @@ func (c *conn) prepare(hdr zkproto.RequestHeader, body []byte, now time.Time) *r
 
 	switch hdr.Type {
 	case zkproto.OpSync:
-		// Sync is a no-op entry in the log, in order with the session's writes: once
-		// this member has applied it, it has applied everything committed before the
-		// sync reached the leader, and the reads after it wait for it.
-		txn := &datatree.Txn{Kind: datatree.TxnSync, Session: c.session(), Time: now.UnixMilli(), Server: s.cfg.ServerID}
-		p := s.proposeAsync(txn)
-		r.prop = &p
+		// Sync makes this member catch up with the leader's commit point, riding out a
+		// leader change (it changes nothing, so it is safe to repeat, unlike a write).
+		// Serial: the processor runs it after every earlier request is answered, and
+		// nothing after it starts before it is answered, so the reads after it see
+		// what it caught up with and none of the session's later writes.
+		r.barrier = func() error { return s.sync(s.ctx) }
+		r.serial = true
 		r.exec = func() []byte {
 			return c.reply(hdr.Xid, s.lastZxid(), zkproto.ErrOK, &zkproto.SyncResponse{Path: req.(*zkproto.SyncRequest).Path})
 		}
