@@ -278,7 +278,13 @@ func (s *Server) serveForward(nc net.Conn) {
 				return f.Index(), err
 			}}
 		case fwdSync:
-			queue <- inflight{seq, s.leaderSync}
+			queue <- inflight{seq, func() (uint64, error) {
+				idx, err := s.leaderSync()
+				if err == nil {
+					s.nudgeCommit() // the follower waits to apply idx: tell it of the commit now
+				}
+				return idx, err
+			}}
 		case fwdReconfig, fwdReconfigCheck:
 			var req zkproto.ReconfigRequest
 			if err := zkproto.Unmarshal(body, &req); err != nil {
