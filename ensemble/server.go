@@ -31,6 +31,7 @@ type Server struct {
 	log     *slog.Logger
 	ln      net.Listener
 	raft    *raft.Raft
+	raftUp  chan struct{} // closed once raft is set (the peer port accepts earlier)
 	stores  *raftstore.Stores
 	fsm     *fsm
 	watches *watch.Manager
@@ -109,6 +110,7 @@ func Start(cfg Config) (*Server, error) {
 		health:      &followerHealth{failing: map[raft.ServerID]bool{}},
 		dynPeers:    map[int64]Peer{},
 		nudge:       make(chan struct{}, 1),
+		raftUp:      make(chan struct{}),
 	}
 	defer close(s.startDone)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -242,6 +244,7 @@ func (s *Server) startRaft() error {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	s.raft = r
+	close(s.raftUp)
 	r.RegisterObserver(raft.NewObserver(nil, false, s.health.observe))
 	return nil
 }
@@ -281,8 +284,16 @@ func (s *Server) startPeers() (raft.Transport, error) {
 	return s.transport, nil
 }
 
-// trackForward serves a follower's forwarding connection, closed at shutdown.
+// trackForward serves a follower's forwarding connection, closed at shutdown. The
+// peer port is open before Raft runs (Raft's transport lives on it), and followers
+// still forward to a leader that has just restarted: its requests wait for Raft.
 func (s *Server) trackForward(nc net.Conn) {
+	select {
+	case <-s.raftUp:
+	case <-s.ctx.Done():
+		nc.Close()
+		return
+	}
 	s.connMu.Lock()
 	if s.ctx.Err() != nil {
 		s.connMu.Unlock()
