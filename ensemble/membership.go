@@ -259,6 +259,9 @@ func (s *Server) handOverLeadership() {
 	if s.raft == nil || s.standalone() || s.raft.State() != raft.Leader {
 		return
 	}
+	if s.stores.Err() != nil {
+		return // writing stopped: Raft's loop may be gone and could never answer
+	}
 	if err := s.raft.LeadershipTransfer().Error(); err != nil {
 		s.log.Warn("leadership transfer before shutdown failed; the ensemble will elect after a timeout", "err", err)
 		return

@@ -239,6 +239,7 @@ func (s *Server) startRaft() error {
 		}
 		s.hadState.Store(true)
 	}
+	s.stores.RaftStarting()
 	r, err := raft.NewRaft(rc, configFSM{s.fsm, s}, s.stores.Log, s.stores.Stable, s.stores.Snapshot, trans)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)
@@ -281,7 +282,20 @@ func (s *Server) startPeers() (raft.Transport, error) {
 		Timeout: 10 * time.Second,
 		Logger:  s.hclogger("raft-net"),
 	})
-	return s.transport, nil
+	return noPipeline{s.transport}, nil
+}
+
+// noPipeline is the Raft transport without pipelined AppendEntries. hashicorp/raft's
+// pipeline replication deadlocks once a follower answers Success=false, as one whose
+// disk failed or is full does: pipelineDecode returns, the send loop may then block
+// for good on the full in-flight channel, so that the leader never replicates to that
+// follower again and its Shutdown never returns (grafana/pyroscope#5518 describes
+// it; the power-loss test hit it). Without the pipeline Raft sends one AppendEntries
+// at a time per follower, each carrying up to MaxAppendEntries entries.
+type noPipeline struct{ *raft.NetworkTransport }
+
+func (noPipeline) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
+	return nil, raft.ErrPipelineReplicationNotSupported
 }
 
 // trackForward serves a follower's forwarding connection, closed at shutdown. The

@@ -206,3 +206,29 @@ func TestCorruptLogRefusesStart(t *testing.T) {
 	}
 	t.Logf("refused: %v", err)
 }
+
+// A member that cannot persist a new term stops with an error, instead of the panic
+// hashicorp/raft raises there (which would take down every server in the process).
+func TestTermWriteErrorStopsMember(t *testing.T) {
+	var failDir atomic.Value
+	failDir.Store("")
+	hook := func(op raftstore.WriteOp, write func() error) error {
+		if d := failDir.Load().(string); d != "" && strings.HasPrefix(op.Path, d) && op.Kind == "set" {
+			return syscall.EIO
+		}
+		return write()
+	}
+	cl := ensembletest.RunCluster(t, 3, ensembletest.WithConfig(func(c *ensemble.Config) { c.StorageWriteHook = hook }))
+	leader := cl.Leader()
+	f := (leader + 1) % 3
+	failDir.Store(cl.Members[f].Config.DataDir)
+	cl.Stop(leader) // an election: the follower must persist a new term
+	select {
+	case <-cl.Members[f].Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the member still runs 20s after it could not persist a term")
+	}
+	if err := cl.Members[f].Err(); !errors.Is(err, syscall.EIO) || !strings.Contains(err.Error(), "set CurrentTerm") {
+		t.Fatalf("Err() = %v", err)
+	}
+}

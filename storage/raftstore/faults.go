@@ -115,10 +115,19 @@ func (l *latch) do(op WriteOp, what string, write func() error) error {
 	if err == nil || retryable(err) {
 		return err
 	}
+	return l.force(op, what, err)
+}
+
+// force latches err (unless an error is latched already) and returns the latched one.
+func (l *latch) force(op WriteOp, what string, err error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.err == nil {
-		l.err = &WriteError{Op: what, Path: op.Path, Err: err}
+		var we *WriteError
+		if !errors.As(err, &we) {
+			we = &WriteError{Op: what, Path: op.Path, Err: err}
+		}
+		l.err = we
 		close(l.failed)
 	}
 	return l.err

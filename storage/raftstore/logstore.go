@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"runtime"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
@@ -47,6 +49,8 @@ type checkedStore struct {
 	path       string
 	latch      *latch
 	legacyLast uint64 // entries up to this index may have no checksum
+	// raftRunning is set once raft's goroutines use the store (see Set).
+	raftRunning atomic.Bool
 }
 
 func (s *checkedStore) corrupt(format string, args ...any) error {
@@ -174,9 +178,20 @@ func unsealValue(k, raw []byte) (v []byte, ok bool) {
 
 // Set implements raft.StableStore.
 func (s *checkedStore) Set(k, v []byte) error {
-	return s.latch.do(WriteOp{Kind: "set", Path: s.path}, "set "+string(k), func() error {
+	op := WriteOp{Kind: "set", Path: s.path}
+	err := s.latch.do(op, "set "+string(k), func() error {
 		return s.inner.Set(k, sealValue(k, v))
 	})
+	if err != nil && s.raftRunning.Load() && string(k) == string(raftKeys[0]) {
+		// hashicorp/raft panics when it cannot persist a new term (setCurrentTerm),
+		// which would take the whole process down, and it must not go on in a term
+		// it did not persist. Stop writing and end raft's goroutine instead: the
+		// server stops through Failed, and raft's shutdown does not wait for a
+		// goroutine that is gone. This holds for a lack of space too.
+		s.latch.force(op, "set "+string(k), err)
+		runtime.Goexit()
+	}
+	return err
 }
 
 // Get implements raft.StableStore. A missing key is raft-boltdb's "not found", the

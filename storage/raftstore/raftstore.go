@@ -54,6 +54,16 @@ func (s *Stores) Err() error {
 	return s.latch.get()
 }
 
+// RaftStarting tells the stores that raft's goroutines are about to use them (call
+// it after raft.BootstrapCluster and before raft.NewRaft): from then on, a failed
+// write of the current term stops writing and ends the goroutine that asked for it
+// instead of returning an error that raft would panic on.
+func (s *Stores) RaftStarting() {
+	if c, ok := s.Stable.(*checkedStore); ok {
+		c.raftRunning.Store(true)
+	}
+}
+
 // retainSnapshots is how many snapshot files are kept; older ones are removed.
 const retainSnapshots = 2
 
