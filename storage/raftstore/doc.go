@@ -23,7 +23,10 @@ package raftstore
 // space (ENOSPC/EDQUOT from a page write or from growing the file): bbolt reports it
 // before the meta page that would commit the transaction is written, the committed
 // state is intact, and the disk-full behaviour (writes fail until there is room,
-// then go on) depends on retrying it.
+// then go on) depends on retrying it. A failed write of the current term is the
+// other exception, the other way: raft panics on it (setCurrentTerm), so once raft
+// runs (Stores.RaftStarting) the store latches it whatever the error and ends the
+// calling goroutine, raft's main loop, and the server stops through Failed.
 //
 // Not covered: a damaged bbolt meta page of the newest transaction looks like a
 // transaction torn by a crash, and bbolt falls back to the previous one, as
