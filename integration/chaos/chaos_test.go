@@ -168,6 +168,9 @@ func runHistory(t *testing.T, cfg runConfig) *history {
 	r.setup()
 	r.h = newHistory()
 	h := r.h
+	for _, m := range r.e.Members {
+		h.members += fmt.Sprintf("# member %d: clients %s, peers 127.0.0.1:%d\n", m.ID, m.ClientAddr, m.PeerPort)
+	}
 	done := false
 	t.Cleanup(func() {
 		if done || !t.Failed() {

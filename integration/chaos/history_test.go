@@ -27,6 +27,7 @@ type history struct {
 	faults     []string
 	violations []string
 	counts     map[string]int
+	members    string // which member has which client address, for the saved faults
 }
 
 func newHistory() *history {
@@ -95,12 +96,12 @@ func (h *history) save(dir string, info *porcupine.LinearizationInfo) ([]string,
 		if ret == never {
 			ret = -1
 		}
-		line, _ := json.Marshal(map[string]any{"client": op.ClientId, "call_ns": op.Call, "return_ns": ret, "input": op.Input, "output": op.Output, "op": desc(op.Input, op.Output)})
+		line, _ := json.Marshal(map[string]any{"client": op.ClientId, "call_ns": op.Call, "return_ns": ret, "input": op.Input, "output": op.Output, "op": desc(op.Input, op.Output), "server": op.Metadata})
 		b.Write(line)
 		b.WriteByte('\n')
 	}
 	files := []string{filepath.Join(dir, "register-history.jsonl"), filepath.Join(dir, "faults.txt"), filepath.Join(dir, "violations.txt")}
-	bodies := []string{b.String(), strings.Join(h.faults, "\n") + "\n", strings.Join(h.violations, "\n") + "\n"}
+	bodies := []string{b.String(), h.members + strings.Join(h.faults, "\n") + "\n", strings.Join(h.violations, "\n") + "\n"}
 	for i, f := range files {
 		if err := os.WriteFile(f, []byte(bodies[i]), 0o644); err != nil {
 			return nil, err

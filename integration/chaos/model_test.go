@@ -113,6 +113,12 @@ var registerModel = porcupine.NondeterministicModel{
 		}
 		return fmt.Sprintf("sync+get(k%d) → %s", in.Key, res)
 	},
+	DescribeOperationMetadata: func(info any) string {
+		if s, ok := info.(string); ok {
+			return "on " + s
+		}
+		return ""
+	},
 	DescribeState: func(state any) string {
 		s := state.(regState)
 		return fmt.Sprintf("%q v%d", s.Value, s.Version)

@@ -42,7 +42,7 @@ func TestReplay(t *testing.T) {
 		}
 		t.Errorf("k%d: %d operations, not linearizable; the longest linearizable prefix has %d:", key, len(part), len(best))
 		for _, op := range best[max(0, len(best)-8):] {
-			t.Logf("  … %s [%d, %d] client %d", model.DescribeOperation(op.Input, op.Output), op.Call, op.Return, op.ClientId)
+			t.Logf("  … %s [%d, %d] client %d %s", model.DescribeOperation(op.Input, op.Output), op.Call, op.Return, op.ClientId, model.DescribeOperationMetadata(op.Metadata))
 		}
 		in := map[porcupine.Operation]bool{}
 		for _, op := range best {
@@ -57,7 +57,7 @@ func TestReplay(t *testing.T) {
 		sort.Slice(rest, func(i, j int) bool { return rest[i].Call < rest[j].Call })
 		t.Logf("  operations left, by call time:")
 		for _, op := range rest[:min(len(rest), 8)] {
-			t.Logf("  ! %s [%d, %d] client %d", model.DescribeOperation(op.Input, op.Output), op.Call, op.Return, op.ClientId)
+			t.Logf("  ! %s [%d, %d] client %d %s", model.DescribeOperation(op.Input, op.Output), op.Call, op.Return, op.ClientId, model.DescribeOperationMetadata(op.Metadata))
 		}
 	}
 }
@@ -78,6 +78,7 @@ func loadHistory(path string) ([]porcupine.Operation, error) {
 			Return int64     `json:"return_ns"`
 			Input  regInput  `json:"input"`
 			Output regOutput `json:"output"`
+			Server string    `json:"server"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			return nil, err
@@ -85,7 +86,7 @@ func loadHistory(path string) ([]porcupine.Operation, error) {
 		if rec.Return < 0 {
 			rec.Return = never
 		}
-		ops = append(ops, porcupine.Operation{ClientId: rec.Client, Call: rec.Call, Return: rec.Return, Input: rec.Input, Output: rec.Output})
+		ops = append(ops, porcupine.Operation{ClientId: rec.Client, Call: rec.Call, Return: rec.Return, Input: rec.Input, Output: rec.Output, Metadata: rec.Server})
 	}
 	return ops, sc.Err()
 }

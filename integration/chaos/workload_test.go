@@ -81,6 +81,7 @@ func registerWorker(h *history, client int, addrs []string, keys int, rng *rand.
 		p := fmt.Sprintf("%s/k%d", regDir, k)
 		in := regInput{Key: k, Value: fmt.Sprintf("%d.%d", client, n)}
 		var out regOutput
+		server := c.Server()
 		call := h.now()
 		switch r := rng.IntN(10); {
 		case r < 3:
@@ -128,7 +129,10 @@ func registerWorker(h *history, client int, addrs []string, keys int, rng *rand.
 		if out.Unknown {
 			ret = never
 		}
-		h.addReg(porcupine.Operation{ClientId: client, Call: call, Return: ret, Input: in, Output: out})
+		if after := c.Server(); after != server {
+			server += "→" + after
+		}
+		h.addReg(porcupine.Operation{ClientId: client, Call: call, Return: ret, Input: in, Output: out, Metadata: server})
 		pause(stop, time.Duration(rng.IntN(4))*time.Millisecond)
 	}
 }
