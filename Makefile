@@ -35,11 +35,12 @@ fuzz:
 		echo "== $$p $$t"; $(GO) test $$p -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -parallel 1 || exit 1; \
 	done; done
 
-# The fault-injection harness (integration/chaos) for CHAOS_DURATION (total, default
-# 10m) or CHAOS_HISTORIES histories of 60 s of traffic each, with fresh seeds unless
-# CHAOS_SEED is set. A violation writes the history and porcupine's visualization
-# under CHAOS_ARTIFACTS ($TMPDIR/zkraft-chaos) and fails. `make test` runs two short
-# histories with a fixed seed.
+# The fault-injection harness (integration/chaos): histories of 60 s of traffic each
+# until CHAOS_DURATION (total, default 10m) or CHAOS_HISTORIES, whichever comes first,
+# with fresh seeds unless CHAOS_SEED is set (e.g. CHAOS_DURATION=2h CHAOS_HISTORIES=100).
+# A violation writes the history, the faults, the members' logs and porcupine's
+# visualization under CHAOS_ARTIFACTS ($TMPDIR/zkraft-chaos) and fails. `make test`
+# runs two short histories with a fixed seed.
 CHAOS_DURATION ?= 10m
 chaos:
 	CHAOS_DURATION=$(CHAOS_DURATION) CHAOS_HISTORIES=$(CHAOS_HISTORIES) \
