@@ -55,13 +55,20 @@ func (e *WriteError) Unwrap() []error { return []error{ErrWriteFailed, e.Err} }
 // refused for lack of space (ENOSPC, EDQUOT from pwrite, or from growing the file
 // before anything is written) returns synchronously, before any meta page of that
 // transaction reaches the file, so the committed state is untouched and nothing was
-// acknowledged; this is how a full disk behaves (integration TestDiskFull). Every
-// other error stops writing: EIO, and any error of fsync/fdatasync (whose ENOSPC
-// means that writeback failed and pages were dropped).
+// acknowledged; this is how a full disk behaves (integration TestDiskFull, and
+// TestFullDiskIsRetryable here, which shows what bbolt returns). So are a snapshot's
+// file and directory operations refused for lack of space (the unfinished snapshot is
+// discarded). Every other error stops writing: EIO, and any error of fsync or
+// fdatasync (bbolt returns fdatasync's bare errno), whose ENOSPC means that writeback
+// failed and pages were dropped.
 func retryable(err error) bool {
 	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Op == "write" && noSpace(pe.Err)
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Op != "sync" && noSpace(pe.Err)
+	case errors.As(err, &le):
+		return noSpace(le.Err)
 	}
 	// bbolt formats the error of growing the file with %s: match its text.
 	msg := err.Error()

@@ -382,7 +382,11 @@ func TestRetryable(t *testing.T) {
 		{&os.PathError{Op: "write", Path: "raft.db", Err: syscall.EDQUOT}, true},
 		{fmt.Errorf("file resize error: %s", syscall.ENOSPC), true},
 		{&os.PathError{Op: "write", Path: "raft.db", Err: syscall.EIO}, false},
+		{&os.PathError{Op: "open", Path: "meta.json", Err: syscall.ENOSPC}, true},
+		{&os.PathError{Op: "mkdir", Path: "snapshots/1-2-3.tmp", Err: syscall.ENOSPC}, true},
+		{&os.LinkError{Op: "rename", Old: "a.tmp", New: "a", Err: syscall.ENOSPC}, true},
 		{&os.PathError{Op: "sync", Path: "state.bin", Err: syscall.ENOSPC}, false}, // writeback failed
+		{&os.PathError{Op: "open", Path: "meta.json", Err: syscall.EIO}, false},
 		{syscall.ENOSPC, false}, // bbolt's fdatasync returns the bare errno
 		{syscall.EIO, false},
 		{fmt.Errorf("file sync error: %s", syscall.EIO), false},
@@ -472,6 +476,24 @@ func TestFullDiskIsRetryable(t *testing.T) {
 	t.Logf("after %d entries: %#v", i-1, err)
 	if err == nil || !retryable(err) || errors.Is(err, ErrWriteFailed) {
 		t.Fatalf("a full disk: %v (retryable %v)", err, err != nil && retryable(err))
+	}
+	// A snapshot on the full disk fails and is discarded, and writing goes on.
+	sink, err := s.Snapshot.Create(raft.SnapshotVersionMax, i-1, 1, testConf, 1, testTrans)
+	if err == nil {
+		for range 64 {
+			if _, err = sink.Write(big); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = sink.Close()
+		} else {
+			sink.Cancel()
+		}
+	}
+	t.Logf("a snapshot on the full disk: %#v", err)
+	if err == nil || s.Err() != nil {
+		t.Fatalf("a snapshot on the full disk: %v; latched: %v", err, s.Err())
 	}
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_REMOUNT, "size=8m"); err != nil {
 		t.Fatal(err)
