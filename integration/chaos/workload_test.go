@@ -116,11 +116,14 @@ func registerWorker(h *history, client int, addrs []string, keys int, rng *rand.
 			}
 		default:
 			in.Kind = regRead
+			sid := c.SessionID()
 			if _, err := c.Sync(p); err != nil {
 				continue // nothing read: nothing to check
 			}
 			data, st, err := c.Get(p)
-			if err != nil {
+			if err != nil || c.SessionID() != sid {
+				// A sync orders only its own session's reads: one whose session was
+				// replaced in between (expired, renewed) proves nothing.
 				continue
 			}
 			out.Value, out.Version, seen[k] = string(data), st.Version, st.Version
