@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,9 +31,6 @@ var (
 
 // ref is the reference Apache ZooKeeper of this test binary, started by TestMain.
 var ref *testkit.ZooKeeper
-
-// runners numbers the runners of this process: each has its own namespaces.
-var runnerSeq atomic.Int64
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -61,7 +57,7 @@ func newRunner(t testing.TB, targetName string) *Runner {
 	r := &Runner{
 		Ref:           Target{Name: "zookeeper", Addrs: []string{ref.Addr}, Tick: compat.DiffSettings.TickTime},
 		SuperPassword: compat.DiffSettings.SuperPassword,
-		Prefix:        fmt.Sprintf("/fuzz%d_%d_", os.Getpid()%100000, runnerSeq.Add(1)),
+		Root:          "/fuzz",
 	}
 	switch targetName {
 	case "single":

@@ -5,24 +5,23 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/zkraft/zkraft/integration/compat"
 	"github.com/zkraft/zkraft/zkproto"
 )
 
-// A Runner runs programs in lockstep on the reference and on zkraft. Every run
-// gets its own namespace, Prefix followed by a sequence number. Quiesce, when set,
-// waits until every zkraft member has applied everything (an ensemble), so that a
-// step's effects are visible everywhere before the next step.
+// A Runner runs programs in lockstep on the reference and on zkraft, one at a time,
+// in the namespace Root (deleted before each run, so that a program sees the same
+// names every time: ZooKeeper's order of some events follows Java hashes of paths).
+// Quiesce, when set, waits until every zkraft member has applied everything (an
+// ensemble), so that a step's effects are visible everywhere before the next step.
 type Runner struct {
 	Ref, Zkraft   Target
 	SuperPassword string
-	Prefix        string
+	Root          string
 	Quiesce       func() error
 	Slots         int
-	seq           atomic.Int64
 }
 
 // Result is what a run found.
@@ -78,7 +77,9 @@ func (d *Difference) Signature() string {
 // difference (the trees may have parted).
 func (r *Runner) Run(p Program) (res Result) {
 	t0 := time.Now()
-	root := fmt.Sprintf("%s%d", r.Prefix, r.seq.Add(1))
+	root := r.Root
+	par(func() { compat.DeleteTree(r.Ref.Addrs[0], root, r.SuperPassword) },
+		func() { compat.DeleteTree(r.Zkraft.Addrs[0], root, r.SuperPassword) })
 	slots := r.Slots
 	for _, st := range p.Steps {
 		slots = max(slots, st.Slot+1)
@@ -112,6 +113,14 @@ func (r *Runner) Run(p Program) (res Result) {
 			}
 		}
 		par(func() { ref.awaitReaper(); ref.keepalive(-1) }, func() { zr.awaitReaper(); zr.keepalive(-1) })
+		// A dropped session is resumed before it could expire (its next step may
+		// come much later), at the same point on both: expiry is the expire
+		// step's, on a timing both servers share.
+		for k, sl := range ref.slots {
+			if sl.state == slotDetached && time.Since(sl.dropped) > sessionTimeout*time.Millisecond/3 {
+				par(func() { ref.conn(k) }, func() { zr.conn(k) })
+			}
+		}
 		if r.Quiesce != nil {
 			if err := r.Quiesce(); err != nil {
 				res.Err = fmt.Errorf("step %d: %w", i, err)

@@ -53,6 +53,7 @@ type slot struct {
 	member   int
 	lastZxid zkproto.Zxid
 	lastUse  time.Time
+	dropped  time.Time // when the connection went, if detached
 }
 
 type specialKind int
@@ -167,7 +168,7 @@ func (s *side) step(st Step) {
 			return
 		}
 		sl.c.Close()
-		sl.state = slotDetached
+		sl.state, sl.dropped = slotDetached, time.Now()
 		s.log(st.Slot, "drop")
 	case KindExpire:
 		s.expire(st.Slot)
@@ -289,7 +290,7 @@ func (s *side) doOps(i int, ops []Op) {
 	sl.lastUse = time.Now()
 	if closed {
 		c.Close()
-		sl.state = slotDetached
+		sl.state, sl.dropped = slotDetached, time.Now()
 	}
 }
 
@@ -333,7 +334,7 @@ func (s *side) ping(i int) {
 	}
 	s.log(i, "ping → connection lost")
 	c.Close()
-	sl.state = slotDetached
+	sl.state, sl.dropped = slotDetached, time.Now()
 }
 
 // keepalive pings the sessions (and observers) idle for a while.
@@ -414,7 +415,7 @@ func (s *side) expire(i int) {
 	}
 	if sl.state == slotAttached {
 		sl.c.Close()
-		sl.state = slotDetached
+		sl.state, sl.dropped = slotDetached, time.Now()
 	}
 	expired := false
 	for probe := 0; probe < 4 && !expired; probe++ {

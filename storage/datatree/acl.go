@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf16"
 
 	"github.com/zkraft/zkraft/zkproto"
 )
@@ -198,36 +197,4 @@ func fixupACL(acl []zkproto.ACL, auth []zkproto.Id) ([]zkproto.ACL, bool) {
 		}
 	}
 	return out, true
-}
-
-// zkAuthOrder orders a connection's identities as ZooKeeper 3.8 iterates them, which
-// is the order fixupACL expands the "auth" scheme in (found by integration/fuzz): its
-// ServerCnxn keeps them in a set backed by a ConcurrentHashMap, which iterates by
-// hash bin (Id.hashCode spread over the table), in insertion order within a bin.
-// Exact while a connection has fewer than 12 identities (before the map's first
-// resize, which may reorder a bin).
-func zkAuthOrder(auth []zkproto.Id) []zkproto.Id {
-	if len(auth) < 2 {
-		return auth
-	}
-	n := 16
-	for len(auth) >= n-n/4 {
-		n *= 2
-	}
-	bin := func(id zkproto.Id) int {
-		h := uint32(37*(37*17+javaStringHash(id.Scheme)) + javaStringHash(id.ID))
-		return int((h ^ h>>16) & 0x7fffffff & uint32(n-1))
-	}
-	out := slices.Clone(auth)
-	slices.SortStableFunc(out, func(a, b zkproto.Id) int { return bin(a) - bin(b) })
-	return out
-}
-
-// javaStringHash is Java's String.hashCode: over UTF-16 code units, in int32.
-func javaStringHash(s string) int32 {
-	var h int32
-	for _, c := range utf16.Encode([]rune(s)) {
-		h = 31*h + int32(c)
-	}
-	return h
 }

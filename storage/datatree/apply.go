@@ -103,12 +103,16 @@ func (t *Tree) checkOwner(txn *Txn) zkproto.ErrCode {
 	return zkproto.ErrOK
 }
 
-// closeSession removes the session and deletes its ephemerals in path order.
+// closeSession removes the session and deletes its ephemerals, in ZooKeeper's order
+// (zkEphemeralOrder).
 func (t *Tree) closeSession(txn *Txn, zxid zkproto.Zxid) ([]Event, zkproto.ErrCode) {
 	if _, ok := t.sessions[txn.Session]; !ok {
 		return nil, zkproto.ErrSessionExpired
 	}
-	paths := t.Ephemerals(txn.Session, "")
+	paths := zkEphemeralOrder(t.Ephemerals(txn.Session, ""), func(p string) zkproto.Zxid {
+		n, _ := t.get(p)
+		return n.czxid
+	})
 	var ev []Event
 	if len(paths) > 0 {
 		ev = make([]Event, 0, 2*len(paths))

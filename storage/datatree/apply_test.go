@@ -338,10 +338,11 @@ func TestSessions(t *testing.T) {
 		t.Errorf("ephemeral count %d", tr.EphemeralCount())
 	}
 	res := mustApply(t, tr, &Txn{Kind: TxnCloseSession, Session: 7})
+	// In ZooKeeper's order: its HashSet of the session's ephemerals (zkEphemeralOrder).
 	want := []Event{
-		{Type: zkproto.EventNodeDeleted, Path: "/e"}, {Type: zkproto.EventNodeChildrenChanged, Path: "/"},
-		{Type: zkproto.EventNodeDeleted, Path: "/x/a"}, {Type: zkproto.EventNodeChildrenChanged, Path: "/x"},
 		{Type: zkproto.EventNodeDeleted, Path: "/x/b"}, {Type: zkproto.EventNodeChildrenChanged, Path: "/x"},
+		{Type: zkproto.EventNodeDeleted, Path: "/x/a"}, {Type: zkproto.EventNodeChildrenChanged, Path: "/x"},
+		{Type: zkproto.EventNodeDeleted, Path: "/e"}, {Type: zkproto.EventNodeChildrenChanged, Path: "/"},
 	}
 	if !reflect.DeepEqual(withoutACL(res.Events), want) {
 		t.Errorf("close events %v", res.Events)
@@ -813,5 +814,31 @@ func TestAuthACLOrder(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// TestEphemeralCloseOrder: a closing session's ephemerals go (and their NodeDeleted
+// events with them) in the order ZooKeeper 3.8.0 lists them for its CloseSessionTxn,
+// a clone of the session's HashSet sized for its size: observed on the reference by
+// integration/fuzz, /fuzz/w20 before /fuzz/d60 although d60 was created first and
+// sorts first.
+func TestEphemeralCloseOrder(t *testing.T) {
+	tr := New()
+	mustApply(t, tr, sessionTxn(7))
+	mustApply(t, tr, createTxn("/fuzz", "", 0))
+	for _, p := range []string{"/fuzz/d60", "/fuzz/w20"} {
+		txn := createTxn(p, "", zkproto.ModeEphemeral)
+		txn.Session = 7
+		mustApply(t, tr, txn)
+	}
+	res := mustApply(t, tr, &Txn{Kind: TxnCloseSession, Session: 7})
+	var deleted []string
+	for _, e := range res.Events {
+		if e.Type == zkproto.EventNodeDeleted {
+			deleted = append(deleted, e.Path)
+		}
+	}
+	if want := []string{"/fuzz/w20", "/fuzz/d60"}; !slices.Equal(deleted, want) {
+		t.Fatalf("deleted %v, want %v", deleted, want)
 	}
 }
