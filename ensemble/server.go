@@ -245,6 +245,7 @@ func (s *Server) startRaft() error {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	s.raft = r
+	s.stores.RaftStarted()
 	close(s.raftUp)
 	r.RegisterObserver(raft.NewObserver(nil, false, s.health.observe))
 	return nil
@@ -574,7 +575,7 @@ func (s *Server) fail(err error) {
 }
 
 // watchStorage stops the server once the stores refuse to write (a failed fsync or
-// write): Raft would otherwise go on retrying, a leader stepping down and being
+// write) or found a damaged log entry: Raft would otherwise go on retrying, a leader stepping down and being
 // elected again, on a disk that may have dropped what it accepted.
 func (s *Server) watchStorage() {
 	select {

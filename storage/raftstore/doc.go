@@ -8,7 +8,10 @@ package raftstore
 // stable value, when the stores open. Snapshots are hashicorp/raft's files; their
 // state has a CRC-64 in meta.json, and meta.json is covered by a header at the start
 // of the state (snapshots.go). A damaged file makes Open fail with a CorruptError
-// naming it: the member must not start, never serve what it cannot vouch for.
+// naming it: the member must not start, never serve what it cannot vouch for. Damage
+// found by a read once raft runs (a leader reading entries to send them) stops the
+// member the same way as a failed write (below), where raft would retry the read
+// for ever or panic.
 //
 // Data written by the version before checksums still opens: Open records the last
 // log index written without checksums (such entries are read unchecked until a

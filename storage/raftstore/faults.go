@@ -90,7 +90,8 @@ type WriteOp struct {
 // use it to fail fsyncs and to simulate a power loss; it is nil in production.
 type WriteHook func(op WriteOp, write func() error) error
 
-// latch remembers the first write error that must stop writing.
+// latch remembers the first write error that must stop writing (or damage found
+// while running, which must stop the member too).
 type latch struct {
 	hook   WriteHook
 	mu     sync.Mutex
@@ -131,10 +132,15 @@ func (l *latch) force(op WriteOp, what string, err error) error {
 	defer l.mu.Unlock()
 	if l.err == nil {
 		var we *WriteError
-		if !errors.As(err, &we) {
-			we = &WriteError{Op: what, Path: op.Path, Err: err}
+		var ce *CorruptError
+		switch {
+		case errors.As(err, &we):
+			l.err = we
+		case errors.As(err, &ce):
+			l.err = ce
+		default:
+			l.err = &WriteError{Op: what, Path: op.Path, Err: err}
 		}
-		l.err = we
 		close(l.failed)
 	}
 	return l.err

@@ -49,8 +49,9 @@ type checkedStore struct {
 	path       string
 	latch      *latch
 	legacyLast uint64 // entries up to this index may have no checksum
-	// raftRunning is set once raft's goroutines use the store (see Set).
-	raftRunning atomic.Bool
+	// raftRunning is set once raft's goroutines use the store (see Set);
+	// raftStarted once raft.NewRaft has returned (see GetLog).
+	raftRunning, raftStarted atomic.Bool
 }
 
 func (s *checkedStore) corrupt(format string, args ...any) error {
@@ -121,13 +122,23 @@ func (s *checkedStore) GetLog(idx uint64, l *raft.Log) error {
 	// msgpack leaves a field that is missing from the bytes as it was: start from
 	// zero, or a damaged field name would pass as the previous entry's value.
 	*l = raft.Log{}
-	if err := s.inner.GetLog(idx, l); err != nil {
-		if errors.Is(err, raft.ErrLogNotFound) || !isDecodeError(err) {
-			return err
-		}
-		return s.corrupt("log entry %d cannot be decoded: %v", idx, err)
+	err := s.inner.GetLog(idx, l)
+	switch {
+	case err == nil:
+		err = s.unseal(idx, l)
+	case errors.Is(err, raft.ErrLogNotFound) || !isDecodeError(err):
+		return err
+	default:
+		err = s.corrupt("log entry %d cannot be decoded: %v", idx, err)
 	}
-	return s.unseal(idx, l)
+	if err != nil && s.raftStarted.Load() {
+		// Damage found while running: raft would panic (applying entries) or retry
+		// the read for ever (replicating them). Stop the member instead, through
+		// Failed, and end raft's goroutine that read it.
+		s.latch.force(WriteOp{Kind: "read", Path: s.path}, "read log entry", err)
+		runtime.Goexit()
+	}
+	return err
 }
 
 // isDecodeError tells msgpack's complaints from bbolt's own errors (a closed

@@ -37,8 +37,9 @@ func (s *Stores) Close() error {
 	return s.closer.Close()
 }
 
-// Failed is closed when a write failed in a way that stops all writing; Err then
-// says which (a *WriteError). It is nil, never closed, for stores in memory.
+// Failed is closed when a write failed in a way that stops all writing, or a log
+// entry read while raft runs was damaged; Err then says which (a *WriteError or a
+// *CorruptError). It is nil, never closed, for stores in memory.
 func (s *Stores) Failed() <-chan struct{} {
 	if s.latch == nil {
 		return nil
@@ -61,6 +62,15 @@ func (s *Stores) Err() error {
 func (s *Stores) RaftStarting() {
 	if c, ok := s.Stable.(*checkedStore); ok {
 		c.raftRunning.Store(true)
+	}
+}
+
+// RaftStarted tells the stores that raft.NewRaft has returned: from then on, a log
+// entry found damaged on a read stops the member (Failed, Err) and ends the
+// goroutine that read it, where raft would panic or retry the read for ever.
+func (s *Stores) RaftStarted() {
+	if c, ok := s.Log.(*checkedStore); ok {
+		c.raftStarted.Store(true)
 	}
 }
 
