@@ -319,7 +319,9 @@ func (s *Server) leaderSync() (uint64, error) {
 	if err := s.raft.VerifyLeader().Error(); err != nil {
 		return 0, leaderErr(err)
 	}
-	return s.raft.AppliedIndex(), nil
+	// The barrier had every earlier entry applied: the tree's index covers every
+	// write committed before the call.
+	return s.fsm.index.Load(), nil
 }
 
 // nudgeCommit asks commitNudger to tell the followers about the latest commit.

@@ -25,6 +25,10 @@ type fsm struct {
 	// zxid mirrors the tree's last zxid for reply headers and stats, which need no
 	// consistent view and should not take the tree lock on every request.
 	zxid atomic.Int64
+	// index is the Raft index of the last command entry applied to the tree (or of
+	// the snapshot restored): Raft's own AppliedIndex moves as soon as entries are
+	// handed to the FSM, before they are applied.
+	index atomic.Uint64
 
 	instance uint64 // this server's origin instance
 	waitMu   sync.Mutex
@@ -104,6 +108,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 	f.mu.Lock()
 	res := f.tree.Apply(txn)
 	f.zxid.Store(int64(f.tree.LastZxid()))
+	f.index.Store(l.Index)
 	for _, ev := range res.Events {
 		f.watches.Trigger(ev.Path, ev.Type, ev.ACL)
 	}

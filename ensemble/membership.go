@@ -56,6 +56,7 @@ func (c configFSM) Restore(rc io.ReadCloser) error {
 	}
 	if metas, err := c.s.stores.Snapshot.List(); err == nil && len(metas) > 0 {
 		c.s.noteConfigIndex(metas[0].ConfigurationIndex)
+		c.fsm.index.Store(metas[0].Index)
 	}
 	return nil
 }
@@ -78,7 +79,7 @@ func (s *Server) inConfiguration() bool {
 	if at := s.members.removedAt.Load(); at != 0 {
 		// A reconfig through this member removed it: until it has applied the log
 		// past that (it was added back), what its own log says is out of date.
-		if s.raft.AppliedIndex() < at {
+		if s.fsm.index.Load() < at {
 			return false
 		}
 		s.members.removedAt.CompareAndSwap(at, 0)
@@ -194,26 +195,30 @@ func reachable(clientAddr, peerHost string) string {
 
 // publishConfig brings /zookeeper/config in line with the Raft configuration.
 // Only the leader calls it.
-func (s *Server) publishConfig() {
+func (s *Server) publishConfig() error {
 	if s.standalone() {
-		return
+		return nil
 	}
 	f := s.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
-		s.log.Warn("read raft configuration", "err", err)
-		return
+		return fmt.Errorf("read raft configuration: %w", err)
 	}
 	text := s.configText(f.Configuration(), s.configVersion())
 	var cur []byte
 	s.fsm.read(func(t *datatree.Tree) { cur, _, _ = t.GetData(configPath, superAuth) })
 	if string(cur) == string(text) {
-		return
+		return nil
 	}
 	txn := &datatree.Txn{Kind: datatree.TxnRequest, Time: time.Now().UnixMilli(), Op: zkproto.OpSetData,
 		Request: &zkproto.SetDataRequest{Path: configPath, Data: text, Version: -1}, Auth: superAuth}
-	if _, err := s.propose(s.ctx, txn); err != nil && s.ctx.Err() == nil {
-		s.log.Warn("publish /zookeeper/config", "err", err)
+	res, err := s.propose(s.ctx, txn)
+	if err == nil && res.Err != zkproto.ErrOK {
+		err = res.Err
 	}
+	if err != nil {
+		return fmt.Errorf("publish %s: %w", configPath, err)
+	}
+	return nil
 }
 
 // quorumStats fills mntr's ensemble fields.

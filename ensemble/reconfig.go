@@ -186,6 +186,9 @@ func (s *Server) checkReconfigAtLeader(ctx context.Context, req *zkproto.Reconfi
 
 // checkReconfig validates a reconfig on the leader without making it.
 func (s *Server) checkReconfig(req *zkproto.ReconfigRequest) error {
+	if !s.leader.Load() {
+		return errNoLeader
+	}
 	f := s.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
 		return err
@@ -252,7 +255,9 @@ func (s *Server) reconfigure(req *zkproto.ReconfigRequest) (uint64, error) {
 		return 0, reconfigFail(zkproto.ErrReconfigInProgress, "another reconfig is under way")
 	}
 	defer s.members.reconfigMu.Unlock()
-	if s.raft.State() != raft.Leader {
+	if s.raft.State() != raft.Leader || !s.leader.Load() {
+		// Not the leader, or not yet caught up as one (the configuration version
+		// comes from the entries it applied).
 		return 0, errNoLeader
 	}
 	f := s.raft.GetConfiguration()
@@ -266,7 +271,9 @@ func (s *Server) reconfigure(req *zkproto.ReconfigRequest) (uint64, error) {
 	}
 	if p.removes(s.cfg.ServerID) {
 		if err := s.handOverFor(p, cur); err != nil {
-			return 0, reconfigFail(zkproto.ErrNewConfigNoQuorum, "reconfig removes the leader, and %v", err)
+			// Nothing changed; the plan found participants in touch, so the handover
+			// is tried again (here, or by the next leader) while the client waits.
+			return 0, &leaderError{kind: kindNoLeader, msg: fmt.Sprintf("reconfig removes the leader, and %v", err), cause: err}
 		}
 		s.log.Info("reconfig removes the leader: leadership handed over; the new leader makes the change")
 		return 0, errLeaderMoved
@@ -311,10 +318,10 @@ func (s *Server) reconfigure(req *zkproto.ReconfigRequest) (uint64, error) {
 		s.noteConfigIndex(f.Index())
 		s.log.Info("reconfig: server added", "server_id", sv.ID, "peer_addr", p.PeerAddr, "observer", sv.Observer)
 	}
-	if s.raft.State() == raft.Leader {
-		s.publishConfig()
+	if err := s.publishConfig(); err != nil {
+		return 0, stepFailed("publish the new configuration", err)
 	}
-	return s.raft.AppliedIndex(), nil
+	return s.fsm.index.Load(), nil
 }
 
 // handOverFor hands leadership to a participant that the reconfig keeps and that is in
@@ -453,9 +460,10 @@ func (c *conn) execReconfig(hdr zkproto.RequestHeader, req *zkproto.ReconfigRequ
 	return c.reply(hdr.Xid, zxid, zkproto.ErrOK, &zkproto.GetDataResponse{Data: data, Stat: stat}), removed
 }
 
-// waitApplied waits until this node has applied the Raft log up to index.
+// waitApplied waits until this node's tree has applied the Raft log up to index
+// (an index of a command entry, as leaderSync and reconfigure return).
 func (s *Server) waitApplied(ctx context.Context, index uint64) error {
-	for s.raft.AppliedIndex() < index {
+	for s.fsm.index.Load() < index {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

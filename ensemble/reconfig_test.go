@@ -81,24 +81,27 @@ func TestClusterReconfigRemovesServingMember(t *testing.T) {
 	super := "super:" + base64SHA1("super:secret")
 	cl := ensembletest.RunCluster(t, 3, ensembletest.WithConfig(func(c *ensemble.Config) {
 		c.ReconfigEnabled = true
+		c.TickTime = reconfigTick
 		c.SuperDigest = super
 	}))
 	for round := 0; round < 4; round++ {
-		// Member 1 leads on even rounds and follows on odd ones.
-		leader := cl.Leader()
-		if want := round%2 == 0; want != (leader == 0) {
+		// Member 1 leads on even rounds and follows on odd ones. A transfer may time
+		// out on a loaded machine (the target must catch up within a tick): again.
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			leader := cl.Leader()
+			want := round%2 == 0
+			if want == (leader == 0) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: could not make member 1 lead (%v) or follow", round, want)
+			}
 			target := int64(1)
 			if !want {
 				target = 2
 			}
 			if err := cl.Members[leader].TransferLeadership(target); err != nil {
-				t.Fatalf("round %d: transfer leadership to %d: %v", round, target, err)
-			}
-			for deadline := time.Now().Add(10 * time.Second); cl.Leader() != int(target-1); {
-				if time.Now().After(deadline) {
-					t.Fatalf("round %d: member %d did not take over", round, target)
-				}
-				time.Sleep(10 * time.Millisecond)
+				t.Logf("round %d: transfer leadership to %d: %v; again", round, target, err)
 			}
 		}
 		hosts := &orderedHosts{servers: slices.Clone(cl.Addrs())}
@@ -164,6 +167,11 @@ func TestClusterReconfigRemovesServingMember(t *testing.T) {
 	}
 }
 
+// reconfigTick is the tick of the reconfig tests' ensembles: the default 100 ms lease
+// makes leaders step down on a loaded machine, which a conditional reconfig cannot
+// ride out (it may have been made), and these tests are not about that.
+const reconfigTick = 250 * time.Millisecond
+
 // quiet drops go-zookeeper's reconnect chatter, expected when a member lets its
 // clients go.
 type quiet struct{}
@@ -178,6 +186,7 @@ func (quiet) Printf(string, ...any) {}
 func TestClusterReconfigErrorPrecedence(t *testing.T) {
 	cl := ensembletest.RunCluster(t, 3, ensembletest.WithConfig(func(c *ensemble.Config) {
 		c.ReconfigEnabled = true
+		c.TickTime = reconfigTick
 		c.SuperDigest = "super:" + base64SHA1("super:secret")
 	}))
 	c, err := rawzk.Connect(cl.Members[0].Addr, zkproto.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, zkproto.PasswordLen)})
@@ -230,16 +239,19 @@ func errCode(err error) zkproto.ErrCode {
 func TestClusterReconfigVersion(t *testing.T) {
 	cl := ensembletest.RunCluster(t, 3, ensembletest.WithConfig(func(c *ensemble.Config) {
 		c.ReconfigEnabled = true
+		c.TickTime = reconfigTick
 		c.SuperDigest = "super:" + base64SHA1("super:secret")
 	}))
 	admin := connectTo(t, cl.Addrs()[0])
 	if err := admin.AddAuth("digest", []byte("super:secret")); err != nil {
 		t.Fatal(err)
 	}
+	var data []byte
 	config := func() (lines []string, version int64) {
 		t.Helper()
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-			data, _, err := admin.Get("/zookeeper/config")
+			var err error
+			data, _, err = admin.Get("/zookeeper/config")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -259,18 +271,36 @@ func TestClusterReconfigVersion(t *testing.T) {
 			}
 		}
 	}
+	// A conditional reconfig cut short by a leader change (NEWCONFIGNOQUORUM) may
+	// have been made: a client reads the configuration to know.
+	made := func(err error, members int) bool {
+		if err == nil {
+			return true
+		}
+		if err.Error() != "unknown error: -13" {
+			return false
+		}
+		// The next leader publishes the configuration once it is elected.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if lines, _ := config(); len(lines) == members {
+				t.Logf("reconfig answered %v, and was made", err)
+				return true
+			}
+		}
+		return false
+	}
 	all, v0 := config()
-	if _, err := admin.IncrementalReconfig(nil, []string{"3"}, v0); err != nil {
+	if _, err := admin.IncrementalReconfig(nil, []string{"3"}, v0); !made(err, 2) {
 		t.Fatalf("remove member 3 from version %x: %v", v0, err)
 	}
 	_, v1 := config()
 	if v1 == v0 {
-		t.Fatalf("version %x unchanged by a reconfig", v1)
+		t.Fatalf("version %x unchanged by a reconfig:\n%s", v1, data)
 	}
 	if _, err := admin.IncrementalReconfig([]string{all[2]}, nil, v0); !errors.Is(err, zk.ErrBadVersion) {
 		t.Fatalf("reconfig from the former version %x: %v, want BADVERSION", v0, err)
 	}
-	if _, err := admin.IncrementalReconfig([]string{all[2]}, nil, v1); err != nil {
+	if _, err := admin.IncrementalReconfig([]string{all[2]}, nil, v1); !made(err, 3) {
 		t.Fatalf("add member 3 back from version %x: %v", v1, err)
 	}
 	if _, v2 := config(); v2 == v1 || v2 == v0 {
