@@ -280,8 +280,16 @@ func (s *Server) startPeers() (raft.Transport, error) {
 	s.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  s.raftStream,
 		MaxPool: 3,
-		Timeout: 10 * time.Second,
-		Logger:  s.hclogger("raft-net"),
+		// 1: no pipelined replication. hashicorp/raft 1.8's pipeline can deadlock when a
+		// follower answers an AppendEntries with Success=false (pipelineDecode returns,
+		// leaving decodeResponses blocked on doneCh and the sender on inprogressCh):
+		// the follower then gets heartbeats but never another entry, and Shutdown
+		// waits for ever. Seen here in reconfig tests under load; grafana/pyroscope
+		// #5518 turned it off for the same reason. hashicorp/raft #541 measured little
+		// benefit from pipelining.
+		MaxRPCsInFlight: 1,
+		Timeout:         10 * time.Second,
+		Logger:          s.hclogger("raft-net"),
 	})
 	return noPipeline{s.transport}, nil
 }
@@ -365,7 +373,11 @@ func (s *Server) runLeadership() {
 			s.leader.Store(true)
 			if !s.standalone() {
 				s.log.Info("leading", "term", s.raft.CurrentTerm())
-				s.goAttach(s.publishConfig)
+				s.goAttach(func() {
+					if err := s.publishConfig(); err != nil && s.ctx.Err() == nil {
+						s.log.Warn("could not publish the configuration; the next reconfig or leader does", "err", err)
+					}
+				})
 			}
 			s.markReady()
 		case <-tick.C:
