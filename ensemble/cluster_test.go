@@ -474,3 +474,43 @@ func TestClusterTransferLeadership(t *testing.T) {
 		t.Fatalf("write through the old leader after the transfer: %v", err)
 	}
 }
+
+// A member that has lost its leader closes its clients' connections after
+// max(2 s, tickTime), as a ZooKeeper follower does, read-only mode or not: it could
+// serve their reads but cannot renew their sessions, which would expire at the
+// leader while the clients keep hearing from this member (integration/chaos found
+// such expiries behind an isolated follower). rawzk sees the close.
+func TestClusterLeaderlessMemberClosesClients(t *testing.T) {
+	cl := ensembletest.RunCluster(t, 3)
+	leader := cl.Leader()
+	lone := (leader + 1) % 3
+	c, err := rawzk.Connect(cl.Members[lone].Addr, zkproto.ConnectRequest{TimeOut: 20000, Passwd: make([]byte, 16)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range cl.Members {
+		if i != lone {
+			cl.Stop(i)
+		}
+	}
+	// Pings (answered locally) go on until the member gives up on its leader.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c.Raw().SetDeadline(time.Now().Add(5 * time.Second))
+		xid := zkproto.XidPing
+		if err := c.SendXid(xid, zkproto.OpPing, nil); err != nil {
+			break
+		}
+		if _, err := c.Recv(xid, nil); err != nil {
+			if !errors.Is(err, rawzk.ErrClosed) {
+				t.Fatalf("ping: %v, want the connection closed", err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a member without a leader kept its client connected for 15 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -274,28 +274,34 @@ func (s *Server) handOverLeadership() {
 	s.log.Info("leadership transferred before shutdown")
 }
 
-// followQuorum switches read-only mode: a member that has known no leader for
-// max(2 s, tickTime), as ZooKeeper's QuorumPeer waits, closes its clients and serves
-// read-only sessions (when enabled);
-// once a leader is back, the read-only sessions are closed so that their clients
-// reconnect read-write. Called from runLeadership only.
+// followQuorum acts on a member that has known no leader for max(2 s, tickTime), as
+// ZooKeeper's QuorumPeer waits: it closes its read-write clients, as a ZooKeeper
+// follower that lost its leader does, so that they move to a member that has one
+// before their sessions expire there (this member cannot renew them), and it serves
+// read-only sessions (when enabled). Once a leader is back, the read-only sessions
+// are closed so that their clients reconnect read-write. Called from runLeadership
+// only.
 func (s *Server) followQuorum() {
 	addr, _ := s.raft.LeaderWithID()
 	now := time.Now()
 	switch {
 	case addr != "":
-		s.noLeader = time.Time{}
+		s.noLeader, s.leaderlessClosed = time.Time{}, false
 		if s.readOnly.Swap(false) {
 			s.log.Info("quorum regained: leaving read-only mode")
 			s.closeConns(func(c *conn) bool { return c.roSession })
 		}
 	case s.noLeader.IsZero():
 		s.noLeader = now
-	case s.cfg.ReadOnlyModeEnabled && !s.readOnly.Load() && now.Sub(s.noLeader) > max(2*time.Second, s.cfg.TickTime):
-		s.log.Warn("no quorum: serving read-only sessions")
-		s.readOnly.Store(true)
+	case !s.leaderlessClosed && now.Sub(s.noLeader) > max(2*time.Second, s.cfg.TickTime):
+		s.leaderlessClosed = true
+		s.log.Warn("no leader: closing client connections so that they move to a member that has one")
 		s.closeConns(func(c *conn) bool { return !c.roSession })
-		s.markReady()
+		if s.cfg.ReadOnlyModeEnabled && !s.readOnly.Load() {
+			s.log.Warn("no quorum: serving read-only sessions")
+			s.readOnly.Store(true)
+			s.markReady()
+		}
 	}
 }
 

@@ -54,23 +54,26 @@ type Server struct {
 	sessions     *sessionTracker
 	nextSID      atomic.Int64
 
-	instance    uint64        // origin of the entries this run proposes
-	seq         atomic.Uint64 // their sequence
-	forwarder   *forwarder
-	peerLn      net.Listener
-	raftStream  *raftStream
-	transport   *raft.NetworkTransport
-	health      *followerHealth
-	readOnly    atomic.Bool   // lost quorum and serving read-only sessions
-	noLeader    time.Time     // since when no leader is known (runLeadership's own)
-	hadState    atomic.Bool   // Raft state existed at start, or this member bootstrapped
-	incarnation string        // of this member's data directory
-	nudge       chan struct{} // commitNudger's trigger
-	quiet       quietLog      // rate limit for messages a persistent fault repeats
-	raftLog     *slogWriter   // where the Raft library's logs go
-	peersMu     sync.Mutex
-	dynPeers    map[int64]Peer // members added by reconfig since start
-	members     membershipState
+	instance   uint64        // origin of the entries this run proposes
+	seq        atomic.Uint64 // their sequence
+	forwarder  *forwarder
+	peerLn     net.Listener
+	raftStream *raftStream
+	transport  *raft.NetworkTransport
+	health     *followerHealth
+	readOnly   atomic.Bool // lost quorum and serving read-only sessions
+	noLeader   time.Time   // since when no leader is known (runLeadership's own)
+	// leaderlessClosed: the client connections were closed in this leaderless spell
+	// (runLeadership's own).
+	leaderlessClosed bool
+	hadState         atomic.Bool   // Raft state existed at start, or this member bootstrapped
+	incarnation      string        // of this member's data directory
+	nudge            chan struct{} // commitNudger's trigger
+	quiet            quietLog      // rate limit for messages a persistent fault repeats
+	raftLog          *slogWriter   // where the Raft library's logs go
+	peersMu          sync.Mutex
+	dynPeers         map[int64]Peer // members added by reconfig since start
+	members          membershipState
 
 	// outstanding bounds requests in flight across all connections
 	// (globalOutstandingLimit): a connection stops reading while it is full.
