@@ -54,6 +54,9 @@ type conn struct {
 	// lastWrite is the origin seq of the session's latest write on this connection
 	// (reader only): the reads after it wait for it to be applied.
 	lastWrite uint64
+	// stream and streamSeq number this connection's writes (reader only), so that
+	// the log applies them as a prefix of what was sent (datatree.Txn.Stream).
+	stream, streamSeq uint64
 
 	sessID  atomic.Int64
 	timeout time.Duration
@@ -428,6 +431,20 @@ func (c *conn) readLoop(fr *zkproto.FrameReader) {
 	}
 }
 
+// errOutOfOrder: the log refused a write because an earlier write of the same
+// connection never reached it (refused in a leader change).
+var errOutOfOrder = errors.New("an earlier write of this connection was not applied; closing it so the client learns of the loss")
+
+// inStream places a client's write on this connection's write stream.
+func (c *conn) inStream(txn *datatree.Txn) *datatree.Txn {
+	for c.stream == 0 {
+		c.stream = randomUint64()
+	}
+	c.streamSeq++
+	txn.Stream, txn.StreamSeq = c.stream, c.streamSeq
+	return txn
+}
+
 // schedule runs a read at its place in the session's order: right after the
 // session's last write is applied if that write is still in flight, else now. Only
 // this reader proposes the session's writes, so none can be applied between the
@@ -471,7 +488,11 @@ func (c *conn) processLoop() {
 		case r.prop != nil:
 			var res *datatree.Result
 			if res, err = r.prop.wait(c.srv.ctx); err == nil {
-				reply = c.writeReply(r.hdr, res)
+				if res.OutOfOrder {
+					err = errOutOfOrder
+				} else {
+					reply = c.writeReply(r.hdr, res)
+				}
 			}
 		case r.barrier != nil:
 			if err = r.barrier(); err == nil {

@@ -14,8 +14,14 @@ const (
 	entryTxn byte = 1 // one datatree.Txn
 )
 
-// entryVersion is written after the type so a body layout can evolve.
-const entryVersion = 1
+// entryVersion is written after the type so a body layout can evolve. Version 2
+// appends the client write stream (datatree.Txn.Stream, StreamSeq) to a version 1
+// body; it is written only for a client's writes, so that a member that would not
+// check the stream stops at it instead of diverging.
+const (
+	entryVersion       = 1
+	entryVersionStream = 2
+)
 
 // origin names the server instance that proposed an entry and its sequence number
 // there, so that the proposer's own FSM can hand the result to the waiting client
@@ -38,7 +44,11 @@ func stampTime(entry []byte, ms int64) {
 // encodeTxn renders a Txn as a log entry.
 func encodeTxn(o origin, t *datatree.Txn) []byte {
 	e := zkproto.Encoder{Buf: make([]byte, 0, 64)}
-	e.Buf = append(e.Buf, entryTxn, entryVersion, byte(t.Kind))
+	version := byte(entryVersion)
+	if t.Stream != 0 {
+		version = entryVersionStream
+	}
+	e.Buf = append(e.Buf, entryTxn, version, byte(t.Kind))
 	e.Long(int64(o.Instance))
 	e.Long(int64(o.Seq))
 	e.Long(int64(t.Session))
@@ -62,6 +72,10 @@ func encodeTxn(o origin, t *datatree.Txn) []byte {
 		e.String(t.Incarnation)
 	case datatree.TxnCloseSession, datatree.TxnSync:
 	}
+	if t.Stream != 0 {
+		e.Long(int64(t.Stream))
+		e.Long(int64(t.StreamSeq))
+	}
 	return e.Buf
 }
 
@@ -71,7 +85,7 @@ func decodeTxn(b []byte) (origin, *datatree.Txn, error) {
 	if len(b) < entryTimeOffset+8 {
 		return o, nil, fmt.Errorf("log entry of %d bytes is too short", len(b))
 	}
-	if b[0] != entryTxn || b[1] != entryVersion {
+	if b[0] != entryTxn || (b[1] != entryVersion && b[1] != entryVersionStream) {
 		return o, nil, fmt.Errorf("log entry type %d version %d is unknown to this zkraft version", b[0], b[1])
 	}
 	t := &datatree.Txn{Kind: datatree.TxnKind(b[2])}
@@ -107,6 +121,13 @@ func decodeTxn(b []byte) (origin, *datatree.Txn, error) {
 	case datatree.TxnCloseSession, datatree.TxnSync:
 	default:
 		return o, nil, fmt.Errorf("log entry: unknown txn kind %d", t.Kind)
+	}
+	if b[1] == entryVersionStream {
+		t.Stream = uint64(d.Long())
+		t.StreamSeq = uint64(d.Long())
+		if t.Stream == 0 && d.Err() == nil {
+			return o, nil, fmt.Errorf("log entry: version %d without a stream", b[1])
+		}
 	}
 	if err := d.Err(); err != nil {
 		return o, nil, fmt.Errorf("log entry: %w", err)

@@ -2,6 +2,8 @@ package ensemble_test
 
 import (
 	"fmt"
+	"sort"
+	"strconv"
 	"testing"
 	"time"
 
@@ -74,5 +76,66 @@ func TestSyncRidesOutLeaderChange(t *testing.T) {
 			}
 		default:
 		}
+	}
+}
+
+// A session's writes are applied in the order sent, with no gaps: a write refused by
+// a leader handing over leadership closes the connection, and none sent after it is
+// applied through the next leader. Before, a follower forwarded the writes after the
+// refused one to the next leader as soon as it knew it: round 0 applied creates 0-7
+// and 264, not 8-263.
+func TestNoWriteAppliedAfterAnEarlierOneFailed(t *testing.T) {
+	acl := []zkproto.ACL{{Perms: zkproto.PermAll, ID: zkproto.Id{Scheme: "world", ID: "anyone"}}}
+	for round := range 2 {
+		cl := ensembletest.RunCluster(t, 3)
+		leader := cl.Leader()
+		follower := cl.Members[(leader+1)%3]
+		c, err := rawzk.Connect(follower.Addr, zkproto.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Call(zkproto.OpCreate, &zkproto.CreateRequest{Path: "/seq", ACL: acl}, &zkproto.CreateResponse{}); err != nil {
+			t.Fatal(err)
+		}
+		const n = 2000
+		for i := range n { // pipelined; the leader hands over a little way in
+			if i%50 == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			if i == 500 {
+				go cl.Members[leader].TransferLeadership(0)
+			}
+			if _, err := c.Send(zkproto.OpCreate, &zkproto.CreateRequest{Path: fmt.Sprintf("/seq/%05d", i), ACL: acl}); err != nil {
+				break // closed: the rest is not sent
+			}
+		}
+		c.Close()
+		check, err := rawzk.Connect(follower.Addr, zkproto.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kids zkproto.GetChildrenResponse
+		if err := check.Call(zkproto.OpSync, &zkproto.SyncRequest{Path: "/seq"}, &zkproto.SyncResponse{}); err != nil {
+			t.Fatal(err)
+		}
+		// Writes still in flight when the connection closed may apply later; give them
+		// time (a gap that closes later was a gap a reader could see).
+		time.Sleep(200 * time.Millisecond)
+		if err := check.Call(zkproto.OpGetChildren, &zkproto.GetChildrenRequest{Path: "/seq"}, &kids); err != nil {
+			t.Fatal(err)
+		}
+		check.Close()
+		applied := make([]int, 0, len(kids.Children))
+		for _, k := range kids.Children {
+			i, _ := strconv.Atoi(k)
+			applied = append(applied, i)
+		}
+		sort.Ints(applied)
+		for i, v := range applied {
+			if v != i {
+				t.Fatalf("round %d: create %d was applied and create %d, sent before it, was not (%d applied)", round, v, i, len(applied))
+			}
+		}
+		t.Logf("round %d: creates 0-%d applied, the rest not", round, len(applied)-1)
 	}
 }

@@ -35,7 +35,7 @@ func (c *conn) prepare(hdr zkproto.RequestHeader, body []byte, now time.Time) *r
 			return r
 		}
 		c.closing.Store(true)
-		txn := &datatree.Txn{Kind: datatree.TxnCloseSession, Session: c.session(), Time: now.UnixMilli()}
+		txn := c.inStream(&datatree.Txn{Kind: datatree.TxnCloseSession, Session: c.session(), Time: now.UnixMilli()})
 		p := s.proposeAsync(txn)
 		r.prop = &p
 		r.after = c.flushAndClose
@@ -72,8 +72,8 @@ func (c *conn) prepare(hdr zkproto.RequestHeader, body []byte, now time.Time) *r
 		if !s.cfg.ExtendedTypesEnabled && usesTTL(hdr.Type, req) {
 			return replyErr(zkproto.ErrUnimplemented)
 		}
-		txn := &datatree.Txn{Kind: datatree.TxnRequest, Session: c.session(), Time: now.UnixMilli(),
-			Op: hdr.Type, Request: req, Auth: c.identities(), Server: s.cfg.ServerID}
+		txn := c.inStream(&datatree.Txn{Kind: datatree.TxnRequest, Session: c.session(), Time: now.UnixMilli(),
+			Op: hdr.Type, Request: req, Auth: c.identities(), Server: s.cfg.ServerID})
 		p := s.proposeAsync(txn)
 		r.prop = &p
 		return r

@@ -20,6 +20,9 @@ func (t *Tree) Apply(txn *Txn) Result {
 		ev   []Event
 		code zkproto.ErrCode
 	)
+	if !t.inStream(txn) {
+		return Result{Zxid: t.zxid, Err: zkproto.ErrConnectionLoss, OutOfOrder: true}
+	}
 	switch txn.Kind {
 	case TxnCreateSession:
 		code = t.createSession(txn)
@@ -48,6 +51,29 @@ func (t *Tree) Apply(txn *Txn) Result {
 	}
 	t.zxid = zxid
 	return Result{Zxid: zxid, Response: resp, Events: ev}
+}
+
+// inStream tells whether a client's write follows the last write applied from its
+// stream (or starts a new stream), and records it. A failed write counts as applied:
+// it went through the log in its place.
+func (t *Tree) inStream(txn *Txn) bool {
+	if txn.Stream == 0 {
+		return true
+	}
+	si, ok := t.sessions[txn.Session]
+	if !ok {
+		return true // checkOwner answers SESSIONEXPIRED
+	}
+	want := uint64(1)
+	if si.Stream == txn.Stream {
+		want = si.StreamSeq + 1
+	}
+	if txn.StreamSeq != want {
+		return false
+	}
+	si.Stream, si.StreamSeq = txn.Stream, txn.StreamSeq
+	t.sessions[txn.Session] = si
+	return true
 }
 
 func (t *Tree) createSession(txn *Txn) zkproto.ErrCode {

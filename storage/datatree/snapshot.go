@@ -13,14 +13,14 @@ import (
 	"github.com/zkraft/zkraft/zkproto"
 )
 
-// Snapshot format, version 1. All integers are big-endian.
+// Snapshot format, version 2. All integers are big-endian.
 //
 //	magic    "ZKRTREE\x00"
-//	version  uint32 (1)
+//	version  uint32 (2; 1 is read too: it has no stream fields)
 //	zxid     int64
 //	sessions uint32 count, then per session, sorted by id:
 //	         id int64, timeout int32, password (int32 length, -1 for nil; bytes),
-//	         owner int64 (the serving member)
+//	         owner int64 (the serving member), stream, streamSeq int64
 //	members  uint32 count, then per member, sorted by id:
 //	         id int64, incarnation (uint32 length; bytes)
 //	nodes    uint64 count, then per node, sorted by path (so parents come first):
@@ -34,7 +34,7 @@ import (
 // indexes are derived and rebuilt by Restore.
 const (
 	snapMagic   = "ZKRTREE\x00"
-	snapVersion = 1
+	snapVersion = 2
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -127,6 +127,8 @@ func (s *Snapshot) WriteTo(dst io.Writer) (int64, error) {
 		w.i32(si.Timeout)
 		w.bytes(si.Password)
 		w.i64(si.Owner)
+		w.i64(int64(si.Stream))
+		w.i64(int64(si.StreamSeq))
 		w.maybeFlush()
 	}
 
@@ -313,8 +315,9 @@ func Restore(src io.Reader) (*Tree, error) {
 	if r.err == nil && string(magic[:]) != snapMagic {
 		r.fail("bad magic %q", magic[:])
 	}
-	if v := r.u32(); r.err == nil && v != snapVersion {
-		r.fail("unsupported version %d", v)
+	version := r.u32()
+	if r.err == nil && version != snapVersion && version != 1 {
+		r.fail("unsupported version %d", version)
 	}
 	t := newEmptyTree()
 	t.zxid = zkproto.Zxid(r.i64())
@@ -322,6 +325,9 @@ func Restore(src io.Reader) (*Tree, error) {
 	nsess := r.u32()
 	for i := uint32(0); i < nsess && r.err == nil; i++ {
 		si := SessionInfo{ID: zkproto.SessionID(r.i64()), Timeout: r.i32(), Password: r.bytes(), Owner: r.i64()}
+		if version >= 2 {
+			si.Stream, si.StreamSeq = uint64(r.i64()), uint64(r.i64())
+		}
 		if _, dup := t.sessions[si.ID]; dup && r.err == nil {
 			r.fail("duplicate session %#x", si.ID)
 		}

@@ -94,6 +94,9 @@ type SessionInfo struct {
 	// Owner is the server the session's client is connected to; requests proposed
 	// by another server fail with SESSIONMOVED. 0 accepts any server.
 	Owner int64
+	// Stream and StreamSeq are the client write stream (Txn.Stream) whose write the
+	// session applied last, and that write's place on it.
+	Stream, StreamSeq uint64
 }
 
 // Tree is the replicated state: znodes, sessions and the zxid. See the package

@@ -51,6 +51,15 @@ type Txn struct {
 	// Incarnation: for TxnMemberIncarnation.
 	Incarnation string
 
+	// Stream and StreamSeq place a client's write among the writes its connection
+	// sent: Stream is drawn by the server for each client connection, StreamSeq counts
+	// that connection's writes from 1. A session's writes apply as a prefix of what
+	// its connection sent: a write whose predecessor on the stream never reached the
+	// log (refused in a leader change) is refused too (Result.OutOfOrder). 0: not a
+	// client's write, not checked.
+	Stream    uint64
+	StreamSeq uint64
+
 	// Server is the id of the server that proposed the txn for its client: the owner
 	// of a created or renewed session, and checked against the owner of the session
 	// of a request (SESSIONMOVED). 0 for the server's own txns.
@@ -84,4 +93,8 @@ type Result struct {
 	Response zkproto.Record
 	// Events are the watch triggers of a successful transaction, in order.
 	Events []Event
+	// OutOfOrder: the txn was refused, changing nothing, because an earlier write of
+	// its stream is not in the log. Its connection must close: the client learns of
+	// the lost writes as a connection loss, as it would from ZooKeeper.
+	OutOfOrder bool
 }
