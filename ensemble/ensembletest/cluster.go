@@ -20,6 +20,11 @@ type Cluster struct {
 	configs []ensemble.Config
 }
 
+// clusterTick is a test ensemble's tickTime: Raft's heartbeat, election timeout and
+// leader lease. 100 ms lost leaders every few seconds when -race test packages shared
+// two loaded cores, failing clients' writes; 250 ms keeps elections well under a second.
+const clusterTick = 250 * time.Millisecond
+
 // RunCluster starts an n-member ensemble (data in per-member temp directories, so a
 // member can be stopped and restarted) and waits until every member serves.
 func RunCluster(t testing.TB, n int, opts ...Option) *Cluster {
@@ -36,6 +41,7 @@ func RunCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	c := &Cluster{t: t, Members: make([]*Server, n), configs: make([]ensemble.Config, n)}
 	for i := range peers {
 		cfg := testConfig()
+		cfg.TickTime = clusterTick
 		cfg.ServerID = peers[i].ID
 		cfg.Peers = peers
 		cfg.ClientAddr = peers[i].ClientAddr
