@@ -35,10 +35,6 @@ const (
 // leader sends none, an older follower ignores it). code is set only for kindCode, so
 // that an older follower still reads reconfig codes as it did.
 
-// drainTimeout bounds how long requests sent to a former leader wait for its answers
-// after the forwarder has moved on to the new one.
-const drainTimeout = 10 * time.Second
-
 const maxForwardFrame = 64 << 20
 
 type fwdReply struct {
@@ -55,15 +51,11 @@ type forwarder struct {
 	nc      net.Conn
 	w       *bufio.Writer
 	seq     uint64
-	pending map[uint64]chan fwdReply // requests sent on nc
-	// retired are connections to former leaders with requests still unanswered: a
-	// leader that steps down (a handover, a reconfig removing it) still answers what
-	// it was sent, and its answer is the request's fate.
-	retired map[net.Conn]struct{}
+	pending map[uint64]chan fwdReply
 }
 
 func newForwarder(s *Server) *forwarder {
-	return &forwarder{s: s, pending: map[uint64]chan fwdReply{}, retired: map[net.Conn]struct{}{}}
+	return &forwarder{s: s, pending: map[uint64]chan fwdReply{}}
 }
 
 // send queues a request to the leader and returns where its reply will arrive (nil
@@ -80,7 +72,10 @@ func (f *forwarder) send(kind byte, body []byte) (<-chan fwdReply, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.nc == nil || f.leader != string(addr) {
-		f.retireLocked()
+		// What is still pending on the old connection fails (its outcome is unknown
+		// and its client's connection closes): a session's writes must not be split
+		// over two connections, whose requests the leader side runs concurrently.
+		f.resetLocked(fmt.Errorf("leader changed to %s", addr))
 		nc, err := dialPeer(string(addr), peerProtoForward, 2*time.Second)
 		if err != nil {
 			// Nothing was sent: the leader is gone or not yet listening.
@@ -110,22 +105,6 @@ func (f *forwarder) send(kind byte, body []byte) (<-chan fwdReply, error) {
 	return ch, nil
 }
 
-// retireLocked stops sending on the current connection (the leader changed). What
-// was sent on it is still answered there, for up to drainTimeout.
-func (f *forwarder) retireLocked() {
-	if f.nc == nil {
-		return
-	}
-	if len(f.pending) == 0 {
-		f.nc.Close()
-	} else {
-		f.nc.SetReadDeadline(time.Now().Add(drainTimeout))
-		f.retired[f.nc] = struct{}{}
-	}
-	f.nc = nil
-	f.pending = map[uint64]chan fwdReply{} // the old map stays with its reader
-}
-
 // resetLocked drops the connection and fails every request still waiting on it:
 // they reached the leader, or may have, so their outcome is unknown.
 func (f *forwarder) resetLocked(err error) {
@@ -134,6 +113,7 @@ func (f *forwarder) resetLocked(err error) {
 		f.nc = nil
 	}
 	failLocked(f.pending, err)
+	f.pending = map[uint64]chan fwdReply{} // the old connection's reader keeps the old one
 }
 
 // failLocked fails requests that reached a leader, or may have: their outcome is
@@ -148,9 +128,6 @@ func failLocked(pending map[uint64]chan fwdReply, err error) {
 func (f *forwarder) close() {
 	f.mu.Lock()
 	f.resetLocked(ErrClosed)
-	for nc := range f.retired {
-		nc.Close() // its reader fails what is left
-	}
 	f.mu.Unlock()
 }
 
@@ -161,11 +138,8 @@ func (f *forwarder) readReplies(nc net.Conn, pending map[uint64]chan fwdReply) {
 		if err != nil {
 			f.mu.Lock()
 			if f.nc == nc {
-				f.nc = nil
+				f.resetLocked(fmt.Errorf("connection to leader lost: %w", err))
 			}
-			nc.Close()
-			delete(f.retired, nc)
-			failLocked(pending, fmt.Errorf("connection to leader lost: %w", err))
 			f.mu.Unlock()
 			return
 		}
@@ -195,9 +169,6 @@ func (f *forwarder) readReplies(nc net.Conn, pending map[uint64]chan fwdReply) {
 		f.mu.Lock()
 		ch, ok := pending[seq]
 		delete(pending, seq)
-		if _, retired := f.retired[nc]; retired && len(pending) == 0 {
-			nc.Close() // drained: the reader ends on the next read
-		}
 		f.mu.Unlock()
 		if ok {
 			ch <- rep

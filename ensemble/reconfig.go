@@ -251,9 +251,11 @@ func (s *Server) atLeader(ctx context.Context, kind byte, req *zkproto.ReconfigR
 // AddNonvoter, RemoveServer), then republishes /zookeeper/config. It returns an index
 // that covers the change.
 func (s *Server) reconfigure(req *zkproto.ReconfigRequest) (uint64, error) {
-	if !s.members.reconfigMu.TryLock() {
-		return 0, reconfigFail(zkproto.ErrReconfigInProgress, "another reconfig is under way")
-	}
+	// One at a time; a second waits and is planned against the configuration the
+	// first made (a stale fromConfig then gets BADVERSION). The follower whose
+	// forwarded reconfig was cut short by a handover sends it again while the old
+	// leader's own forward of it may still run: it must wait, not fail.
+	s.members.reconfigMu.Lock()
 	defer s.members.reconfigMu.Unlock()
 	if s.raft.State() != raft.Leader || !s.leader.Load() {
 		// Not the leader, or not yet caught up as one (the configuration version
