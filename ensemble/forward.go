@@ -242,7 +242,15 @@ func (s *Server) serveForward(nc net.Conn) {
 			stampTime(body, time.Now().UnixMilli())
 			f := s.raft.Apply(body, 0)
 			queue <- inflight{seq, func() (uint64, error) {
-				err := f.Error() // first: Index is set by Raft and safe to read only after
+				// Raft may drop the future at shutdown (see proposal.wait).
+				errc := make(chan error, 1)
+				go func() { errc <- f.Error() }()
+				var err error
+				select {
+				case err = <-errc: // first: Index is set by Raft and safe to read only after
+				case <-s.ctx.Done():
+					return 0, ErrClosed
+				}
 				if err == nil {
 					s.nudgeCommit()
 				}

@@ -657,8 +657,24 @@ func (p proposal) wait(ctx context.Context) (*datatree.Result, error) {
 	case p.err != nil:
 		return fail(p.err)
 	case p.future != nil:
-		if err := p.future.Error(); err != nil {
-			return fail(err)
+		// hashicorp/raft can drop a future it committed when it shuts down (its FSM
+		// loop returns with batches still queued, and a log future has no shutdown
+		// channel), and then Error blocks for ever and so would Close, which waits
+		// for this request: wait for it beside the apply and the contexts. (Seen
+		// once in 400 simulated power losses.)
+		errc := make(chan error, 1)
+		go func() { errc <- p.future.Error() }()
+		select {
+		case err := <-errc:
+			if err != nil {
+				return fail(err)
+			}
+		case r := <-p.result:
+			return r.get()
+		case <-ctx.Done():
+			return fail(ctx.Err())
+		case <-p.s.ctx.Done():
+			return fail(ErrClosed)
 		}
 	case p.forward != nil:
 		select {
