@@ -209,11 +209,9 @@ func (s *Server) reconfigForwarded(ctx context.Context, kind byte, req *zkproto.
 	if kind == fwdReconfigCheck {
 		return 0, s.checkReconfig(req)
 	}
-	index, err := s.reconfigure(req)
-	if errors.Is(err, errNoLeader) {
-		return s.reconfigAtLeader(ctx, req)
-	}
-	return index, err
+	// A leader that the reconfig removes hands over and answers errLeaderMoved: the
+	// follower sends it again, to the next leader.
+	return s.reconfigure(req)
 }
 
 func (s *Server) atLeader(ctx context.Context, kind byte, req *zkproto.ReconfigRequest, here func() (uint64, error)) (uint64, error) {
@@ -239,12 +237,44 @@ func (s *Server) atLeader(ctx context.Context, kind byte, req *zkproto.ReconfigR
 			return ctx.Err()
 		}
 		if errors.Is(err, errOutcomeUnknown) && kind == fwdReconfig && req.CurConfigID != -1 {
-			// Another attempt would find the version changed if this one committed.
-			return reconfigFail(zkproto.ErrNewConfigNoQuorum, "the leader went away during the reconfig; it may or may not have been made: %v", err)
+			// Another attempt would find the version changed if this one was made
+			// (a handover, which changes nothing, also lands here when this member
+			// learns of the new leader before the old one's answer): learn which.
+			return s.reconfigOutcome(ctx, req, err)
 		}
 		return err
 	})
 	return index, err
+}
+
+// reconfigOutcome settles a conditional reconfig whose leader went away with it: from
+// the configuration once this member has caught up with the next leader, it was
+// not made (the version is still the one named: send it again), made (the
+// configuration is what it asked for), or overtaken by another change.
+func (s *Server) reconfigOutcome(ctx context.Context, req *zkproto.ReconfigRequest, cause error) error {
+	if err := s.sync(ctx); err != nil {
+		return reconfigFail(zkproto.ErrNewConfigNoQuorum, "the leader went away during the reconfig, and no leader since tells whether it was made: %v", cause)
+	}
+	if s.configVersion() == uint64(req.CurConfigID) {
+		return errLeaderMoved // not made: again
+	}
+	f := s.raft.GetConfiguration()
+	if p, err := s.planReconfig(&zkproto.ReconfigRequest{NewMembers: req.NewMembers, JoiningServers: req.JoiningServers, LeavingServers: req.LeavingServers, CurConfigID: -1}, f.Configuration(), 0); err == nil && sameServers(p.next, f.Configuration()) {
+		return nil // made: asking for it again would change nothing
+	}
+	return reconfigFail(zkproto.ErrBadVersion, "the configuration changed during the reconfig (the leader went away with it: %v)", cause)
+}
+
+func sameServers(a, b raft.Configuration) bool {
+	if len(a.Servers) != len(b.Servers) {
+		return false
+	}
+	for _, sv := range a.Servers {
+		if !hasServer(b, sv) {
+			return false
+		}
+	}
+	return true
 }
 
 // reconfigure makes a reconfig on the leader, one server at a time (Raft's AddVoter,
