@@ -3,7 +3,6 @@ package ensemble_test
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -231,86 +230,5 @@ func TestTermWriteErrorStopsMember(t *testing.T) {
 	}
 	if err := cl.Members[f].Err(); !errors.Is(err, syscall.EIO) || !strings.Contains(err.Error(), "set CurrentTerm") {
 		t.Fatalf("Err() = %v", err)
-	}
-}
-
-// flipInFile flips a byte of every copy of marker in the file (bbolt's freed pages may
-// hold older copies) and reports how many it found. A running bbolt sees the change:
-// it reads through a shared mapping of the file.
-func flipInFile(t *testing.T, path, marker string) int {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for i := 0; ; n++ {
-		j := strings.Index(string(b[i:]), marker)
-		if j < 0 {
-			break
-		}
-		if _, err := f.WriteAt([]byte{b[i+j+3] ^ 0x20}, int64(i+j+3)); err != nil {
-			t.Fatal(err)
-		}
-		i += j + 1
-	}
-	return n
-}
-
-// A leader that finds an entry damaged while it replicates it to a member that was
-// behind stops with an error naming the file, where Raft would retry the read for
-// ever (or panic applying it). The entry is damaged on both members that have it, so
-// that whichever leads must read it.
-func TestCorruptEntryStopsLeader(t *testing.T) {
-	cl := ensembletest.RunCluster(t, 3)
-	leader := cl.Leader()
-	f := (leader + 1) % 3
-	c := connectTo(t, cl.Addrs()[leader], cl.Addrs()[(leader+2)%3])
-	cfg := cl.Members[f].Config
-	cl.Stop(f)
-	marker := "damaged-while-running-0123456789"
-	if _, err := c.Create("/x", []byte(marker), 0, zk.WorldACL(zk.PermAll)); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 20 {
-		if _, err := c.Create(fmt.Sprintf("/y%d", i), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var running []*ensemble.Server
-	for i, m := range cl.Members {
-		if i == f {
-			continue
-		}
-		if n := flipInFile(t, filepath.Join(m.Config.DataDir, "raft.db"), marker); n == 0 {
-			t.Fatalf("the znode's data is not in member %d's raft.db", i+1)
-		}
-		running = append(running, m.Server)
-	}
-	s, err := ensemble.Start(cfg) // the leader reads the damaged entry to send it
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	select {
-	case <-running[0].Done():
-	case <-running[1].Done():
-	case <-time.After(20 * time.Second):
-		t.Fatal("no member stopped within 20s of reading a damaged entry")
-	}
-	for _, m := range running {
-		select {
-		case <-m.Done():
-			if err := m.Err(); !errors.Is(err, raftstore.ErrCorrupt) || !strings.Contains(err.Error(), "raft.db is corrupt") {
-				t.Fatalf("Err() = %v", err)
-			}
-			t.Logf("stopped: %v", m.Err())
-		default:
-		}
 	}
 }

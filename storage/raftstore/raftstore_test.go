@@ -500,3 +500,57 @@ func TestFullDiskIsRetryable(t *testing.T) {
 	}
 	must(t, s.Log.StoreLog(&raft.Log{Index: i, Term: 1, Data: big}))
 }
+
+// Damage found by a read once raft runs stops the stores (Failed, Err naming the file)
+// and ends the reading goroutine, where raft would retry the read for ever or panic.
+// bbolt reads through a shared mapping, so a flip in the file shows at once.
+func TestDamageFoundWhileRunning(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, Options{})
+	defer s.Close()
+	fill(t, s, 20)
+	s.RaftStarted()
+	db := filepath.Join(dir, "raft.db")
+	b, err := os.ReadFile(db)
+	must(t, err)
+	f, err := os.OpenFile(db, os.O_RDWR, 0)
+	must(t, err)
+	n := 0
+	for i := 0; ; n++ { // entry 9's data, in every copy of its page
+		j := bytes.Index(b[i:], []byte("entry-0009"))
+		if j < 0 {
+			break
+		}
+		_, err := f.WriteAt([]byte{'X'}, int64(i+j))
+		must(t, err)
+		i += j + 1
+	}
+	f.Close()
+	if n == 0 {
+		t.Fatal("entry 9's data is not in raft.db")
+	}
+	returned := make(chan error, 1)
+	go func() {
+		var l raft.Log
+		err := s.Log.GetLog(9, &l)
+		returned <- err // not reached: the goroutine ends
+	}()
+	select {
+	case <-s.Failed():
+	case err := <-returned:
+		t.Fatalf("GetLog of a damaged entry returned %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stores did not fail")
+	}
+	if err := s.Err(); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), db) || !strings.Contains(err.Error(), "log entry 9") {
+		t.Fatalf("Err() = %v", err)
+	}
+	select {
+	case err := <-returned:
+		t.Fatalf("GetLog returned %v instead of ending its goroutine", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if err := s.Log.StoreLog(entry(21)); err != s.Err() {
+		t.Fatalf("a write after the damage: %v", err)
+	}
+}
