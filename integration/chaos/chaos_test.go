@@ -76,14 +76,9 @@ func TestChaos(t *testing.T) {
 	var runs []runConfig
 	if !long {
 		// Between them the two short histories do every kind of fault.
-		// The long isolation takes 8 s: only the long run does it. A full disk makes
-		// the leader lose and win leadership again and again, which finds an open bug
-		// nearly every time (a session's pipelined writes applied out of order: a
-		// member that has just won an election forwards a write to itself while the
-		// next one goes straight into Raft): the short run leaves the full-disk
-		// nemeses out until it is fixed; the long run and CHAOS_NEMESES take them.
+		// The long isolation takes 8 s: only the long run does it.
 		short := slices.DeleteFunc(slices.Clone(all), func(n nemesis) bool {
-			return strings.HasSuffix(n.name, "past the session timeout") || (needsDisk(n) && os.Getenv("CHAOS_NEMESES") == "")
+			return strings.HasSuffix(n.name, "past the session timeout")
 		})
 		half := len(short) / 2
 		runs = []runConfig{
