@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/zkraft/zkraft/zkproto"
@@ -121,7 +122,9 @@ func (c *Conn) Recv(xid zkproto.Xid, resp zkproto.Record) (zkproto.ReplyHeader, 
 	for {
 		b, err := c.ReadFrame()
 		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			// A server that closes a connection with requests still unread in its
+			// socket buffer resets it instead: closed either way.
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
 				return zkproto.ReplyHeader{}, ErrClosed
 			}
 			return zkproto.ReplyHeader{}, err
