@@ -52,6 +52,7 @@ type forwarder struct {
 	w       *bufio.Writer
 	seq     uint64
 	pending map[uint64]chan fwdReply
+	closed  bool // by close: no new connection (its reader would outlive Close)
 }
 
 func newForwarder(s *Server) *forwarder {
@@ -71,6 +72,9 @@ func (f *forwarder) send(kind byte, body []byte) (<-chan fwdReply, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.closed {
+		return nil, ErrClosed
+	}
 	if f.nc == nil || f.leader != string(addr) {
 		// What is still pending on the old connection fails (its outcome is unknown
 		// and its client's connection closes): a session's writes must not be split
@@ -127,6 +131,7 @@ func failLocked(pending map[uint64]chan fwdReply, err error) {
 
 func (f *forwarder) close() {
 	f.mu.Lock()
+	f.closed = true
 	f.resetLocked(ErrClosed)
 	f.mu.Unlock()
 }
