@@ -97,7 +97,10 @@ func TestChaos(t *testing.T) {
 			if (histories > 0 && i >= histories) || (dur > 0 && time.Since(start) > dur) {
 				break
 			}
-			cfg = runConfig{seed: seed + uint64(i), members: []int{3, 5}[i%2], traffic: 60 * time.Second, snapCount: []int{20, 50, 200}[i%3], nemeses: all, disk: slices.ContainsFunc(all, needsDisk)}
+			// The seed alone decides the history's shape, so that CHAOS_SEED=<a
+			// history's seed> CHAOS_HISTORIES=1 runs it again.
+			hs := seed + uint64(i)
+			cfg = runConfig{seed: hs, members: []int{3, 5}[hs%2], traffic: 60 * time.Second, snapCount: []int{20, 50, 200}[hs%3], nemeses: all, disk: slices.ContainsFunc(all, needsDisk)}
 		} else {
 			if i >= len(runs) {
 				break
