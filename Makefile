@@ -27,6 +27,7 @@ test-clients: deps
 
 lint:
 	$(GO) vet -tags clients ./...
+	$(GO) vet -tags explore ./integration/...
 	@test -z "$$(gofmt -l .)" || (gofmt -l .; echo "gofmt needed"; exit 1)
 
 # Each fuzz target in turn; FUZZTIME=60s by default.
@@ -48,13 +49,13 @@ chaos:
 
 # The differential fuzzer (integration/fuzz): fresh seeds against the reference
 # ZooKeeper for FUZZ_DURATION, alternating one zkraft node and three members. Each
-# seed is printed (replay: go test ./integration/fuzz -run TestFuzzSeed -fuzz.seed N);
+# seed is printed (replay: go test -tags explore ./integration/fuzz -run TestFuzzSeed -fuzz.seed N);
 # a difference is shrunk into integration/fuzz/testdata/repro-*.json. FUZZ_FLAGS:
 # -fuzz.strict also explores where the open differences of issue 8 show;
 # -fuzz.target single|ensemble3; -fuzz.steps N.
 FUZZ_DURATION ?= 10m
 fuzz-diff:
-	$(GO) test -count=1 -timeout 0 -v -run '^TestFuzzLong$$' ./integration/fuzz -fuzz.duration $(FUZZ_DURATION) $(FUZZ_FLAGS)
+	$(GO) test -tags explore -count=1 -timeout 0 -v -run '^TestFuzzLong$$' ./integration/fuzz -fuzz.duration $(FUZZ_DURATION) $(FUZZ_FLAGS)
 
 # Power losses (not kill -9: what a member wrote after its last fsync is dropped,
 # bbolt's pages torn mid-commit) of the leader, a follower or all members of a

@@ -1,3 +1,5 @@
+//go:build explore
+
 package chaos
 
 import (
@@ -15,11 +17,11 @@ import (
 // for each key whose history is not linearizable, the longest linearizable prefix's
 // end and the operations that cannot follow it.
 //
-//	CHAOS_REPLAY=/tmp/zkraft-chaos/.../register-history.jsonl go test -run TestReplay -v ./integration/chaos/
+//	CHAOS_REPLAY=/tmp/zkraft-chaos/.../register-history.jsonl go test -tags explore -run TestReplay -v ./integration/chaos/
 func TestReplay(t *testing.T) {
 	path := os.Getenv("CHAOS_REPLAY")
 	if path == "" {
-		t.Skip("set CHAOS_REPLAY to a register-history.jsonl to check it")
+		t.Fatal("set CHAOS_REPLAY to a register-history.jsonl to check it")
 	}
 	ops, err := loadHistory(path)
 	if err != nil {
