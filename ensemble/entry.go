@@ -70,7 +70,7 @@ func encodeTxn(o origin, t *datatree.Txn) []byte {
 		e.Int(t.Timeout)
 	case datatree.TxnMemberIncarnation:
 		e.String(t.Incarnation)
-	case datatree.TxnCloseSession, datatree.TxnSync:
+	case datatree.TxnCloseSession:
 	}
 	if t.Stream != 0 {
 		e.Long(int64(t.Stream))
@@ -118,7 +118,7 @@ func decodeTxn(b []byte) (origin, *datatree.Txn, error) {
 		t.Timeout = d.Int()
 	case datatree.TxnMemberIncarnation:
 		t.Incarnation = d.String()
-	case datatree.TxnCloseSession, datatree.TxnSync:
+	case datatree.TxnCloseSession:
 	default:
 		return o, nil, fmt.Errorf("log entry: unknown txn kind %d", t.Kind)
 	}

@@ -19,10 +19,7 @@ import (
 func TestLostWritesAreNotAwaited(t *testing.T) {
 	cl := ensembletest.RunCluster(t, 3)
 	lone := cl.Members[(cl.Leader()+1)%3]
-	c, err := rawzk.Connect(lone.Addr, zkproto.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialSession(t, lone.Addr)
 	defer c.Close()
 	for i := range cl.Members {
 		if cl.Members[i] != lone {
@@ -30,7 +27,10 @@ func TestLostWritesAreNotAwaited(t *testing.T) {
 		}
 	}
 	acl := []zkproto.ACL{{Perms: zkproto.PermAll, ID: zkproto.Id{Scheme: "world", ID: "anyone"}}}
-	var last zkproto.Xid
+	var (
+		last zkproto.Xid
+		err  error
+	)
 	for i := range 8 { // pipelined, each with a read queued behind it
 		if last, err = c.Send(zkproto.OpCreate, &zkproto.CreateRequest{Path: fmt.Sprintf("/lost-%d", i), ACL: acl}); err != nil {
 			t.Fatal(err)
@@ -58,10 +58,7 @@ func TestSyncRidesOutLeaderChange(t *testing.T) {
 	cl := ensembletest.RunCluster(t, 3)
 	leader := cl.Leader()
 	follower := cl.Members[(leader+1)%3]
-	c, err := rawzk.Connect(follower.Addr, zkproto.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialSession(t, follower.Addr)
 	defer c.Close()
 	stopped := make(chan struct{})
 	go func() { defer close(stopped); cl.Stop(leader) }()
@@ -90,10 +87,7 @@ func TestNoWriteAppliedAfterAnEarlierOneFailed(t *testing.T) {
 		cl := ensembletest.RunCluster(t, 3)
 		leader := cl.Leader()
 		follower := cl.Members[(leader+1)%3]
-		c, err := rawzk.Connect(follower.Addr, zkproto.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := dialSession(t, follower.Addr)
 		if err := c.Call(zkproto.OpCreate, &zkproto.CreateRequest{Path: "/seq", ACL: acl}, &zkproto.CreateResponse{}); err != nil {
 			t.Fatal(err)
 		}
@@ -110,10 +104,7 @@ func TestNoWriteAppliedAfterAnEarlierOneFailed(t *testing.T) {
 			}
 		}
 		c.Close()
-		check, err := rawzk.Connect(follower.Addr, zkproto.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		check := dialSession(t, follower.Addr)
 		var kids zkproto.GetChildrenResponse
 		if err := check.Call(zkproto.OpSync, &zkproto.SyncRequest{Path: "/seq"}, &zkproto.SyncResponse{}); err != nil {
 			t.Fatal(err)
@@ -138,4 +129,14 @@ func TestNoWriteAppliedAfterAnEarlierOneFailed(t *testing.T) {
 		}
 		t.Logf("round %d: creates 0-%d applied, the rest not", round, len(applied)-1)
 	}
+}
+
+// dialSession opens a raw session (10 s timeout) on addr; the caller closes it.
+func dialSession(t *testing.T, addr string) *rawzk.Conn {
+	t.Helper()
+	c, err := rawzk.Connect(addr, zkproto.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -385,36 +385,34 @@ func (c *conn) setWatches(t *datatree.Tree, hdr zkproto.RequestHeader, req zkpro
 	event := func(typ zkproto.EventType, path string) {
 		c.Notify(zkproto.WatcherEvent{Type: typ, State: zkproto.StateSyncConnected, Path: path})
 	}
-	{
-		// A data or child watch fires NodeDeleted for a node that is gone, its change
-		// event if the node changed after relativeZxid, and is re-armed otherwise.
-		rearm := func(paths []string, k watch.Kind, changed zkproto.EventType, zxidOf func(zkproto.Stat) zkproto.Zxid) {
-			for _, p := range paths {
-				switch stat, ok := t.Exists(p); {
-				case !ok:
-					event(zkproto.EventNodeDeleted, p)
-				case zxidOf(stat) > sw.RelativeZxid:
-					event(changed, p)
-				default:
-					w.Add(c, p, k)
-				}
+	// A data or child watch fires NodeDeleted for a node that is gone, its change
+	// event if the node changed after relativeZxid, and is re-armed otherwise.
+	rearm := func(paths []string, k watch.Kind, changed zkproto.EventType, zxidOf func(zkproto.Stat) zkproto.Zxid) {
+		for _, p := range paths {
+			switch stat, ok := t.Exists(p); {
+			case !ok:
+				event(zkproto.EventNodeDeleted, p)
+			case zxidOf(stat) > sw.RelativeZxid:
+				event(changed, p)
+			default:
+				w.Add(c, p, k)
 			}
 		}
-		rearm(sw.DataWatches, watch.Data, zkproto.EventNodeDataChanged, func(st zkproto.Stat) zkproto.Zxid { return st.Mzxid })
-		for _, p := range sw.ExistWatches {
-			if _, ok := t.Exists(p); ok {
-				event(zkproto.EventNodeCreated, p)
-			} else {
-				w.Add(c, p, watch.Exist)
-			}
+	}
+	rearm(sw.DataWatches, watch.Data, zkproto.EventNodeDataChanged, func(st zkproto.Stat) zkproto.Zxid { return st.Mzxid })
+	for _, p := range sw.ExistWatches {
+		if _, ok := t.Exists(p); ok {
+			event(zkproto.EventNodeCreated, p)
+		} else {
+			w.Add(c, p, watch.Exist)
 		}
-		rearm(sw.ChildWatches, watch.Child, zkproto.EventNodeChildrenChanged, func(st zkproto.Stat) zkproto.Zxid { return st.Pzxid })
-		for _, p := range sw.PersistentWatches {
-			w.Add(c, p, watch.Persistent)
-		}
-		for _, p := range sw.PersistentRecursiveWatches {
-			w.Add(c, p, watch.PersistentRecursive)
-		}
+	}
+	rearm(sw.ChildWatches, watch.Child, zkproto.EventNodeChildrenChanged, func(st zkproto.Stat) zkproto.Zxid { return st.Pzxid })
+	for _, p := range sw.PersistentWatches {
+		w.Add(c, p, watch.Persistent)
+	}
+	for _, p := range sw.PersistentRecursiveWatches {
+		w.Add(c, p, watch.PersistentRecursive)
 	}
 	return c.header(hdr.Xid, zkproto.ErrOK)
 }

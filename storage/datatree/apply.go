@@ -32,9 +32,6 @@ func (t *Tree) Apply(txn *Txn) Result {
 		code = t.renewSession(txn)
 	case TxnMemberIncarnation:
 		code = t.recordIncarnation(txn)
-	case TxnSync:
-		// Like ZooKeeper's PrepRequestProcessor, sync checks the session.
-		return Result{Zxid: t.zxid, Err: t.checkOwner(txn)}
 	case TxnRequest:
 		if code = t.checkOwner(txn); code != zkproto.ErrOK {
 			break

@@ -21,10 +21,6 @@ const (
 	// directory ("" forgets it, when the member is removed). A member whose data was
 	// wiped comes back with another one and is refused.
 	TxnMemberIncarnation
-	// TxnSync ordered a client's sync in the log among the writes: it changes nothing
-	// and takes no zxid. No longer proposed (a sync is a barrier that rides out a
-	// leader change); logs written by zkraft 51c842b..ee27676 may hold it.
-	TxnSync
 )
 
 // Txn is one change to the replicated state, with everything the leader decided when
