@@ -689,13 +689,19 @@ def test_tree_cache(zk, root):
 def test_session_expiry(zk, root):
     """Another client resumes the session and closes it: the first client's session is
     expired (LOST), its ephemerals are gone, and kazoo starts a new session."""
-    c = zk()
+    # Both clients use one server: ZooKeeper closes a resumed session's old connection
+    # only when both are on one server (elsewhere the old one learns SESSIONMOVED on
+    # its next request). The first client reconnects slowly, so that it does not take
+    # the session back from the thief before the thief closes it: two clients resuming
+    # one session take it from each other for as long as both retry.
+    one = HOSTS.split(",")[0]
+    c = zk(hosts=one, connection_retry=KazooRetry(max_tries=-1, delay=2.0, max_delay=2.0, deadline=3 * WAIT))
     e = c.create(root + "/eph", ephemeral=True)
     sid, passwd = c.client_id
     states = []
     c.add_listener(states.append)
 
-    thief = KazooClient(hosts=HOSTS, client_id=(sid, passwd), timeout=10.0)
+    thief = KazooClient(hosts=one, client_id=(sid, passwd), timeout=10.0)
     thief.start(timeout=WAIT)
     assert thief.client_id[0] == sid
     # Resuming a session elsewhere closes its old connection (ZooKeeperServer
