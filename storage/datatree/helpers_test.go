@@ -52,7 +52,7 @@ func mustApply(t testing.TB, tr *Tree, txn *Txn) Result {
 func mustFail(t testing.TB, tr *Tree, txn *Txn, code zkproto.ErrCode) Result {
 	t.Helper()
 	before := snapBytes(t, tr)
-	zxid := tr.LastZxid()
+	zxid, digest := tr.LastZxid(), tr.Digest()
 	res := tr.Apply(txn)
 	if res.Err != code {
 		t.Fatalf("Apply(%v %+v) = %v, want %v", txn.Op, txn.Request, res.Err, code)
@@ -62,6 +62,9 @@ func mustFail(t testing.TB, tr *Tree, txn *Txn, code zkproto.ErrCode) Result {
 	}
 	if len(res.Events) != 0 {
 		t.Fatalf("failed txn has events %v", res.Events)
+	}
+	if tr.Digest() != digest {
+		t.Fatalf("failed txn changed the digest %x → %x", digest, tr.Digest())
 	}
 	if after := snapBytes(t, tr); !bytes.Equal(before, after) {
 		t.Fatalf("failed txn changed the tree")

@@ -107,6 +107,7 @@ type Tree struct {
 	snapGen uint64 // shards with gen < snapGen are shared with a snapshot
 
 	zxid     zkproto.Zxid
+	digest   uint64 // see Digest
 	sessions map[zkproto.SessionID]SessionInfo
 	// incarnations are the ensemble members' data-directory incarnations, by id.
 	incarnations map[int64]string
@@ -200,8 +201,18 @@ func (t *Tree) set(path string, old, n node) {
 	if t.logging {
 		t.undo = append(t.undo, undoRec{kind: undoSet, path: path, old: old})
 	}
-	t.writable(path).m[path] = n
+	t.put(path, n)
 	t.dataSize += int64(len(n.data) - len(old.data))
+}
+
+// put stores n at path in place of what is there, keeping the digest current.
+func (t *Tree) put(path string, n node) {
+	s := t.writable(path)
+	if cur, ok := s.m[path]; ok {
+		t.digest -= nodeDigest(path, &cur)
+	}
+	s.m[path] = n
+	t.digest += nodeDigest(path, &n)
 }
 
 // insert adds a node at a new path and links it into its parent's children.
@@ -213,7 +224,7 @@ func (t *Tree) insert(path string, n node) {
 }
 
 func (t *Tree) rawInsert(path string, n node) {
-	t.writable(path).m[path] = n
+	t.put(path, n)
 	if path != "/" {
 		pp := zkproto.ParentPath(path)
 		ps := t.writable(pp)
@@ -255,7 +266,11 @@ func (t *Tree) remove(path string, n node) {
 }
 
 func (t *Tree) rawRemove(path string, n node) {
-	delete(t.writable(path).m, path)
+	s := t.writable(path)
+	if cur, ok := s.m[path]; ok {
+		t.digest -= nodeDigest(path, &cur)
+	}
+	delete(s.m, path)
 	if p, ok := t.get(zkproto.ParentPath(path)); ok && p.kids != nil {
 		delete(*p.kids, zkproto.BaseName(path))
 	}
@@ -299,7 +314,7 @@ func (t *Tree) rollback() {
 		switch u.kind {
 		case undoSet:
 			cur, _ := t.get(u.path)
-			t.writable(u.path).m[u.path] = u.old
+			t.put(u.path, u.old)
 			t.dataSize += int64(len(u.old.data) - len(cur.data))
 		case undoInsert:
 			cur, _ := t.get(u.path)

@@ -1,0 +1,71 @@
+package datatree
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/zkraft/zkraft/zkproto"
+)
+
+// TestDigestFollowsContent: equal histories give equal digests, any difference in a
+// node's replicated content changes it, undoing a change restores it, and Restore
+// rebuilds it.
+func TestDigestFollowsContent(t *testing.T) {
+	build := func() *Tree {
+		tr := New()
+		mustApply(t, tr, sessionTxn(7))
+		mustApply(t, tr, createTxn("/a", "x", zkproto.ModePersistent))
+		mustApply(t, tr, createTxn("/a/s-", "", zkproto.ModePersistentSequential))
+		mustApply(t, tr, setDataTxn("/a", "y", 0))
+		return tr
+	}
+	a, b := build(), build()
+	if a.Digest() != b.Digest() || a.Digest() == New().Digest() {
+		t.Fatalf("digests %x, %x (empty tree %x): equal histories must agree, and differ from an empty tree", a.Digest(), b.Digest(), New().Digest())
+	}
+
+	// One more sequential create (what a member that applied an extra entry has).
+	base := a.Digest()
+	mustApply(t, b, createTxn("/a/s-", "", zkproto.ModePersistentSequential))
+	if b.Digest() == base {
+		t.Fatal("an extra node left the digest unchanged")
+	}
+	mustApply(t, b, deleteTxn("/a/s-0000000001", -1))
+	if b.Digest() == base {
+		t.Fatal("the parent's child counter and pzxid are replicated: deleting the extra node must not restore the digest")
+	}
+
+	// Each replicated field counts: data, version and the ACL.
+	for _, txn := range []*Txn{
+		setDataTxn("/a", "z", -1),
+		reqTxn(zkproto.OpSetACL, &zkproto.SetACLRequest{Path: "/a", ACL: []zkproto.ACL{{Perms: zkproto.PermRead, ID: zkproto.Id{Scheme: "world", ID: "anyone"}}}, Version: -1}),
+	} {
+		c := build()
+		before := c.Digest()
+		mustApply(t, c, txn)
+		if c.Digest() == before {
+			t.Errorf("%v left the digest unchanged", txn.Op)
+		}
+	}
+
+	// A multi that fails is rolled back, digest included (mustFail checks it).
+	c := build()
+	mustFail(t, c, reqTxn(zkproto.OpMulti, &zkproto.MultiRequest{Ops: []zkproto.MultiOp{
+		{Header: zkproto.MultiHeader{Type: zkproto.OpCreate}, Request: &zkproto.CreateRequest{Path: "/m", ACL: worldAll}},
+		{Header: zkproto.MultiHeader{Type: zkproto.OpSetData}, Request: &zkproto.SetDataRequest{Path: "/a", Data: []byte("q"), Version: -1}},
+		{Header: zkproto.MultiHeader{Type: zkproto.OpDelete}, Request: &zkproto.DeleteRequest{Path: "/missing", Version: -1}},
+	}}), zkproto.ErrNoNode)
+
+	// Restore rebuilds the digest from the nodes.
+	var buf bytes.Buffer
+	if _, err := a.Snapshot().WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Restore(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Digest() != a.Digest() {
+		t.Fatalf("restored digest %x, want %x", r.Digest(), a.Digest())
+	}
+}
