@@ -60,7 +60,7 @@ type conn struct {
 
 	sessID  atomic.Int64
 	timeout time.Duration
-	closing atomic.Bool // the client asked to close its session
+	closing atomic.Bool // nothing after the request being read is served: closeSession, failed addauth
 	// roSession is a read-only session of a member without quorum: local, never
 	// replicated, and refused every write.
 	roSession bool
@@ -419,7 +419,7 @@ func (c *conn) readLoop(fr *zkproto.FrameReader) {
 			return
 		}
 		if c.closing.Load() {
-			return // nothing after closeSession is served
+			return // nothing after closeSession or a failed addauth is served
 		}
 		if r.serial {
 			select {

@@ -1,5 +1,10 @@
 package ensemble
 
+import (
+	"github.com/zkraft/zkraft/storage/datatree"
+	"github.com/zkraft/zkraft/zkproto"
+)
+
 // Inspection for the external tests of this package.
 
 // ProposalsAwaited counts this member's own entries still awaited (their waiters).
@@ -15,4 +20,19 @@ func (s *Server) ProposalsAwaited() int {
 func Crash(s *Server) {
 	s.closeOnce.Do(s.teardown)
 	<-s.done
+}
+
+// DigestChecks counts the leader's digest records this member compared with its own,
+// and those that differed.
+func (s *Server) DigestChecks() (compared, mismatched uint64) {
+	return s.fsm.digestCompared.Load(), s.fsm.digestMismatch.Load()
+}
+
+// Diverge applies a create of path to this member's tree alone, as a member that
+// applied an entry the others did not would have.
+func (s *Server) Diverge(path string) {
+	s.fsm.mu.Lock()
+	defer s.fsm.mu.Unlock()
+	s.fsm.tree.Apply(&datatree.Txn{Kind: datatree.TxnRequest, Op: zkproto.OpCreate,
+		Request: &zkproto.CreateRequest{Path: path, ACL: []zkproto.ACL{{Perms: zkproto.PermAll, ID: zkproto.Id{Scheme: "world", ID: "anyone"}}}}})
 }

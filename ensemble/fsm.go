@@ -46,9 +46,18 @@ type fsm struct {
 	// stops the member. With ignoreUndecodable (zkraft.ignoreUndecodableEntries) the
 	// entry is skipped and reported to skipped instead.
 	ignoreUndecodable bool
-	halted            atomic.Pointer[undecodableError]
-	halt              func(error)
-	skipped           func(error)
+
+	// digests are this member's tree digest records (see digest.go): digested is
+	// called with each new one, mismatch when the leader's record of an index differs.
+	digests        digestRing
+	digested       func(digestRecord)
+	mismatch       func(ours, leaders digestRecord)
+	digestCompared atomic.Uint64 // records compared with the leader's
+	digestMismatch atomic.Uint64 // of which differed
+
+	halted  atomic.Pointer[undecodableError]
+	halt    func(error)
+	skipped func(error)
 }
 
 // undecodableError is an entry of the Raft log this member cannot decode.
@@ -88,6 +97,9 @@ func (f *fsm) Apply(l *raft.Log) any {
 	if h := f.halted.Load(); h != nil {
 		return &applyResult{err: h}
 	}
+	if len(l.Data) > 0 && l.Data[0] == entryDigest {
+		return f.compareDigest(l)
+	}
 	o, txn, err := decodeTxn(l.Data)
 	if err != nil {
 		// Not every member fails on it (see halted): stop, unless told to skip it.
@@ -118,15 +130,47 @@ func (f *fsm) Apply(l *raft.Log) any {
 			read(f.tree)
 		}
 	}
+	var rec *digestRecord
+	if f.digests.due(l.Index) {
+		rec = &digestRecord{index: l.Index, zxid: f.tree.LastZxid(), digest: f.tree.Digest()}
+		f.digests.record(*rec)
+	}
 	f.mu.Unlock()
 	if f.applied != nil {
 		f.applied(txn, &res)
+	}
+	if rec != nil && f.digested != nil {
+		f.digested(*rec)
 	}
 	r := &applyResult{res: res}
 	if w != nil {
 		w.result <- r
 	}
 	return r
+}
+
+// compareDigest checks the leader's digest record against this member's own.
+func (f *fsm) compareDigest(l *raft.Log) any {
+	leaders, err := decodeDigest(l.Data)
+	if err != nil {
+		// Like any entry this member cannot decode; but it changes no state, so
+		// skipping it cannot make this member diverge.
+		if f.skipped != nil {
+			f.skipped(&undecodableError{index: l.Index, err: err})
+		}
+		return &applyResult{}
+	}
+	ours, ok := f.digests.lookup(leaders.index)
+	if ok {
+		f.digestCompared.Add(1)
+	}
+	if ok && ours != leaders {
+		f.digestMismatch.Add(1)
+		if f.mismatch != nil {
+			f.mismatch(ours, leaders)
+		}
+	}
+	return &applyResult{}
 }
 
 // await registers interest in the result of the entry this server proposes with seq.
@@ -209,6 +253,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	f.tree = t
 	f.zxid.Store(int64(t.LastZxid()))
+	f.digests.reset()
 	f.mu.Unlock()
 	// The entries the snapshot covers are never applied here one by one, so their
 	// waiters would wait for ever; which of ours it covers is not known. Every request

@@ -200,8 +200,11 @@ func (c *conn) authenticate(r *request, body []byte) *request {
 	// regular xid that it then waits for.
 	r.exec = func() []byte { return frameOf(&zkproto.ReplyHeader{Xid: r.hdr.Xid, Err: code}, nil) }
 	if code != zkproto.ErrOK {
+		// ZooKeeper closes the connection after AUTHFAILED and serves nothing the
+		// client pipelined behind the addauth: read no further.
 		c.log.Info("authentication failed; closing connection", "scheme", ap.Scheme)
 		r.after = c.flushAndClose
+		c.closing.Store(true)
 	}
 	return r
 }

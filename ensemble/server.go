@@ -66,11 +66,12 @@ type Server struct {
 	// leaderlessClosed: the client connections were closed in this leaderless spell
 	// (runLeadership's own).
 	leaderlessClosed bool
-	hadState         atomic.Bool   // Raft state existed at start, or this member bootstrapped
-	incarnation      string        // of this member's data directory
-	nudge            chan struct{} // commitNudger's trigger
-	quiet            quietLog      // rate limit for messages a persistent fault repeats
-	raftLog          *slogWriter   // where the Raft library's logs go
+	hadState         atomic.Bool       // Raft state existed at start, or this member bootstrapped
+	incarnation      string            // of this member's data directory
+	nudge            chan struct{}     // commitNudger's trigger
+	digests          chan digestRecord // the leader's digest records to propose (digest.go)
+	quiet            quietLog          // rate limit for messages a persistent fault repeats
+	raftLog          *slogWriter       // where the Raft library's logs go
 	peersMu          sync.Mutex
 	dynPeers         map[int64]Peer // members added by reconfig since start
 	members          membershipState
@@ -113,6 +114,7 @@ func Start(cfg Config) (*Server, error) {
 		health:      &followerHealth{failing: map[raft.ServerID]bool{}},
 		dynPeers:    map[int64]Peer{},
 		nudge:       make(chan struct{}, 1),
+		digests:     make(chan digestRecord, 4),
 		raftUp:      make(chan struct{}),
 	}
 	defer close(s.startDone)
@@ -123,6 +125,8 @@ func Start(cfg Config) (*Server, error) {
 	s.fsm.restored = s.onRestored
 	s.fsm.ignoreUndecodable = cfg.IgnoreUndecodableEntries
 	s.fsm.halt = s.fail
+	s.fsm.digested = s.onDigest
+	s.fsm.mismatch = s.onDigestMismatch
 	s.fsm.skipped = func(err error) {
 		s.log.Error("skipped a Raft log entry this member cannot decode (zkraft.ignoreUndecodableEntries=true): its state may differ from the other members' from here on", "err", err)
 	}
@@ -145,6 +149,7 @@ func Start(cfg Config) (*Server, error) {
 	s.ln = ln
 	s.goAttach(s.runLeadership)
 	s.goAttach(s.watchStorage)
+	s.goAttach(s.proposeDigests)
 	if !s.standalone() {
 		s.goAttach(s.commitNudger)
 	}

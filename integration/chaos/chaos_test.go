@@ -318,8 +318,11 @@ func (r *run) final(seqs *seqState, hs []*holder) {
 	}
 	h.count("sessions with an ephemeral", sessions)
 
-	// Every member holds the same tree.
+	// Every member holds the same tree, and held the leader's at every digest
+	// comparison on the way (a member that diverged and was later replaced by a
+	// snapshot shows only there).
 	r.compareTrees()
+	r.checkDigestReports()
 
 	// The register history is linearizable.
 	model := registerModel.ToModel()
@@ -418,6 +421,22 @@ func (r *run) compareTrees() {
 		time.Sleep(time.Second)
 	}
 	h.violation("members disagree on the tree: %s", diff)
+}
+
+// digestMismatchLog is what a member logs when its tree digest differs from the
+// leader's at the same Raft index (ensemble/digest.go).
+const digestMismatchLog = "this member's tree differs from the leader's"
+
+// checkDigestReports reports every member that logged a digest mismatch.
+func (r *run) checkDigestReports() {
+	for i := range r.e.Members {
+		for _, line := range strings.Split(r.e.Log(i), "\n") {
+			if strings.Contains(line, digestMismatchLog) {
+				r.h.violation("member %d: %s", i+1, line)
+				break
+			}
+		}
+	}
 }
 
 func dumpTree(c *zk.Conn, p string) (map[string]string, error) {

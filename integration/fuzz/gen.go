@@ -14,9 +14,8 @@ type GenOptions struct {
 	// AvoidOpen keeps out what shows the differences still open (each has a
 	// repro file in testdata marked "differs"), for runs that must look past
 	// them: writes and setWatches in pipelined batches (the event of a later
-	// request overtakes the reply to an earlier one: repro-fifo-*), sasl
-	// (repro-new-single-sasl) and an addauth that fails (the request after it
-	// still runs: repro-new-single-authfailed-then-create).
+	// request overtakes the reply to an earlier one: repro-fifo-*) and sasl
+	// (repro-new-single-sasl).
 	AvoidOpen bool
 	// NoExpire leaves session expiry out (each expiry waits a session timeout).
 	NoExpire bool
@@ -179,9 +178,6 @@ func (g *gen) op(alone bool) Op {
 		o.Path, o.Mode = g.path(), int32(g.n(2))
 	case zkproto.OpAuth:
 		o.Auth = g.auth()
-		for g.o.AvoidOpen && o.Auth == "nope:x" {
-			o.Auth = g.auth()
-		}
 	case zkproto.OpSetWatches, zkproto.OpSetWatches2:
 		o.Watches = g.watchLists(code == zkproto.OpSetWatches2)
 	case zkproto.OpReconfig:
