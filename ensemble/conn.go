@@ -39,14 +39,18 @@ type conn struct {
 	outMu   sync.Mutex
 	out     []byte
 	outWake chan struct{}
-	// A read's reply is made when the read runs and queued when every earlier request
-	// is answered. A watch event triggered in between must follow that reply (a client
-	// registers the watch when the reply arrives and drops an event that comes first):
-	// readsRun counts the reads run, readsOut the replies queued, and held keeps the
-	// events that wait for a reply, each with the count of reads run before it.
-	readsRun, readsOut uint64
-	held               []heldEvent
-	heldBytes          int
+	// Replies and watch events go out in the order ZooKeeper's single pipeline gives
+	// them: a request's reply follows the events of every change made before the
+	// request took effect, and precedes those of changes made after (a client
+	// registers a watch when the reply arrives and drops an event that comes first).
+	// Each request is numbered when it takes effect — a read when it reads the tree, a
+	// write when it is applied, anything else at its place in the session's order —
+	// but its reply is queued only when every earlier request is answered. taken
+	// counts the requests numbered, replied the replies queued, and held keeps the
+	// events that wait for a reply, each with the count of requests numbered before it.
+	taken, replied uint64
+	held           []heldEvent
+	heldBytes      int
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -82,7 +86,7 @@ type request struct {
 	read    func(t *datatree.Tree) []byte
 	done    chan struct{}
 	reply   []byte
-	ran     uint64 // the read's place among the connection's reads run (readRan)
+	ran     uint64 // its place among the connection's requests that took effect (numbered)
 	exec    func() []byte
 	// serial makes the reader wait until the request is answered before it reads
 	// the next one: a reconfig or a sync runs outside the log, so nothing after it
@@ -395,10 +399,11 @@ func (c *conn) readLoop(fr *zkproto.FrameReader) {
 		if r == nil {
 			return
 		}
-		if r.prop != nil {
+		switch {
+		case r.prop != nil:
 			c.lastWrite = r.prop.seq
-		}
-		if r.read != nil {
+			c.numberAtApply(r)
+		case !r.serial: // a read, or an answer that needs no replication
 			c.schedule(r)
 		}
 		if r.serial {
@@ -445,20 +450,40 @@ func (c *conn) inStream(txn *datatree.Txn) *datatree.Txn {
 	return txn
 }
 
-// schedule runs a read at its place in the session's order: right after the
-// session's last write is applied if that write is still in flight, else now. Only
-// this reader proposes the session's writes, so none can be applied between the
-// check and the read.
+// schedule runs a read, or numbers a request answered without the log, at its place
+// in the session's order: right after the session's last write is applied if that
+// write is still in flight, else now. Only this reader proposes the session's writes,
+// so none can be applied between the check and the read.
 func (c *conn) schedule(r *request) {
 	fsm := c.srv.fsm
+	run := func(t *datatree.Tree) {
+		if r.read != nil {
+			r.reply = r.read(t)
+		}
+		r.ran = c.numbered()
+	}
 	if c.lastWrite != 0 && fsm.pending(c.lastWrite) {
 		done := make(chan struct{})
-		if fsm.after(c.lastWrite, func(t *datatree.Tree) { r.reply, r.ran = r.read(t), c.readRan(); close(done) }) {
+		if fsm.after(c.lastWrite, func(t *datatree.Tree) { run(t); close(done) }) {
 			r.done = done
 			return
 		}
 	}
-	fsm.read(func(t *datatree.Tree) { r.reply, r.ran = r.read(t), c.readRan() })
+	if r.read != nil {
+		fsm.read(run)
+	} else {
+		r.ran = c.numbered()
+	}
+}
+
+// numberAtApply numbers a write when it is applied, after the events it triggers
+// (ZooKeeper sends a write's events before its reply). Its hook is the first queued
+// on its entry: the reads after it queue theirs later. A write already applied (the
+// log was faster than this reader) is numbered now.
+func (c *conn) numberAtApply(r *request) {
+	if !c.srv.fsm.after(r.prop.seq, func(*datatree.Tree) { r.ran = c.numbered() }) {
+		r.ran = c.numbered()
+	}
 }
 
 // drop gives up a request that will not be answered: it gives back its outstanding
@@ -498,7 +523,7 @@ func (c *conn) processLoop() {
 			if err = r.barrier(); err == nil {
 				reply = r.exec()
 			}
-		case r.read != nil:
+		default:
 			if r.done != nil {
 				select {
 				case <-r.done:
@@ -507,9 +532,11 @@ func (c *conn) processLoop() {
 					return
 				}
 			}
-			reply = r.reply
-		default:
-			reply = r.exec()
+			if r.read != nil {
+				reply = r.reply
+			} else {
+				reply = r.exec()
+			}
 		}
 		if err != nil {
 			// Lost leadership or shutting down: the request's fate is unknown to us,
@@ -521,11 +548,10 @@ func (c *conn) processLoop() {
 			<-c.srv.outstanding
 			return
 		}
-		if r.read != nil {
-			c.enqueueRead(reply, r.ran)
-		} else if reply != nil {
-			c.enqueue(reply)
+		if r.serial {
+			r.ran = c.numbered() // took effect just now (sync, reconfig)
 		}
+		c.enqueueNumbered(reply, r.ran)
 		c.stats.record(r.hdr, time.Since(r.start), c.srv.lastZxid)
 		c.srv.stats.latency(time.Since(r.start))
 		if r.counted {
@@ -540,13 +566,13 @@ func (c *conn) processLoop() {
 	}
 }
 
-// Notify queues a watch event (watch.Watcher), behind the replies of the reads that
-// ran before it. It never blocks.
+// Notify queues a watch event (watch.Watcher), behind the replies of the requests
+// that took effect before it. It never blocks.
 func (c *conn) Notify(ev zkproto.WatcherEvent) {
 	frame := frameOf(&zkproto.ReplyHeader{Xid: zkproto.XidWatchEvent, Zxid: -1}, &ev)
 	c.outMu.Lock()
-	if c.readsOut < c.readsRun && c.fits(len(frame)) {
-		c.held = append(c.held, heldEvent{after: c.readsRun, frame: frame})
+	if c.replied < c.taken && c.fits(len(frame)) {
+		c.held = append(c.held, heldEvent{after: c.taken, frame: frame})
 		c.heldBytes += len(frame)
 		c.outMu.Unlock()
 		return
@@ -556,27 +582,33 @@ func (c *conn) Notify(ev zkproto.WatcherEvent) {
 	c.queued(ok, 1)
 }
 
-// heldEvent is a watch event waiting for the reply of a read that ran before it.
+// heldEvent is a watch event waiting for the reply of a request that took effect
+// before it.
 type heldEvent struct {
-	after uint64 // the reads run before the event
+	after uint64 // the requests numbered before the event
 	frame []byte
 }
 
-// readRan numbers a read that just ran, under the tree lock: the events triggered
-// after it (under the write lock) are held until its reply is queued.
-func (c *conn) readRan() uint64 {
+// numbered numbers a request that just took effect (a read or write under the tree
+// lock): the events triggered after it are held until its reply is queued.
+func (c *conn) numbered() uint64 {
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
-	c.readsRun++
-	return c.readsRun
+	c.taken++
+	return c.taken
 }
 
-// enqueueRead queues the reply of read number ran, then the events held for it.
-func (c *conn) enqueueRead(reply []byte, ran uint64) {
+// enqueueNumbered queues the reply (if any) of request number ran, then the events
+// held for it. A request never numbered (ran 0: its connection is closing) holds
+// nothing back.
+func (c *conn) enqueueNumbered(reply []byte, ran uint64) {
 	c.outMu.Lock()
-	ok, n := c.queueLocked(reply), 1
-	c.readsOut = ran
-	for ok && len(c.held) > 0 && c.held[0].after <= ran {
+	ok, n := true, 0
+	if reply != nil {
+		ok, n = c.queueLocked(reply), 1
+	}
+	c.replied = max(c.replied, ran)
+	for ok && len(c.held) > 0 && c.held[0].after <= c.replied {
 		e := c.held[0]
 		c.held = c.held[1:]
 		c.heldBytes -= len(e.frame)

@@ -22,8 +22,7 @@ var (
 	seedFlag = flag.Int64("fuzz.seed", 0, "TestFuzzSeed: run this seed (as printed by TestFuzzLong)")
 	target   = flag.String("fuzz.target", "both", "TestFuzzLong/TestFuzzSeed: single, ensemble3 or both")
 	steps    = flag.Int("fuzz.steps", 300, "TestFuzzLong/TestFuzzSeed: steps per program")
-	strict   = flag.Bool("fuzz.strict", false, "look for the open differences of issue 8 too (pipelined reads "+
-		"between writes, events on unreadable nodes) instead of looking past them")
+	strict   = flag.Bool("fuzz.strict", false, "look for the open differences of issue 8 too (sasl) instead of looking past them")
 	keep    = flag.Bool("fuzz.keep", false, "keep the reference server's directory (its log) and say where")
 	rewrite = flag.Bool("fuzz.rewrite", false, "TestReplay: record what an open repro's replay shows in its diff field")
 	outDir  = flag.String("fuzz.out", "testdata", "where TestFuzzLong/TestFuzzSeed write repro files")
