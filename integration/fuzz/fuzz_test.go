@@ -23,9 +23,9 @@ var (
 	target   = flag.String("fuzz.target", "both", "TestFuzzLong/TestFuzzSeed: single, ensemble3 or both")
 	steps    = flag.Int("fuzz.steps", 300, "TestFuzzLong/TestFuzzSeed: steps per program")
 	strict   = flag.Bool("fuzz.strict", false, "look for the open differences of issue 8 too (sasl) instead of looking past them")
-	keep    = flag.Bool("fuzz.keep", false, "keep the reference server's directory (its log) and say where")
-	rewrite = flag.Bool("fuzz.rewrite", false, "TestReplay: record what an open repro's replay shows in its diff field")
-	outDir  = flag.String("fuzz.out", "testdata", "where TestFuzzLong/TestFuzzSeed write repro files")
+	keep     = flag.Bool("fuzz.keep", false, "keep the reference server's directory (its log) and say where")
+	rewrite  = flag.Bool("fuzz.rewrite", false, "TestReplay: record what an open repro's replay shows in its diff field")
+	outDir   = flag.String("fuzz.out", "testdata", "where TestFuzzLong/TestFuzzSeed write repro files")
 )
 
 // ref is the reference Apache ZooKeeper of this test binary, started by TestMain.
