@@ -13,8 +13,7 @@ import (
 
 	"github.com/zkraft/zkraft/ensemble"
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
-	"github.com/zkraft/zkraft/integration/rawzk"
-	"github.com/zkraft/zkraft/integration/testkit"
+	"github.com/zkraft/zkraft/ensemble/ensembletest/rawzk"
 	"github.com/zkraft/zkraft/zkproto"
 )
 
@@ -222,7 +221,7 @@ func TestClusterConfigNodeAndStatus(t *testing.T) {
 
 func fourLetter(t *testing.T, addr, word string) string {
 	t.Helper()
-	out, err := testkit.FourLetter(addr, word, 2*time.Second)
+	out, err := rawzk.FourLetter(addr, word, 2*time.Second)
 	if err != nil && out == "" {
 		t.Fatalf("%s on %s: %v", word, addr, err)
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
-	"github.com/zkraft/zkraft/integration/rawzk"
+	"github.com/zkraft/zkraft/ensemble/ensembletest/rawzk"
 	"github.com/zkraft/zkraft/integration/testkit"
 	"github.com/zkraft/zkraft/zkproto"
 )

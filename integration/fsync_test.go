@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zkraft/zkraft/integration/rawzk"
+	"github.com/zkraft/zkraft/ensemble/ensembletest/rawzk"
 	"github.com/zkraft/zkraft/integration/testkit"
 	"github.com/zkraft/zkraft/zkproto"
 )

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
-	"github.com/zkraft/zkraft/integration/rawzk"
+	"github.com/zkraft/zkraft/ensemble/ensembletest/rawzk"
 	"github.com/zkraft/zkraft/zkproto"
 )
 

@@ -11,8 +11,8 @@ import (
 
 	"github.com/zkraft/zkraft/ensemble"
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
+	"github.com/zkraft/zkraft/ensemble/ensembletest/rawzk"
 	"github.com/zkraft/zkraft/integration/compat"
-	"github.com/zkraft/zkraft/integration/rawzk"
 	"github.com/zkraft/zkraft/zkproto"
 )
 

@@ -14,8 +14,8 @@ import (
 	"github.com/anishathalye/porcupine"
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkraft/zkraft/ensemble/ensembletest/rawzk"
 	"github.com/zkraft/zkraft/integration/ensembleproc"
-	"github.com/zkraft/zkraft/integration/rawzk"
 	"github.com/zkraft/zkraft/zkproto"
 )
 

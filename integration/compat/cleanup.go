@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zkraft/zkraft/integration/rawzk"
+	"github.com/zkraft/zkraft/ensemble/ensembletest/rawzk"
 	"github.com/zkraft/zkraft/zkproto"
 )
 

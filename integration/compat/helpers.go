@@ -1,7 +1,7 @@
 package compat
 
 import (
-	"github.com/zkraft/zkraft/integration/rawzk"
+	"github.com/zkraft/zkraft/ensemble/ensembletest/rawzk"
 	"github.com/zkraft/zkraft/zkproto"
 )
 

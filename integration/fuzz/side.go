@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zkraft/zkraft/ensemble/ensembletest/rawzk"
 	"github.com/zkraft/zkraft/integration/compat"
-	"github.com/zkraft/zkraft/integration/rawzk"
 	"github.com/zkraft/zkraft/zkproto"
 )
 

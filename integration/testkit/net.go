@@ -1,7 +1,8 @@
 package testkit
 
 import (
-	"bytes"
+	"github.com/zkraft/zkraft/ensemble/ensembletest/rawzk"
+
 	"fmt"
 	"net"
 	"strings"
@@ -46,21 +47,9 @@ func FreeAddr(t testing.TB) string {
 	return fmt.Sprintf("127.0.0.1:%d", FreePorts(t, 1)[0])
 }
 
-// FourLetter sends a four-letter word (srvr, ruok, ...) to addr and returns the answer,
-// read until the server closes; timeout bounds the dial and the whole exchange.
+// FourLetter sends a four-letter word to addr and returns the answer (rawzk.FourLetter).
 func FourLetter(addr, word string, timeout time.Duration) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, timeout)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(timeout))
-	if _, err := c.Write([]byte(word)); err != nil {
-		return "", err
-	}
-	var b bytes.Buffer
-	_, err = b.ReadFrom(c)
-	return b.String(), err
+	return rawzk.FourLetter(addr, word, timeout)
 }
 
 // WaitFourLetter polls addr with word until the answer contains want: how a test waits

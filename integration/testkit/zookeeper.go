@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/zkraft/zkraft/integration/rawzk"
+	"github.com/zkraft/zkraft/ensemble/ensembletest/rawzk"
 	"github.com/zkraft/zkraft/zkproto"
 )
 

@@ -117,7 +117,7 @@ const notes = `
 - Op 17 (checkWatches) is not sent by go-zookeeper, kazoo or zkCli.sh (the Java API's
   checkWatches is not reachable from zkCli.sh); integration/watch_test.go covers it with the raw
   client.
-- Ops 103–107, 18, 22 are covered for Go by integration/ (raw client, integration/rawzk).
+- Ops 103–107, 18, 22 are covered for Go by integration/ (raw client, ensemble/ensembletest/rawzk).
 - Curator (integration/clients/curator: curator_test.go runs CuratorCheck.java, Curator 5.4.0 from
   Debian with ZooKeeper 3.8.0's Java client) and the C client (integration/clients/cclient:
   cclient_test.go runs testdata/zkcheck.c against libzookeeper_mt 3.8.0) are recorded by the same

@@ -5,6 +5,7 @@ package rawzk
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -175,4 +176,21 @@ func (c *Conn) Call(op zkproto.OpCode, req, resp zkproto.Record) error {
 		return h.Err
 	}
 	return nil
+}
+
+// FourLetter sends a four-letter word (srvr, ruok, ...) to addr and returns the answer,
+// read until the server closes; timeout bounds the dial and the whole exchange.
+func FourLetter(addr, word string, timeout time.Duration) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	if _, err := c.Write([]byte(word)); err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	_, err = b.ReadFrom(c)
+	return b.String(), err
 }
