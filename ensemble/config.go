@@ -56,6 +56,9 @@ type Config struct {
 	// is under way, when the entries it cannot decode are known to be harmless to it.
 	IgnoreUndecodableEntries bool
 
+	// Auth is SASL and the enforcement of authentication (auth.go).
+	Auth AuthConfig
+
 	// ClientListener and PeerListener, when set, are used instead of binding
 	// ClientAddr and this member's PeerAddr: a caller that opened them on port 0 (a
 	// test harness) has no window in which another process takes the port. The
@@ -129,6 +132,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := c.Auth.check(); err != nil {
+		return c, err
 	}
 	return c, nil
 }

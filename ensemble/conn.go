@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zkraft/zkraft/ensemble/sasl"
 	"github.com/zkraft/zkraft/storage/datatree"
 	"github.com/zkraft/zkraft/zkproto"
 )
@@ -70,6 +71,9 @@ type conn struct {
 	roSession bool
 	authMu    sync.Mutex
 	auth      []zkproto.Id
+	// saslx is the connection's SASL exchange (reader only), from its first op 102.
+	saslx    *sasl.Exchange
+	saslDone bool
 
 	stats connStats
 }

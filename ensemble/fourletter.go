@@ -125,6 +125,7 @@ func (f flwSource) Monitor() fourletter.Monitor {
 		MaxClientResponseSize:   -1,
 		MaxFileDescriptorCount:  maxFDs(),
 		OpenFileDescriptorCount: openFDs(),
+		AuthFailedCount:         s.stats.authFailed.Load(),
 	}
 	var synced int64
 	m.PeerState, m.QuorumSize, m.Learners, synced, m.SyncedObservers = s.quorumStats()

@@ -22,11 +22,18 @@ func (c *conn) prepare(hdr zkproto.RequestHeader, body []byte, now time.Time) *r
 		return r
 	}
 	switch hdr.Type {
+	case zkproto.OpAuth:
+		return c.authenticate(r, body)
+	case zkproto.OpSASL:
+		return c.saslStep(r, body)
+	}
+	if !c.authorized() {
+		return c.refuseUnauthenticated(r)
+	}
+	switch hdr.Type {
 	case zkproto.OpPing:
 		r.exec = func() []byte { return c.header(zkproto.XidPing, zkproto.ErrOK) }
 		return r
-	case zkproto.OpAuth:
-		return c.authenticate(r, body)
 	case zkproto.OpCloseSession:
 		if c.roSession { // nothing replicated to close
 			r.exec = func() []byte { return c.header(hdr.Xid, zkproto.ErrOK) }
@@ -91,9 +98,6 @@ func (c *conn) prepare(hdr zkproto.RequestHeader, body []byte, now time.Time) *r
 		r.exec = func() []byte {
 			return c.reply(hdr.Xid, s.lastZxid(), zkproto.ErrOK, &zkproto.SyncResponse{Path: req.(*zkproto.SyncRequest).Path})
 		}
-	case zkproto.OpSASL:
-		// SASL is not offered: answer as a ZooKeeper without a SASL provider.
-		return replyErr(zkproto.ErrAuthFailed)
 	case zkproto.OpSetWatches, zkproto.OpSetWatches2:
 		r.read = func(t *datatree.Tree) []byte { return c.setWatches(t, hdr, req) }
 	default:
@@ -361,9 +365,11 @@ func watchResult(found bool, err error) zkproto.ErrCode {
 	return zkproto.ErrOK
 }
 
+// whoAmI lists the identities in the order ZooKeeper iterates a connection's
+// (datatree.AuthOrder).
 func whoAmI(auth []zkproto.Id) *zkproto.WhoAmIResponse {
 	resp := &zkproto.WhoAmIResponse{ClientInfo: make([]zkproto.ClientInfo, 0, len(auth))}
-	for _, id := range auth {
+	for _, id := range datatree.AuthOrder(auth) {
 		user := id.ID
 		if id.Scheme == "digest" {
 			// DigestAuthenticationProvider.getUserName: the user, without the hash.

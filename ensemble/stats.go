@@ -50,9 +50,10 @@ func (l *latencyStats) reset() {
 }
 
 type serverStats struct {
-	received atomic.Int64
-	sent     atomic.Int64
-	lat      latencyStats
+	received   atomic.Int64
+	sent       atomic.Int64
+	authFailed atomic.Int64 // failed or refused authentications (mntr auth_failed_count)
+	lat        latencyStats
 }
 
 func (s *serverStats) latency(d time.Duration) { s.lat.add(d) }

@@ -7,10 +7,13 @@ import (
 	"github.com/zkraft/zkraft/ensemble/config"
 )
 
-// LoadZooConfig reads a ZooKeeper zoo.cfg into a server Config. Unknown keys are
-// logged and ignored, as ZooKeeper does; a bad value is an error naming file:line.
+// LoadZooConfig reads a ZooKeeper zoo.cfg into a server Config, with the -D flags of
+// $SERVER_JVMFLAGS and $JVMFLAGS under it as zkServer.sh passes them to ZooKeeper
+// (config.LoadWithJVMFlags), and the JAAS file they name for SASL. Unknown keys are
+// logged and ignored, as ZooKeeper does; a bad value is an error naming file:line,
+// and a JAAS file that cannot serve is an error naming the key and the file.
 func LoadZooConfig(path string, log *slog.Logger) (Config, error) {
-	zc, warnings, err := config.Load(path)
+	zc, warnings, err := config.LoadWithJVMFlags(path, config.JVMFlagsFromEnv())
 	if err != nil {
 		return Config{}, err
 	}
@@ -22,6 +25,12 @@ func LoadZooConfig(path string, log *slog.Logger) (Config, error) {
 	}
 	cfg := FromZooConfig(zc)
 	cfg.Logger = log
+	if cfg.Auth.SASL, err = saslFromZooConfig(zc, func(msg string) { log.Warn(msg) }); err != nil {
+		return Config{}, err
+	}
+	if cfg.Auth.SASL != nil {
+		log.Info("SASL authentication: " + cfg.Auth.SASL.Describe())
+	}
 	if zc.SecureClientPort != 0 {
 		log.Warn("zoo.cfg: secureClientPort is not supported yet; serving plaintext only")
 	}
@@ -48,6 +57,9 @@ func FromZooConfig(zc *config.Config) Config {
 	cfg.SuperDigest = zc.SuperDigest
 	cfg.ContainerCheckInterval = zc.ContainerCheckInterval
 	cfg.IgnoreUndecodableEntries = zc.IgnoreUndecodableEntries
+	cfg.Auth.EnforceSchemes = zc.SASL.EnforceAuthSchemes
+	cfg.Auth.SuperUsers = zc.SASL.SuperUsers
+	cfg.Auth.AllowFailedSASL = zc.SASL.AllowFailedClients
 	if zc.SnapCount > 0 {
 		cfg.SnapshotThreshold = uint64(zc.SnapCount)
 	}

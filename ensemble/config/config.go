@@ -81,6 +81,8 @@ type Config struct {
 	MetricsProviderClassName string            // metricsProvider.className
 	MetricsProvider          map[string]string // other metricsProvider.* keys, prefix removed (httpPort, ...)
 
+	SASL SASL // client authentication by SASL and its enforcement (sasl.go)
+
 	Servers []Server // server.N lines, sorted by ID
 	MyID    int64    // from dataDir/myid (ReadMyID); UnsetServerID until read
 
@@ -251,14 +253,11 @@ func (c *Config) Server(id int64) (Server, bool) {
 // Load reads and validates the zoo.cfg at path. dataDir is required. When the
 // servers form an ensemble, dataDir/myid is read into MyID (it must exist and name
 // a server line); in standalone mode it is read if present.
-func Load(path string) (*Config, []Warning, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("config: %w", err)
-	}
-	defer f.Close()
-	name := filepath.Base(path)
-	c, warns, err := Parse(f, name)
+func Load(path string) (*Config, []Warning, error) { return LoadWithJVMFlags(path, "") }
+
+// load is Load of the file r named name, with JVM system properties sys first.
+func load(r io.Reader, name string, sys []property) (*Config, []Warning, error) {
+	c, warns, err := parseWith(r, name, sys)
 	if err != nil {
 		return nil, warns, err
 	}
@@ -322,12 +321,17 @@ func (c *Config) ReadMyID() error {
 // Parse reads a zoo.cfg from r; name (the file name) is used in messages. It
 // applies defaults and validates everything except the presence of dataDir and
 // the myid file (see Load). Unknown and unsupported keys become warnings.
-func Parse(r io.Reader, name string) (*Config, []Warning, error) {
+func Parse(r io.Reader, name string) (*Config, []Warning, error) { return parseWith(r, name, nil) }
+
+func parseWith(r io.Reader, name string, sys []property) (*Config, []Warning, error) {
 	props, err := readProperties(r, name)
 	if err != nil {
 		return nil, nil, err
 	}
 	p := parser{c: Default(), name: name, lines: map[string]int{}}
+	if err := p.applyJVMProperties(sys); err != nil {
+		return nil, p.warns, err
+	}
 	// Properties keeps the last value of a repeated key.
 	last := map[string]int{}
 	for i, pr := range props {
@@ -356,6 +360,7 @@ type parser struct {
 
 	minSet, maxSet bool
 	serverKeys     map[int64]string
+	quiet          bool // JVM system properties: unknown keys are no news
 }
 
 func (p *parser) warn(line int, key, msg string) {
@@ -404,8 +409,7 @@ var ignoredKeys = map[string]string{
 	"admin.commandURL":                "not configurable",
 	"admin.idleTimeout":               "not configurable",
 	"secureClientPortAddress":         "TLS is not supported",
-	"authProvider.1":                  "pluggable auth providers are not supported",
-	"quorum.auth.enableSasl":          "SASL is not supported",
+	"quorum.auth.enableSasl":          "SASL between members is not supported",
 	"skipACL":                         "ACLs are always enforced",
 	"maxCnxns":                        "only maxClientCnxns (per address) is enforced",
 	"clientCnxnSocket":                "client setting",
@@ -526,6 +530,12 @@ func (p *parser) set(pr property) error {
 	case strings.HasPrefix(key, "group.") || strings.HasPrefix(key, "weight."):
 		err = p.errAt(line, key, "hierarchical quorums (group./weight.) are not supported")
 	default:
+		if ok, err := p.setSASL(key, val, line); ok {
+			return err
+		}
+		if p.quiet {
+			return nil
+		}
 		if why, ok := ignoredKeys[key]; ok {
 			p.warn(line, key, "ignored: "+why)
 		} else {
@@ -829,7 +839,7 @@ func (p *parser) finish() error {
 	if len(c.MetricsProvider) == 0 {
 		c.MetricsProvider = map[string]string{}
 	}
-	return nil
+	return p.finishSASL()
 }
 
 // ParseServerLine parses one "server.N=host:peerPort:electionPort[:role][;client]"

@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,7 +17,8 @@ import (
 // does: an empty ACL allows everything; a ("super", _) identity allows everything;
 // world:anyone matches anyone; ip ACLs match ("ip", addr) identities by address or
 // CIDR prefix (IPv4 and IPv6); digest, sasl and x509 ACLs match an identity of the
-// same scheme with the same id. Other schemes match nothing.
+// same scheme with the same id, and every sasl ACL the sasl identity "super".
+// Other schemes match nothing.
 func CheckPerm(acl []zkproto.ACL, perm int32, auth []zkproto.Id) bool {
 	if len(acl) == 0 {
 		return true
@@ -46,7 +48,11 @@ func idMatches(scheme, id, expr string) bool {
 	switch scheme {
 	case "ip":
 		return ipMatches(id, expr)
-	case "digest", "sasl", "x509":
+	case "sasl":
+		// SASLAuthenticationProvider.matches: the SASL user "super" matches every
+		// sasl ACL.
+		return id == expr || id == "super"
+	case "digest", "x509":
 		return id == expr
 	}
 	return false
@@ -136,11 +142,18 @@ func validID(scheme, id string) bool {
 	case "ip":
 		_, _, ok := parseIPExpr(id)
 		return ok
-	case "sasl", "x509":
+	case "sasl":
+		// SASLAuthenticationProvider.isValid: the id parses as a KerberosName (one
+		// with '@' must be name[/host]@realm; any other is a plain name, "" too).
+		return !strings.Contains(id, "@") || kerberosName.MatchString(id)
+	case "x509":
 		return id != ""
 	}
 	return false
 }
+
+// kerberosName is ZooKeeper's KerberosName.nameParser.
+var kerberosName = regexp.MustCompile(`^([^/@]*)(/([^/@]*))?@([^/@]*)$`)
 
 // javaSplit is Java's String.split for a one-character literal: trailing empty
 // strings are dropped.

@@ -730,6 +730,29 @@ func TestCheckPermAndIDs(t *testing.T) {
 			t.Errorf("validID(digest, %q) = %v", id, got)
 		}
 	}
+	// SASLAuthenticationProvider.isValid: KerberosName syntax.
+	for id, want := range map[string]bool{"bob": true, "": true, "a/b": true, "zk/host@EX.COM": true, "c@EX.COM": true, "@": true,
+		"a@b@c": false, "a/b/c@R": false, "a@b/c": false} {
+		if got := validID("sasl", id); got != want {
+			t.Errorf("validID(sasl, %q) = %v", id, got)
+		}
+	}
+	// SASLAuthenticationProvider.matches: the same id, or the SASL user super.
+	bobOnly := []zkproto.ACL{{Perms: zkproto.PermRead, ID: zkproto.Id{Scheme: "sasl", ID: "bob"}}}
+	for _, tc := range []struct {
+		id   zkproto.Id
+		want bool
+	}{
+		{zkproto.Id{Scheme: "sasl", ID: "bob"}, true},
+		{zkproto.Id{Scheme: "sasl", ID: "super"}, true},
+		{zkproto.Id{Scheme: "sasl", ID: "alice"}, false},
+		{zkproto.Id{Scheme: "digest", ID: "bob"}, false},
+		{zkproto.Id{Scheme: "digest", ID: "super"}, false},
+	} {
+		if got := CheckPerm(bobOnly, zkproto.PermRead, []zkproto.Id{tc.id}); got != tc.want {
+			t.Errorf("CheckPerm(sasl:bob, %v) = %v", tc.id, got)
+		}
+	}
 	if !CheckPerm(nil, zkproto.PermAdmin, nil) {
 		t.Error("empty ACL must allow")
 	}

@@ -14,6 +14,9 @@ import (
 // insertion order within a bin; a table of 16 grows by doubling once it holds more
 // than three quarters, and never shrinks.
 
+// AuthOrder is zkAuthOrder, for whoAmI, which lists the identities in that order.
+func AuthOrder(auth []zkproto.Id) []zkproto.Id { return zkAuthOrder(auth) }
+
 // zkAuthOrder orders a connection's identities as ZooKeeper 3.8 iterates them, which
 // is the order fixupACL expands the "auth" scheme in (found by integration/fuzz): its
 // ServerCnxn keeps them in a set backed by a ConcurrentHashMap, which iterates by

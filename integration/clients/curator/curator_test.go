@@ -84,9 +84,9 @@ func compile(t *testing.T) string {
 	classpath := strings.Join(cp, ":")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	out, err := testkit.CombinedOutput(ctx, exec.Command("javac", "-nowarn", "-d", cp[0], "-cp", classpath, "CuratorCheck.java"))
+	out, err := testkit.CombinedOutput(ctx, exec.Command("javac", "-nowarn", "-d", cp[0], "-cp", classpath, "CuratorCheck.java", "CuratorSASL.java"))
 	if err != nil {
-		t.Fatalf("javac CuratorCheck.java: %v\n%s", err, out)
+		t.Fatalf("javac CuratorCheck.java CuratorSASL.java: %v\n%s", err, out)
 	}
 	return classpath
 }
