@@ -20,6 +20,7 @@ deps:
 # against the reference ZooKeeper, and the client matrix (tag clients).
 test: deps
 	$(GO) test -race -count=1 -timeout 20m -tags clients ./...
+	cd ensemble/hashicorp-raft && $(GO) test -race -count=1 -run '^TestZkraft' .
 
 # Only the client matrix and Superset integration (kazoo, zkCli.sh, Curator, C, Celery).
 test-clients: deps

@@ -27,3 +27,6 @@ require (
 	github.com/spf13/pflag v1.0.9 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 )
+
+// hashicorp/raft v1.8.0 with two fixes of Raft's rules: ensemble/hashicorp-raft/ZKRAFT-PATCHES.md.
+replace github.com/hashicorp/raft => ./ensemble/hashicorp-raft

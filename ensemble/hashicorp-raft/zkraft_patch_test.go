@@ -1,0 +1,148 @@
+package raft
+
+// Regression tests for the two changes zkraft makes to hashicorp/raft v1.8.0 (see
+// ZKRAFT-PATCHES.md). Each sends a follower the RPC a leader may send and checks the
+// rule of the Raft paper (Figure 2 / Figure 13) that v1.8.0 does not keep.
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-msgpack/v2/codec"
+)
+
+// staleFollower starts a follower whose log holds entries 1..last of term 1 and that
+// knows no configuration (it never campaigns), and a transport to play its leader.
+func staleFollower(t *testing.T, last uint64) (*Raft, *MockFSM, *InmemStore, *InmemTransport, ServerAddress) {
+	t.Helper()
+	store := NewInmemStore()
+	for i := uint64(1); i <= last; i++ {
+		if err := store.StoreLog(&Log{Index: i, Term: 1, Type: LogCommand, Data: []byte(fmt.Sprint(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := store.SetUint64(keyCurrentTerm, 1); err != nil {
+		t.Fatal(err)
+	}
+	conf := inmemConfig(t)
+	conf.LocalID = "follower"
+	conf.HeartbeatTimeout, conf.ElectionTimeout, conf.LeaderLeaseTimeout = time.Hour, time.Hour, time.Hour
+	addr, trans := NewInmemTransport("")
+	fsm := &MockFSM{}
+	r, err := NewRaft(conf, fsm, store, store, NewInmemSnapshotStore(), trans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Shutdown().Error() })
+	laddr, leader := NewInmemTransport("")
+	leader.Connect(addr, trans)
+	trans.Connect(laddr, leader)
+	return r, fsm, store, leader, addr
+}
+
+func header(leader *InmemTransport) RPCHeader {
+	return RPCHeader{ProtocolVersion: ProtocolVersionMax, ID: []byte("leader"), Addr: leader.EncodePeer("leader", leader.LocalAddr())}
+}
+
+func entries(term uint64, from, to uint64) []*Log {
+	var out []*Log
+	for i := from; i <= to; i++ {
+		out = append(out, &Log{Index: i, Term: term, Type: LogCommand, Data: []byte(fmt.Sprint(i))})
+	}
+	return out
+}
+
+// TestZkraftCommitIndexBoundedByVerifiedEntries: a follower may commit only what an
+// AppendEntries proved it shares with the leader — up to the last entry the request
+// carried (or its PrevLogEntry) — never entries past them that the leader did not
+// vouch for: min(leaderCommit, index of last new entry) (Figure 2). v1.8.0 took
+// min(leaderCommit, its own last index), so a follower that kept entries of an old
+// term beyond a batch capped at MaxAppendEntries applied them as committed.
+func TestZkraftCommitIndexBoundedByVerifiedEntries(t *testing.T) {
+	r, _, _, leader, addr := staleFollower(t, 20)
+	req := &AppendEntriesRequest{RPCHeader: header(leader), Term: 2, PrevLogEntry: 5, PrevLogTerm: 1,
+		Entries: entries(1, 6, 8), LeaderCommitIndex: 20}
+	var resp AppendEntriesResponse
+	if err := leader.AppendEntries("follower", addr, req, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if !resp.Success {
+		t.Fatalf("append refused: %+v", resp)
+	}
+	if got := r.getCommitIndex(); got != 8 {
+		t.Fatalf("commit index %d after an append that verified entries up to 8; want 8", got)
+	}
+	// An empty append verifies its PrevLogEntry only.
+	req = &AppendEntriesRequest{RPCHeader: header(leader), Term: 2, PrevLogEntry: 10, PrevLogTerm: 1, LeaderCommitIndex: 20}
+	if err := leader.AppendEntries("follower", addr, req, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.getCommitIndex(); !resp.Success || got != 10 {
+		t.Fatalf("commit index %d (success %v) after an empty append at 10; want 10", got, resp.Success)
+	}
+}
+
+// TestZkraftInstallSnapshotDiscardsConflictingLog: a follower that installs a
+// snapshot whose last entry it holds with another term discards its whole log
+// (Figure 13, rule 7), so that the leader's next append, right after the snapshot,
+// succeeds. v1.8.0 kept the conflicting entries: every append failed and the leader
+// sent the snapshot again, for ever (hashicorp/raft#697).
+func TestZkraftInstallSnapshotDiscardsConflictingLog(t *testing.T) {
+	r, fsm, store, leader, addr := staleFollower(t, 20)
+	installSnapshot(t, leader, addr, 15, 2)
+
+	if last, _ := store.LastIndex(); last != 0 {
+		first, _ := store.FirstIndex()
+		t.Fatalf("log holds %d..%d after a snapshot that conflicts with it; want it empty", first, last)
+	}
+	req := &AppendEntriesRequest{RPCHeader: header(leader), Term: 2, PrevLogEntry: 15, PrevLogTerm: 2,
+		Entries: entries(2, 16, 17), LeaderCommitIndex: 17}
+	var resp AppendEntriesResponse
+	if err := leader.AppendEntries("follower", addr, req, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if !resp.Success {
+		t.Fatalf("the append after the snapshot was refused: %+v", resp)
+	}
+	// The FSM holds the snapshot's one entry, then 16 and 17.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(fsm.Logs()) != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("fsm holds %q, want the snapshot's entry, 16 and 17 (applied index %d)", fsm.Logs(), r.AppliedIndex())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := string(fsm.Logs()[2]); got != "17" {
+		t.Fatalf("last entry applied %q, want 17", got)
+	}
+}
+
+// TestZkraftInstallSnapshotKeepsMatchingLog: when the follower holds the snapshot's
+// last entry with the same term, the entries after it are kept (Figure 13, rule 6).
+func TestZkraftInstallSnapshotKeepsMatchingLog(t *testing.T) {
+	_, _, store, leader, addr := staleFollower(t, 20)
+	installSnapshot(t, leader, addr, 15, 1)
+	if last, _ := store.LastIndex(); last != 20 {
+		t.Fatalf("last index %d after a snapshot that agrees with the log; want 20", last)
+	}
+}
+
+func installSnapshot(t *testing.T, leader *InmemTransport, addr ServerAddress, index, term uint64) {
+	t.Helper()
+	var data bytes.Buffer
+	if err := codec.NewEncoder(&data, &codec.MsgpackHandle{}).Encode([][]byte{[]byte("snapshot")}); err != nil {
+		t.Fatal(err)
+	}
+	conf := Configuration{Servers: []Server{{Suffrage: Voter, ID: "leader", Address: leader.LocalAddr()}}}
+	req := &InstallSnapshotRequest{RPCHeader: header(leader), SnapshotVersion: SnapshotVersionMax, Term: 2,
+		LastLogIndex: index, LastLogTerm: term, Configuration: EncodeConfiguration(conf), ConfigurationIndex: 1, Size: int64(data.Len())}
+	var resp InstallSnapshotResponse
+	if err := leader.InstallSnapshot("follower", addr, req, &resp, &data); err != nil {
+		t.Fatal(err)
+	}
+	if !resp.Success {
+		t.Fatalf("snapshot refused: %+v", resp)
+	}
+}
