@@ -183,16 +183,13 @@ func (s *Server) startRaft() error {
 	rc.ShutdownOnRemove = false
 
 	var trans raft.Transport
-	var boot raft.Configuration
 	if s.standalone() {
 		// One voter: nobody else can win an election, so there is no reason to wait
 		// before becoming leader.
 		rc.HeartbeatTimeout = 50 * time.Millisecond
 		rc.ElectionTimeout = 50 * time.Millisecond
 		rc.LeaderLeaseTimeout = 50 * time.Millisecond
-		var addr raft.ServerAddress
-		addr, trans = raft.NewInmemTransport(raft.ServerAddress("zkraft-" + string(id)))
-		boot.Servers = []raft.Server{{ID: id, Address: addr}}
+		_, trans = raft.NewInmemTransport(standaloneAddr(id))
 	} else {
 		// zoo.cfg's tick drives Raft: a follower that hears nothing for one tick starts
 		// an election, and a leader that cannot reach a quorum for a tick steps down.
@@ -210,14 +207,8 @@ func (s *Server) startRaft() error {
 		if trans, err = s.startPeers(); err != nil {
 			return err
 		}
-		for _, p := range s.cfg.Peers {
-			suffrage := raft.Voter
-			if p.Observer {
-				suffrage = raft.Nonvoter
-			}
-			boot.Servers = append(boot.Servers, raft.Server{ID: raftID(p.ID), Address: raft.ServerAddress(p.PeerAddr), Suffrage: suffrage})
-		}
 	}
+	boot := s.cfg.bootConfiguration()
 	existing, err := raft.HasExistingState(s.stores.Log, s.stores.Stable, s.stores.Snapshot)
 	if err != nil {
 		return fmt.Errorf("inspect raft state: %w", err)

@@ -16,7 +16,8 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), membersCmd(), benchCmd(), compatCmd(), versionCmd())
+	root.AddCommand(serveCmd(), membersCmd(), benchCmd(), compatCmd(), versionCmd(),
+		importCmd(), exportCmd(), backupCmd(), restoreCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "zkraft:", err)
 		os.Exit(1)

@@ -80,6 +80,23 @@ func serve(cfg ensemble.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if cfg.DataDir != "" {
+		// The admin socket (zkraft backup, zkraft export of a running node).
+		sock := adminSocket(cfg.DataDir)
+		if len(sock) > maxSocketPath {
+			log.Warn("no admin socket: the data directory's path is too long for a Unix socket; zkraft backup cannot reach this node", "path", sock)
+		} else {
+			os.Remove(sock) // a previous run's; this process holds the data directory's lock
+			ln, err := net.Listen("unix", sock)
+			if err != nil {
+				log.Warn("no admin socket; zkraft backup cannot reach this node", "err", err)
+			} else {
+				os.Chmod(sock, 0o600)
+				defer ln.Close()
+				go serveAdminSocket(ln, srv, log)
+			}
+		}
+	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
 	defer signal.Stop(sigs)

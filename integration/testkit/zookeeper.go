@@ -38,6 +38,8 @@ type ZooKeeperOptions struct {
 	// Keep leaves the server's directory (zoo.cfg, data, zookeeper.log) in place after
 	// Stop, and says where.
 	Keep bool
+	// MaxHeap is the JVM's -Xmx (default 256m); a million znodes need about 1g.
+	MaxHeap string
 }
 
 // ZooKeeper is a running reference Apache ZooKeeper 3.8.0 (Debian's zookeeper
@@ -122,7 +124,11 @@ func startZooKeeperOnce(java, classpath string, o ZooKeeperOptions) (*ZooKeeper,
 	for k, v := range o.Props {
 		props[k] = v
 	}
-	args := []string{"-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx256m"}
+	heap := o.MaxHeap
+	if heap == "" {
+		heap = "256m"
+	}
+	args := []string{"-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx" + heap}
 	args = append(args, strings.Fields(keyValues(props, "-D", " "))...)
 	args = append(args, "-cp", classpath, "org.apache.zookeeper.server.ZooKeeperServerMain", cfgPath)
 	cmd := exec.Command(java, args...)
