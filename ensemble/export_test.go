@@ -36,3 +36,7 @@ func (s *Server) Diverge(path string) {
 	s.fsm.tree.Apply(&datatree.Txn{Kind: datatree.TxnRequest, Op: zkproto.OpCreate,
 		Request: &zkproto.CreateRequest{Path: path, ACL: []zkproto.ACL{{Perms: zkproto.PermAll, ID: zkproto.Id{Scheme: "world", ID: "anyone"}}}}})
 }
+
+// FollowerFailing tells whether this member, leading, counts member id as failing
+// its heartbeats (reconfig's NEWCONFIGNOQUORUM check).
+func (s *Server) FollowerFailing(id int64) bool { return s.health.isFailing(raftID(id)) }

@@ -140,6 +140,13 @@ func (h *followerHealth) observe(o *raft.Observation) bool {
 	return false // nothing is queued: the filter only records
 }
 
+// reset forgets every failure: a new term has new heartbeat goroutines.
+func (h *followerHealth) reset() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	clear(h.failing)
+}
+
 func (h *followerHealth) isFailing(id raft.ServerID) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()

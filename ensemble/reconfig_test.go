@@ -307,3 +307,53 @@ func TestClusterReconfigVersion(t *testing.T) {
 		t.Fatalf("versions %x, %x, %x: want each reconfig to make a new one", v0, v1, v2)
 	}
 }
+
+// TestClusterReconfigAfterLeaderReturns: a leader that lost leadership while a
+// follower was down, and leads again after the follower came back, counts that
+// follower in touch: a reconfig that needs it is made (it was refused with
+// NEWCONFIGNOQUORUM until some leader change, found by integration/chaos: the
+// heartbeat goroutine that saw the failures ended with the term and never reported
+// the recovery).
+func TestClusterReconfigAfterLeaderReturns(t *testing.T) {
+	cl := ensembletest.RunCluster(t, 3, ensembletest.WithConfig(func(c *ensemble.Config) {
+		c.ReconfigEnabled = true
+		c.TickTime = reconfigTick
+		c.SuperDigest = "super:" + base64SHA1("super:secret")
+	}))
+	a := cl.Leader()
+	b, down := (a+1)%3, (a+2)%3
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	transfer := func(from, to int) {
+		t.Helper()
+		retryLost(t, fmt.Sprintf("transfer leadership %d → %d", from+1, to+1), func() error {
+			return cl.Members[from].TransferLeadership(int64(to + 1))
+		})
+		waitFor(fmt.Sprintf("member %d to lead", to+1), func() bool { return cl.Members[to].Mode() == "leader" })
+	}
+
+	cl.Stop(down)
+	waitFor("the leader to count the stopped member as failing", func() bool { return cl.Members[a].FollowerFailing(int64(down + 1)) })
+	transfer(a, b)
+	cl.Start(down)
+	c := connectTo(t, cl.Members[down].Addr)
+	if _, err := c.Create("/back", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("write through the member that came back: %v", err)
+	}
+	transfer(b, a)
+	t.Logf("leader %d counts member %d failing: %v", a+1, down+1, cl.Members[a].FollowerFailing(int64(down+1)))
+
+	admin := connectTo(t, cl.Members[a].Addr)
+	if err := admin.AddAuth("digest", []byte("super:secret")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.IncrementalReconfig(nil, []string{strconv.Itoa(b + 1)}, -1); err != nil {
+		t.Fatalf("remove member %d, leaving members %d and %d: %v", b+1, a+1, down+1, err)
+	}
+}

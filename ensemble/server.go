@@ -352,6 +352,10 @@ func (s *Server) runLeadership() {
 		case <-s.ctx.Done():
 			return
 		case isLeader := <-s.leaderNotify:
+			// A heartbeat goroutine of raft's reports a follower's failures and its
+			// recovery; one of a past term that ended mid-failure reports no
+			// recovery, so each term starts with every follower in touch.
+			s.health.reset()
 			if !isLeader {
 				s.leader.Store(false)
 				if ok, n := s.quiet.allow("lost leadership", time.Now()); ok {
