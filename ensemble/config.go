@@ -59,6 +59,29 @@ type Config struct {
 	// Auth is SASL and the enforcement of authentication (auth.go).
 	Auth AuthConfig
 
+	// MetricsAddr, when set, serves Prometheus metrics at http://MetricsAddr/metrics
+	// (zoo.cfg metricsProvider.className=...PrometheusMetricsProvider with
+	// metricsProvider.httpHost and httpPort): ZooKeeper's metric names, beside
+	// zkraft's Raft and storage series (see docs/operations.md).
+	MetricsAddr string
+	// MetricsRuntime adds the Go runtime and process collectors to the metrics
+	// (metricsProvider.exportJvmInfo, default true).
+	MetricsRuntime bool
+	// AdminAddr, when set, serves the AdminServer (admin.enableServer,
+	// admin.serverAddress, admin.serverPort): /commands/<name> as ZooKeeper's JSON,
+	// /ready and /health for probes.
+	AdminAddr string
+	// AdminCommandURL is admin.commandURL, default /commands.
+	AdminCommandURL string
+	// MetricsListener and AdminListener, when set, are used instead of binding
+	// MetricsAddr and AdminAddr (tests open them on port 0). The server closes them.
+	MetricsListener, AdminListener net.Listener
+
+	// EnforceQuota refuses writes that would pass a hard quota of /zookeeper/quota
+	// with QUOTAEXCEEDED (zoo.cfg enforceQuota, as zookeeper.enforceQuota); without
+	// it, passing a quota is only logged.
+	EnforceQuota bool
+
 	// ClientListener and PeerListener, when set, are used instead of binding
 	// ClientAddr and this member's PeerAddr: a caller that opened them on port 0 (a
 	// test harness) has no window in which another process takes the port. The
@@ -92,6 +115,8 @@ func NewConfig() Config {
 		FourLetterWhitelist:    []string{"srvr"},
 		ContainerCheckInterval: time.Minute,
 		SnapshotThreshold:      8192,
+		MetricsRuntime:         true,
+		AdminCommandURL:        "/commands",
 	}
 }
 

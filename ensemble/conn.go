@@ -121,6 +121,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	defer s.connMu.Unlock()
 	if s.cfg.MaxClientCnxns > 0 && s.perIP[ip] >= s.cfg.MaxClientCnxns {
 		s.log.Warn("too many connections from one address", "addr", ip, "max", s.cfg.MaxClientCnxns)
+		s.obs.metrics.ConnectionRejected.Inc()
 		nc.Close()
 		return nil
 	}
@@ -235,6 +236,8 @@ func (c *conn) handshake(fr *zkproto.FrameReader) bool {
 		c.logReadErr(err)
 		return false
 	}
+	s.obs.metrics.ConnectionRequestCount.Inc()
+	s.obs.metrics.BytesReceived.Add(int64(len(frame) + 4))
 	var req zkproto.ConnectRequest
 	if err := zkproto.Unmarshal(frame, &req); err != nil {
 		c.log.Warn("malformed connect request; closing", "err", err)
@@ -390,6 +393,7 @@ func (c *conn) readLoop(fr *zkproto.FrameReader) {
 		now := time.Now()
 		c.stats.received.Add(1)
 		s.stats.received.Add(1)
+		s.obs.metrics.BytesReceived.Add(int64(len(frame) + 4))
 		s.sessions.touch(c.session(), now)
 
 		d := zkproto.NewDecoder(frame)
@@ -556,8 +560,9 @@ func (c *conn) processLoop() {
 			r.ran = c.numbered() // took effect just now (sync, reconfig)
 		}
 		c.enqueueNumbered(reply, r.ran)
-		c.stats.record(r.hdr, time.Since(r.start), c.srv.lastZxid)
-		c.srv.stats.latency(time.Since(r.start))
+		took := time.Since(r.start)
+		c.stats.record(r.hdr, took, c.srv.lastZxid)
+		c.srv.recordRequest(r.prop != nil, took, len(reply))
 		if r.counted {
 			<-c.srv.outstanding
 		}
@@ -659,6 +664,7 @@ func (c *conn) queueLocked(frame []byte) bool {
 		return false
 	}
 	c.out = append(c.out, frame...)
+	c.srv.obs.metrics.ResponseBytes.Add(int64(len(frame)))
 	return true
 }
 

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/zkraft/zkraft/ensemble/fourletter"
@@ -59,6 +58,10 @@ func (f flwSource) Server() fourletter.Server {
 		Sent:        s.stats.sent.Load(),
 		Connections: int64(len(f.clients())),
 		Outstanding: int64(len(s.outstanding)),
+	}
+	if out.Mode == "leader" {
+		p := &s.obs.proposalSizes
+		out.ProposalSizes = &[3]int64{p.last.Load(), p.lo.Load(), p.hi.Load()}
 	}
 	s.fsm.read(func(t *datatree.Tree) {
 		out.Zxid = int64(t.LastZxid())
@@ -115,25 +118,34 @@ func (f flwSource) Connections() []fourletter.Conn {
 	return out
 }
 
-func (f flwSource) Monitor() fourletter.Monitor {
+func (f flwSource) Monitor() fourletter.Monitor { return f.monitor(true) }
+
+// monitor gathers mntr's values; withMetrics adds ZooKeeper's counters and summaries
+// and zkraft's Raft lines (Extra).
+func (f flwSource) monitor(withMetrics bool) fourletter.Monitor {
 	s := f.s
 	m := fourletter.Monitor{
 		WatchCount:              int64(s.watches.Stats().WatchCount),
 		Uptime:                  time.Since(s.started),
-		LastClientResponseSize:  -1,
-		MinClientResponseSize:   -1,
-		MaxClientResponseSize:   -1,
+		LastClientResponseSize:  s.stats.resp.last.Load(),
+		MinClientResponseSize:   s.stats.resp.lo.Load(),
+		MaxClientResponseSize:   s.stats.resp.hi.Load(),
 		MaxFileDescriptorCount:  maxFDs(),
 		OpenFileDescriptorCount: openFDs(),
 		AuthFailedCount:         s.stats.authFailed.Load(),
 	}
 	var synced int64
 	m.PeerState, m.QuorumSize, m.Learners, synced, m.SyncedObservers = s.quorumStats()
-	if !s.standalone() {
-		// The Raft term is what ZooKeeper operators know as the epoch.
-		m.Extra = append(m.Extra,
-			fourletter.KV{Key: "raft_term", Value: strconv.FormatUint(s.raft.CurrentTerm(), 10)},
-			fourletter.KV{Key: "raft_applied_index", Value: strconv.FormatUint(s.raft.AppliedIndex(), 10)})
+	if withMetrics {
+		for _, v := range s.obs.metrics.Dump() {
+			m.Extra = append(m.Extra, fourletter.Field{Key: v.Key, Value: v.Value})
+		}
+		if !s.standalone() {
+			// The Raft term is what ZooKeeper operators know as the epoch.
+			m.Extra = append(m.Extra,
+				fourletter.Field{Key: "raft_term", Value: int64(s.raft.CurrentTerm())},
+				fourletter.Field{Key: "raft_applied_index", Value: int64(s.raft.AppliedIndex())})
+		}
 	}
 	if s.mode() == "leader" {
 		m.SyncedFollowers = synced
@@ -222,6 +234,9 @@ func (f flwSource) ResetServerStats() {
 	f.s.stats.received.Store(0)
 	f.s.stats.sent.Store(0)
 	f.s.stats.lat.reset()
+	f.s.stats.resp.reset()
+	f.s.obs.proposalSizes.reset()
+	f.s.obs.metrics.Reset()
 }
 
 func (f flwSource) ResetConnStats() {

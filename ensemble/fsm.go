@@ -5,11 +5,13 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/raft"
 
 	"github.com/zkraft/zkraft/ensemble/watch"
 	"github.com/zkraft/zkraft/storage/datatree"
+	"github.com/zkraft/zkraft/zkproto"
 )
 
 // fsm is the Raft state machine: the data tree behind one lock, plus the watch table
@@ -39,6 +41,11 @@ type fsm struct {
 	// restored is called after a snapshot replaced the tree (a member that fell far
 	// behind is sent the leader's snapshot).
 	restored func()
+	// fired is told how many watchers each event fired; snapshotTook and
+	// restoreTook how long writing and restoring a snapshot took (metrics).
+	fired        func(typ zkproto.EventType, n int)
+	snapshotTook func(d time.Duration, zxid zkproto.Zxid)
+	restoreTook  func(time.Duration)
 
 	// An entry this member cannot decode (written by a newer zkraft, or damaged) halts
 	// it: members that can decode it apply it, so skipping it would diverge silently.
@@ -122,7 +129,9 @@ func (f *fsm) Apply(l *raft.Log) any {
 	f.zxid.Store(int64(f.tree.LastZxid()))
 	f.index.Store(l.Index)
 	for _, ev := range res.Events {
-		f.watches.Trigger(ev.Path, ev.Type, ev.ACL)
+		if n := f.watches.Trigger(ev.Path, ev.Type, ev.ACL); n > 0 && f.fired != nil {
+			f.fired(ev.Type, n)
+		}
 	}
 	w := f.take(o)
 	if w != nil {
@@ -241,11 +250,14 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.Lock()
 	s := f.tree.Snapshot()
 	f.mu.Unlock()
-	return &fsmSnapshot{s: s}, nil
+	return &fsmSnapshot{s: s, took: f.snapshotTook}, nil
 }
 
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	if f.restoreTook != nil {
+		defer func(start time.Time) { f.restoreTook(time.Since(start)) }(time.Now())
+	}
 	t, err := datatree.Restore(rc)
 	if err != nil {
 		return fmt.Errorf("restore snapshot: %w", err)
@@ -273,9 +285,15 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	return nil
 }
 
-type fsmSnapshot struct{ s *datatree.Snapshot }
+type fsmSnapshot struct {
+	s    *datatree.Snapshot
+	took func(time.Duration, zkproto.Zxid) // the write's duration (snapshottime)
+}
 
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if s.took != nil {
+		defer func(start time.Time) { s.took(time.Since(start), s.s.Zxid()) }(time.Now())
+	}
 	if _, err := s.s.WriteTo(sink); err != nil {
 		sink.Cancel()
 		return fmt.Errorf("write snapshot: %w", err)

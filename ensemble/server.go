@@ -87,6 +87,7 @@ type Server struct {
 	// peerConns are followers' forwarding connections to this node.
 	peerConns map[net.Conn]struct{}
 	stats     serverStats
+	obs       observability
 }
 
 // Start opens storage, starts Raft and binds the client port. It returns without
@@ -127,6 +128,7 @@ func Start(cfg Config) (*Server, error) {
 	s.fsm.halt = s.fail
 	s.fsm.digested = s.onDigest
 	s.fsm.mismatch = s.onDigestMismatch
+	s.initObservability()
 	s.fsm.skipped = func(err error) {
 		s.log.Error("skipped a Raft log entry this member cannot decode (zkraft.ignoreUndecodableEntries=true): its state may differ from the other members' from here on", "err", err)
 	}
@@ -147,6 +149,10 @@ func Start(cfg Config) (*Server, error) {
 		}
 	}
 	s.ln = ln
+	if err := s.startHTTP(); err != nil {
+		s.teardown()
+		return nil, err
+	}
 	s.goAttach(s.runLeadership)
 	s.goAttach(s.watchStorage)
 	s.goAttach(s.proposeDigests)
@@ -239,14 +245,19 @@ func (s *Server) startRaft() error {
 		s.hadState.Store(true)
 	}
 	s.stores.RaftStarting()
-	r, err := raft.NewRaft(rc, configFSM{s.fsm, s}, s.stores.Log, s.stores.Stable, s.stores.Snapshot, trans)
+	initStart := time.Now()
+	r, err := raft.NewRaft(rc, configFSM{s.fsm, s}, timedLogStore{s.stores.Log, s}, s.stores.Stable, s.stores.Snapshot, trans)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
+	s.obs.metrics.DBInitTime.Observe(time.Since(initStart).Microseconds())
 	s.raft = r
 	s.stores.RaftStarted()
 	close(s.raftUp)
 	r.RegisterObserver(raft.NewObserver(nil, false, s.health.observe))
+	if !s.standalone() {
+		r.RegisterObserver(raft.NewObserver(nil, false, s.observeLeader))
+	}
 	return nil
 }
 
@@ -419,6 +430,9 @@ func (s *Server) markReady() {
 		return
 	}
 	close(s.ready)
+	if !s.standalone() && !s.leader.Load() {
+		s.obs.metrics.FollowerSyncTime.Observe(time.Since(s.started).Microseconds())
+	}
 	s.goAttach(s.recordIncarnation)
 	s.goAttach(s.acceptLoop)
 	s.goAttach(s.expireLoop)
@@ -535,6 +549,11 @@ func (s *Server) teardown() {
 	} else if s.cfg.ClientListener != nil {
 		s.cfg.ClientListener.Close() // Start failed before taking it over
 	}
+	for _, ln := range []net.Listener{s.cfg.MetricsListener, s.cfg.AdminListener} {
+		if ln != nil {
+			ln.Close() // closed by their HTTP server too, if it started; twice is harmless
+		}
+	}
 	if s.peerLn == nil && s.cfg.PeerListener != nil {
 		s.cfg.PeerListener.Close()
 	}
@@ -578,6 +597,7 @@ func (s *Server) teardown() {
 // server has stopped. It returns at once (it may run on a goroutine Close waits for).
 func (s *Server) fail(err error) {
 	s.setErr(fmt.Errorf("member %d stopped: %w", s.cfg.ServerID, err))
+	s.obs.metrics.UnrecoverableErrors.Inc()
 	s.log.Error("stopping", "err", err)
 	go func() { // ends when the server has stopped
 		<-s.startDone
@@ -641,6 +661,7 @@ func (s *Server) proposeAsync(txn *datatree.Txn) proposal {
 	entry := encodeTxn(origin{Instance: s.instance, Seq: seq}, txn)
 	if s.raft.State() == raft.Leader {
 		stampTime(entry, time.Now().UnixMilli())
+		s.recordProposal(entry)
 		p.future = s.raft.Apply(entry, 0)
 	} else {
 		p.forward, p.err = s.forwarder.send(fwdTxn, entry)
@@ -706,6 +727,7 @@ func (r *applyResult) get() (*datatree.Result, error) {
 
 // onApplied keeps node-local session state in step with the replicated table.
 func (s *Server) onApplied(txn *datatree.Txn, res *datatree.Result) {
+	s.recordApplied()
 	if res.Err != zkproto.ErrOK {
 		return
 	}

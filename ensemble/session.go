@@ -123,6 +123,7 @@ func (s *Server) expireLoop() {
 		}
 		for _, id := range s.sessions.expired(now) {
 			s.log.Info("expiring session", "session_id", sessionHex(id))
+			s.obs.metrics.StaleSessionsExpired.Inc()
 			closing[id] = true
 		}
 		for id := range closing {

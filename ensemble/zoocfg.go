@@ -31,6 +31,9 @@ func LoadZooConfig(path string, log *slog.Logger) (Config, error) {
 	if cfg.Auth.SASL != nil {
 		log.Info("SASL authentication: " + cfg.Auth.SASL.Describe())
 	}
+	if zc.MetricsProviderClassName != config.DefaultMetricsProviderClass && !zc.PrometheusEnabled() {
+		log.Warn("zoo.cfg: metricsProvider.className " + zc.MetricsProviderClassName + " is not supported; only " + config.PrometheusMetricsProviderClass + " is")
+	}
 	if zc.SecureClientPort != 0 {
 		log.Warn("zoo.cfg: secureClientPort is not supported yet; serving plaintext only")
 	}
@@ -60,6 +63,15 @@ func FromZooConfig(zc *config.Config) Config {
 	cfg.Auth.EnforceSchemes = zc.SASL.EnforceAuthSchemes
 	cfg.Auth.SuperUsers = zc.SASL.SuperUsers
 	cfg.Auth.AllowFailedSASL = zc.SASL.AllowFailedClients
+	cfg.EnforceQuota = zc.EnforceQuota
+	if zc.PrometheusEnabled() {
+		cfg.MetricsAddr = zc.MetricsAddr()
+		cfg.MetricsRuntime = zc.MetricsExportRuntime
+	}
+	if zc.AdminServerEnabled {
+		cfg.AdminAddr = zc.AdminAddr()
+		cfg.AdminCommandURL = zc.AdminCommandURL
+	}
 	if zc.SnapCount > 0 {
 		cfg.SnapshotThreshold = uint64(zc.SnapCount)
 	}

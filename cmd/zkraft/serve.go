@@ -22,6 +22,8 @@ func serveCmd() *cobra.Command {
 		clientAddr string
 		logLevel   string
 		peerListen string
+		metrics    string
+		adminAddr  string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -48,6 +50,15 @@ leadership over first); SIGUSR1 asks a leader to hand leadership over and keep s
 				}
 			} else {
 				cfg.DataDir = dataDir
+				// A development node (loopback, no zoo.cfg) answers every four-letter
+				// word, so that tools such as kazoo's server_version() work against it.
+				cfg.FourLetterWhitelist = []string{"*"}
+			}
+			if metrics != "" {
+				cfg.MetricsAddr = metrics
+			}
+			if adminAddr != "" {
+				cfg.AdminAddr = adminAddr
 			}
 			if cmd.Flags().Changed("data-dir") {
 				cfg.DataDir = dataDir
@@ -70,6 +81,8 @@ leadership over first); SIGUSR1 asks a leader to hand leadership over and keep s
 	cmd.Flags().StringVar(&dataDir, "data-dir", "zkraft-data", "where the node keeps its Raft log and snapshots")
 	cmd.Flags().StringVar(&clientAddr, "client-addr", "127.0.0.1:2181", "client listen address")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&metrics, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (zoo.cfg: metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider, metricsProvider.httpPort)")
+	cmd.Flags().StringVar(&adminAddr, "admin-addr", "", "serve the AdminServer (/commands/<name>, /ready, /health) at ADDR (zoo.cfg: admin.enableServer=true, admin.serverPort)")
 	cmd.Flags().StringVar(&peerListen, "peer-listen", "", "listen for the other members here instead of at this member's server line address, which stays the address they dial (a proxy or NAT in between)")
 	return cmd
 }

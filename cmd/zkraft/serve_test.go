@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,5 +137,52 @@ func TestServeDevelopmentNodeStartsFast(t *testing.T) {
 			t.Fatalf("no ready log line:\n%s", p.Output())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestServeDevelopmentNodeAnswersEveryWord: a development node (no zoo.cfg, loopback)
+// answers every four-letter word, so kazoo's server_version() (envi) works; its
+// --metrics-addr and --admin-addr serve Prometheus and the AdminServer.
+func TestServeDevelopmentNodeAnswersEveryWord(t *testing.T) {
+	ports := testkit.FreePorts(t, 3)
+	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	metricsAddr, adminAddr := fmt.Sprintf("127.0.0.1:%d", ports[1]), fmt.Sprintf("127.0.0.1:%d", ports[2])
+	p := startServe(t, "--data-dir", t.TempDir(), "--client-addr", addr, "--metrics-addr", metricsAddr, "--admin-addr", adminAddr)
+	waitServing(t, p, addr)
+	for word, want := range map[string]string{
+		"ruok": "imok", "stat": "Mode: standalone", "mntr": "zk_server_state\tstandalone", "envi": "zookeeper.version=3.8.0",
+		"conf": "tickTime=", "cons": "", "wchs": "Total watches:0", "dirs": "datadir_size", "isro": "rw", "srst": "Server stats reset.",
+	} {
+		out, err := fourLetter(addr, word)
+		if err != nil || !strings.Contains(out, want) || strings.Contains(out, "not in the whitelist") {
+			t.Errorf("%s: %q (%v), want it to contain %q", word, out, err, want)
+		}
+	}
+	script := fmt.Sprintf(`from kazoo.client import KazooClient
+c = KazooClient(hosts=%q); c.start(timeout=10)
+print(c.server_version()); c.stop()`, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.Command(testkit.Python, "-c", script)
+	cmd.Env = testkit.PythonEnv()
+	out, err := testkit.CombinedOutput(ctx, cmd)
+	if err != nil || !strings.Contains(out, "(3, 8, 0)") {
+		t.Errorf("kazoo server_version(): %v\n%s", err, out)
+	}
+	for url, want := range map[string]string{
+		"http://" + metricsAddr + "/metrics":        "\nznode_count ",
+		"http://" + adminAddr + "/commands/monitor": `"server_state" : "standalone"`,
+		"http://" + adminAddr + "/ready":            "ok",
+	} {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Errorf("GET %s: %v", url, err)
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), want) {
+			t.Errorf("GET %s: %d, want %q in:\n%.2000s", url, resp.StatusCode, want, b)
+		}
 	}
 }

@@ -26,6 +26,10 @@ const (
 	DefaultAdminServerPort         = 8080
 	DefaultClientPortListenBacklog = -1
 	DefaultMetricsProviderClass    = "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider"
+	// PrometheusMetricsProviderClass is the metricsProvider.className that turns on
+	// the Prometheus endpoint.
+	PrometheusMetricsProviderClass = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
+	DefaultMetricsHTTPPort         = 7000
 )
 
 // UnsetServerID is MyID before a myid file has been read.
@@ -78,8 +82,19 @@ type Config struct {
 	AdminServerAddress string // admin.serverAddress, default 0.0.0.0
 	AdminServerPort    int    // admin.serverPort
 
+	AdminCommandURL string // admin.commandURL, default /commands
+
+	// EnforceQuota is enforceQuota (zookeeper.enforceQuota): refuse writes past a
+	// hard quota with QUOTAEXCEEDED instead of only logging them.
+	EnforceQuota bool
+
 	MetricsProviderClassName string            // metricsProvider.className
-	MetricsProvider          map[string]string // other metricsProvider.* keys, prefix removed (httpPort, ...)
+	MetricsProvider          map[string]string // every metricsProvider.* key but className, prefix removed (httpPort, ...)
+	// PrometheusMetricsProvider's settings: metricsProvider.httpHost (default
+	// 0.0.0.0), httpPort (default 7000), exportJvmInfo (default true).
+	MetricsHTTPHost      string
+	MetricsHTTPPort      int
+	MetricsExportRuntime bool
 
 	SASL SASL // client authentication by SASL and its enforcement (sasl.go)
 
@@ -190,6 +205,10 @@ func Default() *Config {
 		AdminServerAddress:       "0.0.0.0",
 		AdminServerPort:          DefaultAdminServerPort,
 		MetricsProviderClassName: DefaultMetricsProviderClass,
+		MetricsHTTPHost:          "0.0.0.0",
+		MetricsHTTPPort:          DefaultMetricsHTTPPort,
+		MetricsExportRuntime:     true,
+		AdminCommandURL:          "/commands",
 		MetricsProvider:          map[string]string{},
 		MyID:                     UnsetServerID,
 	}
@@ -220,6 +239,17 @@ func (c *Config) ClientAddr() string {
 // AdminAddr is AdminServerAddress:AdminServerPort.
 func (c *Config) AdminAddr() string {
 	return net.JoinHostPort(strings.Trim(c.AdminServerAddress, "[]"), strconv.Itoa(c.AdminServerPort))
+}
+
+// PrometheusEnabled reports whether metricsProvider.className asks for the
+// Prometheus endpoint.
+func (c *Config) PrometheusEnabled() bool {
+	return c.MetricsProviderClassName == PrometheusMetricsProviderClass
+}
+
+// MetricsAddr is MetricsHTTPHost:MetricsHTTPPort.
+func (c *Config) MetricsAddr() string {
+	return net.JoinHostPort(strings.Trim(c.MetricsHTTPHost, "[]"), strconv.Itoa(c.MetricsHTTPPort))
 }
 
 // Distributed reports whether the servers form an ensemble (QuorumPeerConfig.isDistributed):
@@ -386,6 +416,8 @@ var keyAliases = map[string]string{
 	"zookeeper.reconfigEnabled":                          "reconfigEnabled",
 	"zookeeper.standaloneEnabled":                        "standaloneEnabled",
 	"zookeeper.snapCount":                                "snapCount",
+	"zookeeper.enforceQuota":                             "enforceQuota",
+	"zookeeper.admin.commandURL":                         "admin.commandURL",
 }
 
 // ignoredKeys are ZooKeeper settings zkraft reads but does not act on.
@@ -406,7 +438,6 @@ var ignoredKeys = map[string]string{
 	"forceSync":                       "every write is fsynced",
 	"multiAddress.enabled":            "multiple addresses are not supported",
 	"quorum.cnxn.threads.size":        "not used",
-	"admin.commandURL":                "not configurable",
 	"admin.idleTimeout":               "not configurable",
 	"secureClientPortAddress":         "TLS is not supported",
 	"quorum.auth.enableSasl":          "SASL between members is not supported",
@@ -521,8 +552,24 @@ func (p *parser) set(pr property) error {
 		c.AdminServerPort, err = p.port(line, key, val, true)
 	case key == "admin.serverAddress":
 		c.AdminServerAddress, err = p.host(line, key, val)
+	case key == "admin.commandURL":
+		if !strings.HasPrefix(val, "/") {
+			err = p.errAt(line, key, "%q does not start with /", val)
+		}
+		c.AdminCommandURL = val
+	case key == "enforceQuota":
+		c.EnforceQuota, err = p.boolean(line, key, val)
 	case key == "metricsProvider.className":
 		c.MetricsProviderClassName = val
+	case key == "metricsProvider.httpPort":
+		c.MetricsHTTPPort, err = p.port(line, key, val, true)
+		c.MetricsProvider["httpPort"] = val
+	case key == "metricsProvider.httpHost":
+		c.MetricsHTTPHost, err = p.host(line, key, val)
+		c.MetricsProvider["httpHost"] = val
+	case key == "metricsProvider.exportJvmInfo":
+		c.MetricsExportRuntime, err = p.boolean(line, key, val)
+		c.MetricsProvider["exportJvmInfo"] = val
 	case strings.HasPrefix(key, "metricsProvider."):
 		c.MetricsProvider[strings.TrimPrefix(key, "metricsProvider.")] = val
 	case strings.HasPrefix(key, "server."):

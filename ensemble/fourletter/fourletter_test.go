@@ -98,7 +98,7 @@ func TestMntr(t *testing.T) {
 	s.Mode = "leader"
 	s.ProposalSizes = &[3]int64{10, 5, 20}
 	m.PeerState, m.QuorumSize, m.Learners, m.SyncedFollowers, m.PendingSyncs = "leading - broadcast", 3, 2, 2, 0
-	m.Extra = []KV{{"commit_count", "7"}}
+	m.Extra = []Field{{"commit_count", int64(7)}}
 	got := string(Mntr(s, m))
 	for _, line := range []string{"zk_server_state\tleader\nzk_peer_state\tleading - broadcast\n", "zk_quorum_size\t3\n", "zk_learners\t2\n", "zk_synced_followers\t2\n", "zk_pending_syncs\t0\n",
 		"zk_last_proposal_size\t10\nzk_max_proposal_size\t20\nzk_min_proposal_size\t5\n", "zk_commit_count\t7\n"} {

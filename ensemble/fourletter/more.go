@@ -37,28 +37,43 @@ type Monitor struct {
 	SyncedObservers          int64
 	PendingSyncs             int64
 	LeaderUptime             time.Duration
-	// Extra lines appended as zk_<key>\t<value>, for counters the server keeps.
-	Extra []KV
+	// Extra fields appended as zk_<key>\t<value>: the counters and summaries the
+	// server keeps.
+	Extra []Field
 }
 
 // KV is one key/value line.
 type KV struct{ Key, Value string }
 
-// Mntr is the mntr reply: "zk_<key>\t<value>" lines. version, server_state and
-// peer_state come first as in 3.8; the gauges follow in the order 3.8.0 printed
-// them on the reference server, then the leader's, then Extra.
+// Field is one mntr key and its value (int64, float64, string or bool), as
+// MonitorFields lists them for mntr and the AdminServer's monitor command.
+type Field struct {
+	Key   string
+	Value any
+}
+
+// Mntr is the mntr reply: "zk_<key>\t<value>" lines (MonitorFields).
 func Mntr(s Server, m Monitor) []byte {
 	var b bytes.Buffer
-	kv := func(k string, v any) {
+	for _, f := range MonitorFields(s, m) {
 		var vs string
-		switch v := v.(type) {
+		switch v := f.Value.(type) {
 		case float64:
 			vs = javaDouble(v)
 		default:
 			vs = fmt.Sprint(v)
 		}
-		b.WriteString("zk_" + k + "\t" + vs + "\n")
+		b.WriteString("zk_" + f.Key + "\t" + vs + "\n")
 	}
+	return b.Bytes()
+}
+
+// MonitorFields lists what mntr prints. version, server_state and peer_state come
+// first as in 3.8; the gauges follow in the order 3.8.0 printed them on the
+// reference server, then the leader's, then Extra (the counters and summaries).
+func MonitorFields(s Server, m Monitor) []Field {
+	out := make([]Field, 0, 40+len(m.Extra))
+	kv := func(k string, v any) { out = append(out, Field{k, v}) }
 	kv("version", version(s))
 	kv("server_state", s.Mode)
 	quorum := s.Mode != "standalone"
@@ -71,7 +86,7 @@ func Mntr(s Server, m Monitor) []byte {
 	kv("outstanding_requests", s.Outstanding)
 	kv("znode_count", s.NodeCount)
 	kv("global_sessions", m.GlobalSessions)
-	kv("non_mtls_remote_conn_count", 0)
+	kv("non_mtls_remote_conn_count", int64(0))
 	kv("last_client_response_size", m.LastClientResponseSize)
 	kv("packets_sent", s.Sent)
 	kv("packets_received", s.Received)
@@ -90,9 +105,9 @@ func Mntr(s Server, m Monitor) []byte {
 	kv("local_sessions", m.LocalSessions)
 	kv("uptime", m.Uptime.Milliseconds())
 	kv("max_latency", s.MaxLatency)
-	kv("outstanding_tls_handshake", 0)
+	kv("outstanding_tls_handshake", int64(0))
 	kv("min_client_response_size", m.MinClientResponseSize)
-	kv("non_mtls_local_conn_count", 0)
+	kv("non_mtls_local_conn_count", int64(0))
 	if quorum {
 		kv("quorum_size", m.QuorumSize)
 	}
@@ -109,10 +124,7 @@ func Mntr(s Server, m Monitor) []byte {
 			kv("min_proposal_size", p[1])
 		}
 	}
-	for _, e := range m.Extra {
-		kv(e.Key, e.Value)
-	}
-	return b.Bytes()
+	return append(out, m.Extra...)
 }
 
 // Conf is what conf prints (ZooKeeperServer.dumpConf, and QuorumZooKeeperServer's

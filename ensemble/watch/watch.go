@@ -226,8 +226,8 @@ func (m *Manager) Add(w Watcher, path string, k Kind) {
 // The server calls Trigger(parent, NodeChildrenChanged) itself after a create or delete.
 // Each watcher gets at most one event per call, with State SyncConnected and Path path.
 // One-shot watches that fire are removed, delivered or not; persistent ones stay.
-// Other event types are ignored.
-func (m *Manager) Trigger(path string, typ zkproto.EventType, acl []zkproto.ACL) {
+// Other event types are ignored. It returns how many watchers the event fired.
+func (m *Manager) Trigger(path string, typ zkproto.EventType, acl []zkproto.ACL) (fired int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if worldReadable(acl) {
@@ -243,11 +243,13 @@ func (m *Manager) Trigger(path string, typ zkproto.EventType, acl []zkproto.ACL)
 	case zkproto.EventNodeChildrenChanged:
 		m.trigger(&m.child, ev, acl)
 	default:
-		return
+		return 0
 	}
-	if len(m.fired) > 0 {
+	fired = len(m.fired)
+	if fired > 0 {
 		clear(m.fired)
 	}
+	return fired
 }
 
 // worldReadable reports whether anyone may READ a znode with acl: an empty ACL
