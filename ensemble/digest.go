@@ -118,6 +118,7 @@ func (s *Server) onDigest(rec digestRecord) {
 
 // onDigestMismatch reports that this member's tree differs from the leader's.
 func (s *Server) onDigestMismatch(ours, leaders digestRecord) {
+	s.obs.metrics.DigestMismatches.Inc()
 	s.log.Error("this member's tree differs from the leader's: both applied the same log up to this index, so one of them applied an entry differently or skipped one; "+
 		"compare the members' trees (zkraft compat or a digest of each) and remove the member that is wrong (reconfig -remove), empty its data directory and add it back",
 		"raft_index", ours.index, "zxid", ours.zxid, "digest", fmt.Sprintf("%016x", ours.digest),

@@ -133,7 +133,7 @@ type Server struct {
 	StaleSessionsExpired, LookingCount                      *Counter
 	UnrecoverableErrors, SessionlessConnectionsExpired      *Counter
 	LargeRequestsRejected, SnapCount, UnsuccessfulHandshake *Counter
-	QuotaExceeded                                           *Counter
+	QuotaExceeded, DigestMismatches                         *Counter
 
 	// Summaries zkraft feeds (milliseconds, or counts).
 	FsyncTime, SnapshotTime, DBInitTime, ElectionTime        *Summary
@@ -193,6 +193,7 @@ func New() *Server {
 	m.StaleSessionsExpired, m.LookingCount = c("stale_sessions_expired"), c("looking_count")
 	m.UnrecoverableErrors, m.SessionlessConnectionsExpired = c("unrecoverable_error_count"), c("sessionless_connections_expired")
 	m.LargeRequestsRejected, m.SnapCount, m.UnsuccessfulHandshake = c("large_requests_rejected"), c("snap_count"), c("unsuccessful_handshake")
+	m.DigestMismatches = c("digest_mismatches_count")
 	m.QuotaExceeded = &Counter{} // zkraft's own (Prometheus zkraft_quota_exceeded_total)
 
 	s := func(n string, scale int64) *Summary { m.summaries[n].Scale = scale; return m.summaries[n] }
