@@ -17,11 +17,17 @@ const (
 // entryVersion is written after the type so a body layout can evolve. Version 2
 // appends the client write stream (datatree.Txn.Stream, StreamSeq) to a version 1
 // body; it is written only for a client's writes, so that a member that would not
-// check the stream stops at it instead of diverging.
+// check the stream stops at it instead of diverging. Version 3 appends the stream
+// (0 for none) and a flags byte (flagEnforceQuota); it is written only for a txn
+// that enforces quotas, so that a member that would not enforce them stops at it.
 const (
 	entryVersion       = 1
 	entryVersionStream = 2
+	entryVersionFlags  = 3
 )
+
+// Flags of a version 3 entry.
+const flagEnforceQuota byte = 1
 
 // origin names the server instance that proposed an entry and its sequence number
 // there, so that the proposer's own FSM can hand the result to the waiting client
@@ -45,7 +51,10 @@ func stampTime(entry []byte, ms int64) {
 func encodeTxn(o origin, t *datatree.Txn) []byte {
 	e := zkproto.Encoder{Buf: make([]byte, 0, 64)}
 	version := byte(entryVersion)
-	if t.Stream != 0 {
+	switch {
+	case t.EnforceQuota:
+		version = entryVersionFlags
+	case t.Stream != 0:
 		version = entryVersionStream
 	}
 	e.Buf = append(e.Buf, entryTxn, version, byte(t.Kind))
@@ -72,9 +81,12 @@ func encodeTxn(o origin, t *datatree.Txn) []byte {
 		e.String(t.Incarnation)
 	case datatree.TxnCloseSession:
 	}
-	if t.Stream != 0 {
+	if version >= entryVersionStream {
 		e.Long(int64(t.Stream))
 		e.Long(int64(t.StreamSeq))
+	}
+	if version == entryVersionFlags {
+		e.Buf = append(e.Buf, flagEnforceQuota)
 	}
 	return e.Buf
 }
@@ -85,7 +97,7 @@ func decodeTxn(b []byte) (origin, *datatree.Txn, error) {
 	if len(b) < entryTimeOffset+8 {
 		return o, nil, fmt.Errorf("log entry of %d bytes is too short", len(b))
 	}
-	if b[0] != entryTxn || (b[1] != entryVersion && b[1] != entryVersionStream) {
+	if b[0] != entryTxn || b[1] < entryVersion || b[1] > entryVersionFlags {
 		return o, nil, fmt.Errorf("log entry type %d version %d is unknown to this zkraft version", b[0], b[1])
 	}
 	t := &datatree.Txn{Kind: datatree.TxnKind(b[2])}
@@ -122,12 +134,15 @@ func decodeTxn(b []byte) (origin, *datatree.Txn, error) {
 	default:
 		return o, nil, fmt.Errorf("log entry: unknown txn kind %d", t.Kind)
 	}
-	if b[1] == entryVersionStream {
+	if b[1] >= entryVersionStream {
 		t.Stream = uint64(d.Long())
 		t.StreamSeq = uint64(d.Long())
-		if t.Stream == 0 && d.Err() == nil {
+		if t.Stream == 0 && b[1] == entryVersionStream && d.Err() == nil {
 			return o, nil, fmt.Errorf("log entry: version %d without a stream", b[1])
 		}
+	}
+	if b[1] == entryVersionFlags {
+		t.EnforceQuota = d.Bool() // flagEnforceQuota, the only flag
 	}
 	if err := d.Err(); err != nil {
 		return o, nil, fmt.Errorf("log entry: %w", err)

@@ -54,3 +54,29 @@ func FuzzEntryRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// TestEntryFlags: a txn that enforces quotas travels as a version 3 entry, with or
+// without a stream, and the leader's leaderFlags turns a follower's entry into one
+// keeping its time and stream.
+func TestEntryFlags(t *testing.T) {
+	req := &zkproto.CreateRequest{Path: "/a"}
+	for _, stream := range []uint64{0, 5} {
+		txn := &datatree.Txn{Kind: datatree.TxnRequest, Session: 7, Time: 9, Server: 1, Op: zkproto.OpCreate, Request: req, Stream: stream, StreamSeq: stream * 2}
+		plain := encodeTxn(origin{1, 2}, txn)
+		if plain[1] == entryVersionFlags {
+			t.Fatalf("stream %d: version 3 without the flag", stream)
+		}
+		s := &Server{cfg: Config{EnforceQuota: true}}
+		flagged := s.leaderFlags(plain)
+		if flagged[1] != entryVersionFlags {
+			t.Fatalf("stream %d: leaderFlags wrote version %d", stream, flagged[1])
+		}
+		o, got, err := decodeTxn(flagged)
+		if err != nil || !got.EnforceQuota || got.Stream != stream || got.StreamSeq != stream*2 || got.Time != 9 || o != (origin{1, 2}) {
+			t.Fatalf("stream %d: decoded %+v %+v, %v", stream, o, got, err)
+		}
+		if off := (&Server{}).leaderFlags(plain); !bytes.Equal(off, plain) {
+			t.Errorf("stream %d: leaderFlags changed an entry without enforceQuota", stream)
+		}
+	}
+}

@@ -245,6 +245,7 @@ func (s *Server) serveForward(nc net.Conn) {
 				return
 			}
 			stampTime(body, time.Now().UnixMilli())
+			body = s.leaderFlags(body)
 			s.recordProposal(body)
 			f := s.raft.Apply(body, 0)
 			queue <- inflight{seq, func() (uint64, error) {

@@ -17,6 +17,7 @@ import (
 	"github.com/zkraft/zkraft/ensemble/admin"
 	"github.com/zkraft/zkraft/ensemble/fourletter"
 	"github.com/zkraft/zkraft/ensemble/metrics"
+	"github.com/zkraft/zkraft/storage/datatree"
 	"github.com/zkraft/zkraft/zkproto"
 )
 
@@ -315,4 +316,35 @@ func (s *Server) metricSamples() []metrics.Sample {
 		metrics.Sample{Name: "zkraft_storage_snapshot_bytes", Help: "Size of the snapshot files in the data directory.", Value: float64(d)},
 		metrics.Sample{Name: "zkraft_storage_log_bytes", Help: "Size of the Raft log (raft.db).", Value: float64(l)})
 	return out
+}
+
+// leaderFlags adds to a client's write what the leader decides for it, as it stamps
+// the time: with enforceQuota, that quotas are enforced (entry version 3). Every
+// member then applies the same decision, whatever its own configuration.
+func (s *Server) leaderFlags(entry []byte) []byte {
+	if !s.cfg.EnforceQuota {
+		return entry
+	}
+	o, txn, err := decodeTxn(entry)
+	if err != nil || txn.Kind != datatree.TxnRequest || txn.EnforceQuota {
+		return entry
+	}
+	txn.EnforceQuota = true
+	out := encodeTxn(o, txn)
+	stampTime(out, txn.Time)
+	return out
+}
+
+// noteQuota logs the quota limits a write passed, as ZooKeeper's checkQuota does
+// (rate-limited), on the leader only: every member applies the write.
+func (s *Server) noteQuota(res *datatree.Result) {
+	if len(res.QuotaExceeded) == 0 || !s.leader.Load() {
+		return
+	}
+	for _, q := range res.QuotaExceeded {
+		s.obs.metrics.QuotaExceeded.Inc()
+		if ok, n := s.quiet.allow("quota "+q.Path, time.Now()); ok {
+			s.log.Warn(q.String(), "path", q.Path, "refused", q.Hard && res.Err == zkproto.ErrQuotaExceeded, "repeats", n)
+		}
+	}
 }

@@ -661,6 +661,7 @@ func (s *Server) proposeAsync(txn *datatree.Txn) proposal {
 	entry := encodeTxn(origin{Instance: s.instance, Seq: seq}, txn)
 	if s.raft.State() == raft.Leader {
 		stampTime(entry, time.Now().UnixMilli())
+		entry = s.leaderFlags(entry)
 		s.recordProposal(entry)
 		p.future = s.raft.Apply(entry, 0)
 	} else {
@@ -728,6 +729,7 @@ func (r *applyResult) get() (*datatree.Result, error) {
 // onApplied keeps node-local session state in step with the replicated table.
 func (s *Server) onApplied(txn *datatree.Txn, res *datatree.Result) {
 	s.recordApplied()
+	s.noteQuota(res)
 	if res.Err != zkproto.ErrOK {
 		return
 	}

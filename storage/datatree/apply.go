@@ -1,6 +1,7 @@
 package datatree
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/zkraft/zkraft/zkproto"
@@ -14,6 +15,15 @@ import (
 // error is the one ZooKeeper reports. Apply keeps the data and ACL slices of
 // txn.Request: the caller must not modify them afterwards.
 func (t *Tree) Apply(txn *Txn) Result {
+	res := t.apply(txn)
+	if len(t.quotaNotes) > 0 {
+		res.QuotaExceeded = slices.Clone(t.quotaNotes)
+		t.quotaNotes = t.quotaNotes[:0]
+	}
+	return res
+}
+
+func (t *Tree) apply(txn *Txn) Result {
 	zxid := t.zxid + 1
 	var (
 		resp zkproto.Record
@@ -289,6 +299,9 @@ func (t *Tree) create(txn *Txn, op zkproto.OpCode, path string, data []byte, acl
 	if parent.kind == kindEphemeral {
 		return nil, zkproto.ErrNoChildrenForEphemerals
 	}
+	if code := t.checkQuota(txn, path, 1, int64(len(data))); code != zkproto.ErrOK {
+		return nil, code
+	}
 
 	// Apply. The parent is written before the child is linked into it.
 	np := parent
@@ -308,13 +321,15 @@ func (t *Tree) create(txn *Txn, op zkproto.OpCode, path string, data []byte, acl
 		n.owner = ttl
 	}
 	t.insert(path, n)
+	stat := n.stat() // before the quota stats rewrite a stats node's data
+	t.quotaOnCreate(path, data)
 	*ev = append(*ev,
 		Event{Type: zkproto.EventNodeCreated, Path: path, ACL: acl},
 		Event{Type: zkproto.EventNodeChildrenChanged, Path: parentPath, ACL: np.acl})
 	if op == zkproto.OpCreate {
 		return &zkproto.CreateResponse{Path: path}, zkproto.ErrOK
 	}
-	return &zkproto.Create2Response{Path: path, Stat: n.stat()}, zkproto.ErrOK
+	return &zkproto.Create2Response{Path: path, Stat: stat}, zkproto.ErrOK
 }
 
 // seqSuffix is String.format("%010d", c) for an int32.
@@ -339,6 +354,9 @@ func seqSuffix(c int32) string {
 // parent's.
 func (t *Tree) deleteNode(path string, n node, zxid zkproto.Zxid, ev *[]Event) {
 	t.remove(path, n)
+	if q := t.maxQuotaPrefix(path); q != "" {
+		t.updateQuotaStat(q, -int64(len(n.data)), -1)
+	}
 	pp := zkproto.ParentPath(path)
 	var parentACL []zkproto.ACL
 	if p, ok := t.get(pp); ok {
@@ -418,6 +436,9 @@ func (t *Tree) setData(txn *Txn, r *zkproto.SetDataRequest, zxid zkproto.Zxid, e
 	if !CheckPerm(n.acl, zkproto.PermWrite, txn.Auth) {
 		return nil, zkproto.ErrNoAuth
 	}
+	if code := t.checkQuota(txn, r.Path, 0, int64(len(r.Data)-len(n.data))); code != zkproto.ErrOK {
+		return nil, code
+	}
 	v, ok := nextVersion(n.version, r.Version)
 	if !ok {
 		return nil, zkproto.ErrBadVersion
@@ -428,6 +449,9 @@ func (t *Tree) setData(txn *Txn, r *zkproto.SetDataRequest, zxid zkproto.Zxid, e
 	nn.mzxid = zxid
 	nn.mtime = txn.Time
 	t.set(r.Path, n, nn)
+	if q := t.maxQuotaPrefix(r.Path); q != "" {
+		t.updateQuotaStat(q, int64(len(r.Data)-len(n.data)), 0)
+	}
 	*ev = append(*ev, Event{Type: zkproto.EventNodeDataChanged, Path: r.Path, ACL: nn.acl})
 	return &zkproto.SetDataResponse{Stat: nn.stat()}, zkproto.ErrOK
 }
@@ -501,8 +525,12 @@ func (t *Tree) applyMulti(txn *Txn, zxid zkproto.Zxid) Result {
 	results := make([]zkproto.MultiResult, len(mr.Ops))
 	var ev []Event
 	t.logging = true
+	if len(t.quotas) > 0 {
+		t.preMulti = map[string][]byte{}
+	}
 	defer func() {
 		t.logging = false
+		t.preMulti = nil
 		clear(t.undo)
 		t.undo = t.undo[:0]
 	}()

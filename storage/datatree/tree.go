@@ -120,6 +120,15 @@ type Tree struct {
 	dataSize   int64
 	ephCount   int
 
+	// quotas are the quota'd paths: those with a /zookeeper/quota<path>/zookeeper_limits
+	// node (derived, kept by rawInsert and rawRemove).
+	quotas map[string]struct{}
+	// quotaNotes are the limits the transaction being applied passed (Result.QuotaExceeded).
+	quotaNotes []QuotaExceeded
+	// preMulti holds, during a multi, the stats nodes' data as it was before the
+	// multi, by path: quotas are checked against it (checkQuota).
+	preMulti map[string][]byte
+
 	// Undo log of the multi being applied (nil outside a multi).
 	undo    []undoRec
 	logging bool
@@ -240,6 +249,7 @@ func (t *Tree) rawInsert(path string, n node) {
 	}
 	t.count++
 	t.dataSize += nodeSize(path, &n)
+	t.indexQuota(path, true)
 	switch n.kind {
 	case kindEphemeral:
 		sid := zkproto.SessionID(n.owner)
@@ -276,6 +286,7 @@ func (t *Tree) rawRemove(path string, n node) {
 	}
 	t.count--
 	t.dataSize -= nodeSize(path, &n)
+	t.indexQuota(path, false)
 	switch n.kind {
 	case kindEphemeral:
 		sid := zkproto.SessionID(n.owner)

@@ -56,6 +56,10 @@ type Txn struct {
 	Stream    uint64
 	StreamSeq uint64
 
+	// EnforceQuota refuses, with QUOTAEXCEEDED, a create or setData that would pass a
+	// hard quota (the leader's enforceQuota when it proposed the txn).
+	EnforceQuota bool
+
 	// Server is the id of the server that proposed the txn for its client: the owner
 	// of a created or renewed session, and checked against the owner of the session
 	// of a request (SESSIONMOVED). 0 for the server's own txns.
@@ -93,4 +97,7 @@ type Result struct {
 	// its stream is not in the log. Its connection must close: the client learns of
 	// the lost writes as a connection loss, as it would from ZooKeeper.
 	OutOfOrder bool
+	// QuotaExceeded lists the quota limits the transaction passed, or would have
+	// passed when it was refused with QUOTAEXCEEDED: ZooKeeper logs them.
+	QuotaExceeded []QuotaExceeded
 }
