@@ -15,7 +15,10 @@ import (
 // development node; change fields, then call Start.
 type Config struct {
 	// ClientAddr is the client port's listen address ("127.0.0.1:2181"; port 0 picks one).
+	// "" opens no plaintext port: TLS clients only, at SecureClientAddr.
 	ClientAddr string
+	// TLS holds the secure client port and the peer port's TLS (tls.go).
+	TLS TLSConfig
 	// DataDir holds the Raft log, stable state and snapshots. Empty keeps everything in
 	// memory: nothing survives Close.
 	DataDir string
@@ -152,8 +155,16 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ServerID == 0 {
 		c.ServerID = 1
 	}
-	if _, _, err := net.SplitHostPort(c.ClientAddr); err != nil {
-		return c, fmt.Errorf("client address %q: %w", c.ClientAddr, err)
+	if c.ClientAddr == "" && c.ClientListener == nil && c.TLS.SecureClientAddr == "" && c.TLS.SecureClientListener == nil {
+		return c, fmt.Errorf("no client address: set ClientAddr or TLS.SecureClientAddr")
+	}
+	if c.ClientAddr != "" {
+		if _, _, err := net.SplitHostPort(c.ClientAddr); err != nil {
+			return c, fmt.Errorf("client address %q: %w", c.ClientAddr, err)
+		}
+	}
+	if err := c.TLS.check(); err != nil {
+		return c, err
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -101,15 +101,24 @@ type request struct {
 	counted  bool   // holds a globalOutstandingLimit slot
 }
 
-// acceptLoop serves the client port; a listener that fails for good stops the server.
-func (s *Server) acceptLoop() {
-	err := serveAccept(s.ln, s.ctx.Done(), &s.quiet, s.log, "client port", func(nc net.Conn) {
+// acceptLoop serves a client port, the secure one when secure; a listener that
+// fails for good stops the server.
+func (s *Server) acceptLoop(ln net.Listener, secure bool) {
+	port := "client port"
+	if secure {
+		port = "secure client port"
+	}
+	err := serveAccept(ln, s.ctx.Done(), &s.quiet, s.log, port, func(nc net.Conn) {
+		if secure || s.cfg.TLS.ClientPortUnification {
+			s.goAttach(func() { s.serveClientTLS(nc, secure) })
+			return
+		}
 		if c := s.newConn(nc); c != nil {
 			s.goAttach(c.serve)
 		}
 	})
 	if err != nil {
-		s.fail(fmt.Errorf("the client port %s stopped accepting connections: %w; start the member again", s.ln.Addr(), err))
+		s.fail(fmt.Errorf("the %s %s stopped accepting connections: %w; start the member again", port, ln.Addr(), err))
 	}
 }
 

@@ -29,13 +29,16 @@ var ErrClosed = errors.New("ensemble: server closed")
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
-	ln      net.Listener
-	raft    *raft.Raft
-	raftUp  chan struct{} // closed once raft is set (the peer port accepts earlier)
-	stores  *raftstore.Stores
-	fsm     *fsm
-	watches *watch.Manager
-	started time.Time
+	ln      net.Listener // the plaintext client port, or the secure one when it is the only one
+	plainLn net.Listener // the plaintext client port; nil when TLS clients only
+	// secureLn is the secure client port (TLS.SecureClientAddr); nil when none.
+	secureLn net.Listener
+	raft     *raft.Raft
+	raftUp   chan struct{} // closed once raft is set (the peer port accepts earlier)
+	stores   *raftstore.Stores
+	fsm      *fsm
+	watches  *watch.Manager
+	started  time.Time
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -141,14 +144,10 @@ func Start(cfg Config) (*Server, error) {
 		s.teardown()
 		return nil, err
 	}
-	ln := cfg.ClientListener
-	if ln == nil {
-		if ln, err = net.Listen("tcp", cfg.ClientAddr); err != nil {
-			s.teardown()
-			return nil, fmt.Errorf("listen on client address %s: %w", cfg.ClientAddr, err)
-		}
+	if err := s.listenClients(); err != nil {
+		s.teardown()
+		return nil, err
 	}
-	s.ln = ln
 	if err := s.startHTTP(); err != nil {
 		s.teardown()
 		return nil, err
@@ -434,7 +433,12 @@ func (s *Server) markReady() {
 		s.obs.metrics.FollowerSyncTime.Observe(time.Since(s.started).Microseconds())
 	}
 	s.goAttach(s.recordIncarnation)
-	s.goAttach(s.acceptLoop)
+	if s.plainLn != nil {
+		s.goAttach(func() { s.acceptLoop(s.plainLn, false) })
+	}
+	if s.secureLn != nil {
+		s.goAttach(func() { s.acceptLoop(s.secureLn, true) })
+	}
 	s.goAttach(s.expireLoop)
 	s.goAttach(s.reapLoop)
 	s.log.Info("serving", "client_addr", s.ln.Addr().String(), "zxid", s.lastZxid(), "mode", s.mode())
@@ -544,8 +548,8 @@ func (s *Server) teardown() {
 	if s.cancel != nil {
 		s.cancel()
 	}
-	if s.ln != nil {
-		s.ln.Close()
+	if s.plainLn != nil {
+		s.plainLn.Close()
 	} else if s.cfg.ClientListener != nil {
 		s.cfg.ClientListener.Close() // Start failed before taking it over
 	}
@@ -553,6 +557,11 @@ func (s *Server) teardown() {
 		if ln != nil {
 			ln.Close() // closed by their HTTP server too, if it started; twice is harmless
 		}
+	}
+	if s.secureLn != nil {
+		s.secureLn.Close()
+	} else if s.cfg.TLS.SecureClientListener != nil {
+		s.cfg.TLS.SecureClientListener.Close()
 	}
 	if s.peerLn == nil && s.cfg.PeerListener != nil {
 		s.cfg.PeerListener.Close()

@@ -68,7 +68,7 @@ func (r *responseSizes) reset() { r.last.Store(-1); r.lo.Store(-1); r.hi.Store(-
 type serverStats struct {
 	received   atomic.Int64
 	sent       atomic.Int64
-	authFailed atomic.Int64 // failed or refused authentications (mntr auth_failed_count)
+	authFailed atomic.Int64 // failed or refused authentications, SASL or TLS (mntr auth_failed_count)
 	lat        latencyStats
 	resp       responseSizes
 }

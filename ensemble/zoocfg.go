@@ -1,6 +1,7 @@
 package ensemble
 
 import (
+	"fmt"
 	"log/slog"
 	"sort"
 
@@ -34,8 +35,8 @@ func LoadZooConfig(path string, log *slog.Logger) (Config, error) {
 	if zc.MetricsProviderClassName != config.DefaultMetricsProviderClass && !zc.PrometheusEnabled() {
 		log.Warn("zoo.cfg: metricsProvider.className " + zc.MetricsProviderClassName + " is not supported; only " + config.PrometheusMetricsProviderClass + " is")
 	}
-	if zc.SecureClientPort != 0 {
-		log.Warn("zoo.cfg: secureClientPort is not supported yet; serving plaintext only")
+	if err := applyTLS(&cfg, zc, log); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil
 }

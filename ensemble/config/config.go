@@ -46,8 +46,8 @@ type Config struct {
 
 	ClientPort              int    // clientPort (0 = pick a free port)
 	ClientPortAddress       string // clientPortAddress; "" = all interfaces
-	SecureClientPort        int    // secureClientPort; 0 = unset. Parsed, not supported (no TLS).
-	SecureClientPortAddress string // secureClientPortAddress
+	SecureClientPort        int    // secureClientPort; 0 = unset (no TLS client port)
+	SecureClientPortAddress string // secureClientPortAddress; "" = all interfaces
 	ClientPortListenBacklog int    // clientPortListenBacklog; -1 = OS default
 
 	MaxClientCnxns    int           // maxClientCnxns per source IP; 0 = unlimited
@@ -97,6 +97,7 @@ type Config struct {
 	MetricsExportRuntime bool
 
 	SASL SASL // client authentication by SASL and its enforcement (sasl.go)
+	TLS  TLS  // ssl.*, ssl.quorum.*, sslQuorum, portUnification (ssl.go)
 
 	Servers []Server // server.N lines, sorted by ID
 	MyID    int64    // from dataDir/myid (ReadMyID); UnsetServerID until read
@@ -112,7 +113,7 @@ type Server struct {
 	ElectionPort int    // ZooKeeper's leader election port
 	Observer     bool
 	ClientAddr   string // "host:port" after ';', host 0.0.0.0 when only a port is given; "" when absent
-	// SecureClientAddr is the third ';' part; parsed, not supported.
+	// SecureClientAddr is the third ';' part: where the member serves TLS clients.
 	SecureClientAddr string
 }
 
@@ -211,6 +212,7 @@ func Default() *Config {
 		AdminCommandURL:          "/commands",
 		MetricsProvider:          map[string]string{},
 		MyID:                     UnsetServerID,
+		TLS:                      defaultTLS(),
 	}
 	return c
 }
@@ -231,9 +233,22 @@ func (c *Config) FourLetterAllowed(word string) bool {
 }
 
 // ClientAddr is the client listen address, ClientPortAddress:ClientPort
-// (":port" when no address is set, which net.Listen takes as all interfaces).
+// (":port" when no address is set, which net.Listen takes as all interfaces), or ""
+// when the file sets secureClientPort and no clientPort: TLS clients only.
 func (c *Config) ClientAddr() string {
+	if c.SecureClientPort != 0 && !c.clientPortSet {
+		return ""
+	}
 	return net.JoinHostPort(strings.Trim(c.ClientPortAddress, "[]"), strconv.Itoa(c.ClientPort))
+}
+
+// SecureClientAddr is secureClientPortAddress:secureClientPort, or "" when no
+// secure client port is set.
+func (c *Config) SecureClientAddr() string {
+	if c.SecureClientPort == 0 {
+		return ""
+	}
+	return net.JoinHostPort(strings.Trim(c.SecureClientPortAddress, "[]"), strconv.Itoa(c.SecureClientPort))
 }
 
 // AdminAddr is AdminServerAddress:AdminServerPort.
@@ -430,16 +445,12 @@ var ignoredKeys = map[string]string{
 	"localSessionsUpgradingEnabled":   "local sessions are not supported",
 	"connectToLearnerMasterLimit":     "not used by Raft",
 	"observerMasterPort":              "not used by Raft",
-	"sslQuorum":                       "TLS is not supported",
-	"portUnification":                 "TLS is not supported",
-	"sslQuorumReloadCertFiles":        "TLS is not supported",
 	"serverCnxnFactory":               "zkraft has one connection layer",
 	"preAllocSize":                    "Raft's log store has its own sizing",
 	"forceSync":                       "every write is fsynced",
 	"multiAddress.enabled":            "multiple addresses are not supported",
 	"quorum.cnxn.threads.size":        "not used",
 	"admin.idleTimeout":               "not configurable",
-	"secureClientPortAddress":         "TLS is not supported",
 	"quorum.auth.enableSasl":          "SASL between members is not supported",
 	"skipACL":                         "ACLs are always enforced",
 	"maxCnxns":                        "only maxClientCnxns (per address) is enforced",
@@ -460,6 +471,8 @@ func (p *parser) set(pr property) error {
 	key, val, line := pr.key, pr.value, pr.line
 	if alias, ok := keyAliases[key]; ok {
 		key = alias
+	} else if strings.HasPrefix(key, "zookeeper.ssl.") || strings.HasPrefix(key, "zookeeper.client.") {
+		key = strings.TrimPrefix(key, "zookeeper.") // the system-property spelling
 	}
 	p.lines[key] = line
 	c := p.c
@@ -485,7 +498,8 @@ func (p *parser) set(pr property) error {
 		c.ClientPortAddress, err = p.host(line, key, val)
 	case key == "secureClientPort":
 		c.SecureClientPort, err = p.port(line, key, val, false)
-		p.warn(line, key, "TLS is not supported; the secure client port is not opened")
+	case key == "secureClientPortAddress":
+		c.SecureClientPortAddress, err = p.host(line, key, val)
 	case key == "clientPortListenBacklog":
 		c.ClientPortListenBacklog, err = p.integer(line, key, val)
 	case key == "maxClientCnxns":
@@ -578,6 +592,9 @@ func (p *parser) set(pr property) error {
 		err = p.errAt(line, key, "hierarchical quorums (group./weight.) are not supported")
 	default:
 		if ok, err := p.setSASL(key, val, line); ok {
+			return err
+		}
+		if ok, err := p.tlsKey(line, key, val); ok {
 			return err
 		}
 		if p.quiet {
@@ -781,7 +798,6 @@ func (p *parser) server(line int, key, val string) error {
 		if s.SecureClientAddr, err = clientAddr(parts[2]); err != nil {
 			return bad("secure client address: %v", err)
 		}
-		p.warn(line, key, "TLS is not supported; the secure client address is ignored")
 	}
 	p.c.Servers = append(p.c.Servers, s)
 	return nil

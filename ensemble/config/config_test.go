@@ -214,7 +214,6 @@ func TestWarnings(t *testing.T) {
 		"zoo.cfg:1: tickTime: repeated later in the file; this value is ignored",
 		"zoo.cfg:2: fooBar: unknown key, ignored",
 		"zoo.cfg:3: electionAlg: ignored: leader election is Raft's",
-		"zoo.cfg:4: secureClientPort: TLS is not supported; the secure client port is not opened",
 		`zoo.cfg:5: 4lw.commands.whitelist: "nope" is not a four-letter word ZooKeeper knows`,
 	}
 	if !reflect.DeepEqual(got, want) {

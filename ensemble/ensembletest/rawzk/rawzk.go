@@ -40,6 +40,12 @@ func Dial(addr string) (*Conn, error) {
 	return &Conn{nc: nc, r: bufio.NewReader(nc)}, nil
 }
 
+// New wraps an open connection (a TLS one, say) without a handshake.
+func New(nc net.Conn) *Conn {
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	return &Conn{nc: nc, r: bufio.NewReader(nc)}
+}
+
 // Connect dials and opens (or, with a session id, resumes) a session.
 func Connect(addr string, req zkproto.ConnectRequest) (*Conn, error) {
 	c, err := Dial(addr)
