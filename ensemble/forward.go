@@ -80,7 +80,7 @@ func (f *forwarder) send(kind byte, body []byte) (<-chan fwdReply, error) {
 		// and its client's connection closes): a session's writes must not be split
 		// over two connections, whose requests the leader side runs concurrently.
 		f.resetLocked(fmt.Errorf("leader changed to %s", addr))
-		nc, err := dialPeer(string(addr), peerProtoForward, 2*time.Second)
+		nc, err := dialPeer(f.s.peerTLS, string(addr), peerProtoForward, 2*time.Second)
 		if err != nil {
 			// Nothing was sent: the leader is gone or not yet listening.
 			return nil, &leaderError{kind: kindNoLeader, msg: fmt.Sprintf("forward to leader %s: %v", addr, err), cause: err}

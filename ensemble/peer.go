@@ -1,6 +1,7 @@
 package ensemble
 
 import (
+	"context"
 	"encoding/binary"
 	"io"
 
@@ -40,6 +41,9 @@ type peerMux struct {
 	fail  func(error)
 	quiet *quietLog
 	log   *slog.Logger
+	// tls, when set, is the peer port's TLS (sslQuorum / portUnification).
+	tls *peerTLS
+	ctx context.Context // the server's; ends handshakes at shutdown
 }
 
 // peerAddr is a member's address as the server lines name it.
@@ -75,6 +79,29 @@ func (m *peerMux) route(c net.Conn) {
 			return
 		}
 		c.SetReadDeadline(time.Time{})
+		if b[0] == tlsRecordHandshake {
+			if m.tls == nil {
+				c.Close() // a TLS member, and this one has no sslQuorum material
+				return
+			}
+			tc, err := m.tls.server(m.ctx, c, b[0])
+			if err != nil {
+				m.tls.refused(c, err)
+				c.Close()
+				return
+			}
+			c = tc
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.ReadFull(c, b[:]); err != nil {
+				c.Close()
+				return
+			}
+			c.SetReadDeadline(time.Time{})
+		} else if m.tls != nil && !m.tls.acceptPlain {
+			m.tls.refused(c, errors.New("plaintext connection, and sslQuorum=true without portUnification takes TLS only"))
+			c.Close()
+			return
+		}
 		switch b[0] {
 		case peerProtoRaft:
 			select {
@@ -101,6 +128,7 @@ type raftStream struct {
 	accept chan net.Conn
 	done   chan struct{}
 	quit   <-chan struct{} // the server is shutting down: stop redialling
+	tls    *peerTLS        // dial over TLS when set and sslQuorum
 	once   sync.Once
 
 	mu      sync.Mutex
@@ -168,7 +196,7 @@ const peerRedial = 50 * time.Millisecond
 func (s *raftStream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	deadline := time.Now().Add(timeout)
 	for {
-		c, err := dialPeer(string(address), peerProtoRaft, time.Until(deadline))
+		c, err := dialPeer(s.tls, string(address), peerProtoRaft, time.Until(deadline))
 		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || time.Until(deadline) < peerRedial {
 			return c, err
 		}
@@ -182,10 +210,20 @@ func (s *raftStream) Dial(address raft.ServerAddress, timeout time.Duration) (ne
 	}
 }
 
-func dialPeer(addr string, proto byte, timeout time.Duration) (net.Conn, error) {
+// dialPeer connects to a member's peer port for proto, over TLS when pt says so.
+func dialPeer(pt *peerTLS, addr string, proto byte, timeout time.Duration) (net.Conn, error) {
+	deadline := time.Now().Add(timeout)
 	c, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return nil, err
+	}
+	if pt.dialTLS() {
+		tc, err := pt.client(c, addr, deadline)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		c = tc
 	}
 	if _, err := c.Write([]byte{proto}); err != nil {
 		c.Close()
@@ -227,7 +265,11 @@ func (s *Server) probePeers() (exists bool, recorded []string) {
 		if p.ID == s.cfg.ServerID {
 			continue
 		}
-		c, err := dialPeer(p.PeerAddr, peerProtoProbe, 500*time.Millisecond)
+		timeout := 500 * time.Millisecond
+		if s.peerTLS.dialTLS() {
+			timeout = 2 * time.Second // a TLS handshake too
+		}
+		c, err := dialPeer(s.peerTLS, p.PeerAddr, peerProtoProbe, timeout)
 		if err != nil {
 			continue
 		}

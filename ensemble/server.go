@@ -61,6 +61,7 @@ type Server struct {
 	seq        atomic.Uint64 // their sequence
 	forwarder  *forwarder
 	peerLn     net.Listener
+	peerTLS    *peerTLS // nil: plaintext peer port
 	raftStream *raftStream
 	transport  *raft.NetworkTransport
 	health     *followerHealth
@@ -282,9 +283,10 @@ func (s *Server) startPeers() (raft.Transport, error) {
 	// Raft tells the others its own address in every RPC (a follower forwards writes
 	// to the leader's): that is the server line's, which the others dial, even when
 	// the listener is elsewhere (a proxy or NAT in between).
-	s.raftStream = &raftStream{addr: peerAddr(self.PeerAddr), accept: make(chan net.Conn), done: make(chan struct{}), quit: s.ctx.Done()}
+	s.peerTLS = newPeerTLS(s.cfg.TLS, s.memberHosts, s.log, &s.quiet)
+	s.raftStream = &raftStream{addr: peerAddr(self.PeerAddr), accept: make(chan net.Conn), done: make(chan struct{}), quit: s.ctx.Done(), tls: s.peerTLS}
 	mux := &peerMux{ln: ln, raft: s.raftStream, forward: s.trackForward, probe: s.probeAnswer, wg: &s.wg, done: s.ctx.Done(),
-		fail: s.fail, quiet: &s.quiet, log: s.log}
+		fail: s.fail, quiet: &s.quiet, log: s.log, tls: s.peerTLS, ctx: s.ctx}
 	s.goAttach(mux.serve)
 	s.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  s.raftStream,

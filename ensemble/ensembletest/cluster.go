@@ -117,6 +117,10 @@ func (c *Cluster) Stop(i int) {
 	c.Members[i] = nil
 }
 
+// Configure changes the configuration a stopped member i starts with next (Start):
+// a rolling change of settings.
+func (c *Cluster) Configure(i int, fn func(*ensemble.Config)) { fn(&c.configs[i]) }
+
 // Start restarts a stopped member i on the same addresses and data, and waits until
 // it serves.
 func (c *Cluster) Start(i int) *Server {
