@@ -135,7 +135,8 @@ func whoAmI(t *testing.T, c *rawzk.Conn) []string {
 // TLS on the secure client port with go-zookeeper: a client certificate makes the
 // session x509:<subject DN> (RFC 2253, as ZooKeeper's X509AuthenticationProvider),
 // which ACLs and whoAmI see; the configured super user's certificate is super; the
-// plaintext port still serves, without the identity.
+// plaintext port still serves, without the identity. whoAmI lists the ids in
+// ZooKeeper's order (datatree.AuthOrder).
 func TestTLSClientPortX509(t *testing.T) {
 	w := newTLSWorld(t)
 	srv := w.server(t, tlsconfig.Need, nil)
@@ -181,7 +182,7 @@ func TestTLSClientPortX509(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := strings.Join(whoAmI(t, ra), " "), "ip:127.0.0.1 super:"+adminDN+" x509:"+adminDN; got != want {
+	if got, want := strings.Join(whoAmI(t, ra), " "), "ip:127.0.0.1 x509:"+adminDN+" super:"+adminDN; got != want {
 		t.Errorf("whoAmI (admin) = %q, want %q", got, want)
 	}
 }

@@ -23,6 +23,7 @@ func benchCmd() *cobra.Command {
 		size     int
 		root     string
 		inflight int
+		tlsOpts  benchTLS
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -41,7 +42,11 @@ against Apache ZooKeeper on the same machine to compare.`,
 			if inflight < 1 {
 				return fmt.Errorf("--inflight %d: use 1 or more", inflight)
 			}
-			res, err := runBench(strings.Split(server, ","), clients, inflight, duration, op, size, root)
+			dial, err := tlsOpts.dialer()
+			if err != nil {
+				return err
+			}
+			res, err := runBench(strings.Split(server, ","), clients, inflight, duration, op, size, root, dial)
 			if err != nil {
 				return err
 			}
@@ -57,6 +62,7 @@ against Apache ZooKeeper on the same machine to compare.`,
 	cmd.Flags().IntVar(&inflight, "inflight", 1, "requests each session keeps outstanding")
 	cmd.Flags().IntVar(&size, "size", 100, "data bytes per write")
 	cmd.Flags().StringVar(&root, "root", "/zkraft-bench", "znode under which the benchmark works (deleted first)")
+	tlsOpts.flags(cmd)
 	return cmd
 }
 
@@ -65,8 +71,9 @@ type benchResult struct {
 	p50, p99, max time.Duration
 }
 
-func runBench(servers []string, clients, inflight int, d time.Duration, op string, size int, root string) (benchResult, error) {
-	setup, _, err := zk.Connect(servers, 10*time.Second, zk.WithLogInfo(false))
+// runBench runs the load; dial, when set, connects the sessions (TLS).
+func runBench(servers []string, clients, inflight int, d time.Duration, op string, size int, root string, dial zk.Dialer) (benchResult, error) {
+	setup, err := benchConnect(servers, dial)
 	if err != nil {
 		return benchResult{}, err
 	}
@@ -78,7 +85,7 @@ func runBench(servers []string, clients, inflight int, d time.Duration, op strin
 	data := make([]byte, size)
 	conns := make([]*zk.Conn, clients)
 	for i := range conns {
-		c, _, err := zk.Connect(servers, 10*time.Second, zk.WithLogInfo(false))
+		c, err := benchConnect(servers, dial)
 		if err != nil {
 			return benchResult{}, err
 		}

@@ -43,6 +43,12 @@ func mark(name string) cliStep { return cliStep{line: "stat " + markerPrefix + n
 // split into sections by mark.
 func runZkCli(t *testing.T, addr string, steps []cliStep) (map[string]string, string) {
 	t.Helper()
+	return runZkCliFlags(t, addr, "", steps)
+}
+
+// runZkCliFlags is runZkCli with extra JVM flags (-D system properties: TLS).
+func runZkCliFlags(t *testing.T, addr, jvmFlags string, steps []cliStep) (map[string]string, string) {
+	t.Helper()
 	if _, err := os.Stat(zkCli); err != nil {
 		t.Fatalf("%s missing: install the Debian package zookeeper (see .ci/run)", zkCli)
 	}
@@ -55,7 +61,7 @@ func runZkCli(t *testing.T, addr string, steps []cliStep) (map[string]string, st
 	// 1.5 s), yet long enough that the session outlives the Java client's random
 	// reconnect delay (up to 1 s) after a dropped connection on a loaded machine.
 	cmd := exec.Command(zkCli, "-timeout", "4500", "-server", addr)
-	cmd.Env = append(os.Environ(), "ZOO_LOG4J_PROP=WARN,CONSOLE", "CLIENT_JVMFLAGS=-Xshare:auto -XX:TieredStopAtLevel=1")
+	cmd.Env = append(os.Environ(), "ZOO_LOG4J_PROP=WARN,CONSOLE", "CLIENT_JVMFLAGS=-Xshare:auto -XX:TieredStopAtLevel=1 "+jvmFlags)
 	cmd.Stdout = out
 	cmd.Stderr = out
 	stdin, err := cmd.StdinPipe()
