@@ -109,15 +109,17 @@ func TestChaos(t *testing.T) {
 		}
 		name := fmt.Sprintf("h%d-seed%d-%dmembers", i+1, cfg.seed, cfg.members)
 		var h *history
-		t.Run(name, func(t *testing.T) { h = runHistory(t, cfg) })
+		// A history stopped early (t.Fatalf) counts with what it recorded, and as
+		// failed even if it recorded no violation.
+		ok := t.Run(name, func(t *testing.T) { runHistory(t, cfg, &h) })
 		totals.histories++
 		if h != nil {
 			totals.faults += len(h.faults)
 			totals.violations += len(h.violations)
 			totals.ops += len(h.reg)
-			if len(h.violations) > 0 {
-				totals.failed = append(totals.failed, name)
-			}
+		}
+		if !ok || (h != nil && len(h.violations) > 0) {
+			totals.failed = append(totals.failed, name)
 		}
 	}
 	t.Logf("CHAOS %d histories in %v: %d fault events, %d register operations checked, %d violations%s",
@@ -153,7 +155,9 @@ func superDigest() string {
 	return name + ":" + base64.StdEncoding.EncodeToString(sum[:])
 }
 
-func runHistory(t *testing.T, cfg runConfig) *history {
+// runHistory runs one history; *out is its history from the start, so that the
+// caller sees it even when the history stops early.
+func runHistory(t *testing.T, cfg runConfig, out **history) {
 	r := &run{t: t, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.seed, 0))}
 	r.e = ensembleproc.Start(t, binary, ensembleproc.Options{
 		N:          cfg.members,
@@ -166,6 +170,7 @@ func runHistory(t *testing.T, cfg runConfig) *history {
 	})
 	r.setup()
 	r.h = newHistory()
+	*out = r.h
 	h := r.h
 	for _, m := range r.e.Members {
 		h.members += fmt.Sprintf("# member %d: clients %s, peers 127.0.0.1:%d\n", m.ID, m.ClientAddr, m.PeerPort)
@@ -240,8 +245,6 @@ func runHistory(t *testing.T, cfg runConfig) *history {
 	for _, f := range h.faults {
 		t.Logf("  fault %s", f)
 	}
-
-	return h
 }
 
 func (r *run) setup() {
