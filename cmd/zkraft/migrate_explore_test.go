@@ -6,9 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -116,14 +118,29 @@ func TestImportLarge(t *testing.T) {
 
 	dir := filepath.Join(t.TempDir(), "zkraft")
 	istart := time.Now()
-	imp := runZkraft(t, "import", "--from", filepath.Join(z.Dir, "data"), "--to", dir)
-	t.Logf("import took %s:\n%s", time.Since(istart).Round(time.Millisecond), imp)
+	ic := exec.Command(binary, "import", "--from", filepath.Join(z.Dir, "data"), "--to", dir)
+	impOut, err := ic.CombinedOutput()
+	imp := string(impOut)
+	if err != nil {
+		t.Fatalf("import: %v\n%s", err, imp)
+	}
+	ru, _ := ic.ProcessState.SysUsage().(*syscall.Rusage)
+	var rss int64
+	if ru != nil {
+		rss = ru.Maxrss / 1024
+	}
+	t.Logf("import took %s wall, %s user + %s sys CPU, max RSS %d MiB (load average: %s):\n%s", time.Since(istart).Round(time.Millisecond),
+		ic.ProcessState.UserTime().Round(time.Millisecond), ic.ProcessState.SystemTime().Round(time.Millisecond), rss, loadAvg(), imp)
 	if !strings.Contains(imp, "matched the replay") || digestLine(imp, "tree read:") != digestLine(imp, "tree written:") {
 		t.Errorf("digests do not match")
 	}
 
 	sstart := time.Now()
-	_, addr := serveDir(t, dir)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	sp := startServe(t, "--data-dir", dir, "--client-addr", addr)
+	if err := testkit.WaitFourLetter(addr, "srvr", "Mode: standalone", 10*time.Minute, sp.Done()); err != nil {
+		t.Fatalf("zkraft not serving: %v\n%s", err, sp.Output())
+	}
 	t.Logf("zkraft serves the imported tree %s after start", time.Since(sstart).Round(time.Millisecond))
 	got := map[string]znode{}
 	cr := connect(t, addr)
@@ -157,4 +174,13 @@ func TestImportLarge(t *testing.T) {
 	if pz != pr {
 		t.Errorf("next sequential names differ")
 	}
+}
+
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }

@@ -370,16 +370,11 @@ func testImport(t *testing.T, compression string) {
 	z := startReference(t, nil, props)
 	zkData := filepath.Join(z.Dir, "data")
 
-	// A session that stays open with an ephemeral: resumed on zkraft after import.
-	held, err := rawzk.Connect(z.Addr, zkproto.ConnectRequest{TimeOut: 30000, Passwd: make([]byte, 16)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held.Close()
 	doomed := workload(t, z.Addr, 700, 11)
-	if err := held.Call(zkproto.OpCreate, &zkproto.CreateRequest{Path: "/eph/held", Data: []byte("mine"), ACL: []zkproto.ACL{{Perms: zkproto.PermAll, ID: zkproto.Id{Scheme: "world", ID: "anyone"}}}, Flags: zkproto.CreateMode(1)}, &zkproto.CreateResponse{}); err != nil {
-		t.Fatal(err)
-	}
+	// Sessions open at the end with an ephemeral each: one is resumed on zkraft
+	// after the import, the other expires there.
+	held := heldSession(t, z.Addr, "/eph/held", 30000)
+	lapsed := heldSession(t, z.Addr, "/eph/lapsed", 20000)
 	waitReaped(t, z.Addr, doomed)
 	want := captureTree(t, z.Addr)
 	waitSnapshotsWritten(t, zkData)
@@ -422,6 +417,32 @@ func testImport(t *testing.T, compression string) {
 	if s := got["/eph/held"].Stat; s.EphemeralOwner != int64(held.Session.SessionID) {
 		t.Errorf("/eph/held owner %#x, want the held session %#x", s.EphemeralOwner, held.Session.SessionID)
 	}
+	if s := got["/eph/lapsed"].Stat; s.EphemeralOwner != int64(lapsed.Session.SessionID) {
+		t.Errorf("/eph/lapsed owner %#x, want the lapsed session %#x", s.EphemeralOwner, lapsed.Session.SessionID)
+	}
+
+	// The session nobody resumed expires after its timeout, with its ephemeral;
+	// the resumed one keeps its own.
+	watcher := connect(t, addr)
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		ok, _, err := watcher.Exists("/eph/lapsed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the imported session that no client resumed did not expire within 90s")
+		}
+		keepAlive(t, resumed)
+		time.Sleep(500 * time.Millisecond)
+	}
+	if ok, _, err := watcher.Exists("/eph/held"); err != nil || !ok {
+		t.Errorf("the resumed session's ephemeral is gone (%v)", err)
+	}
+	watcher.Close()
 
 	// The next sequential names continue where the reference left them.
 	zr := startReference(t, map[string]string{"dataDir": zkData}, props)
@@ -441,6 +462,56 @@ func testImport(t *testing.T, compression string) {
 		}
 		cz.Close()
 		cr.Close()
+	}
+}
+
+// heldSession opens a session with an ephemeral node at path and keeps it alive
+// with pings until the test ends or the server goes.
+func heldSession(t *testing.T, addr, path string, timeout int32) *rawzk.Conn {
+	t.Helper()
+	c, err := rawzk.Connect(addr, zkproto.ConnectRequest{TimeOut: timeout, Passwd: make([]byte, 16)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	world := []zkproto.ACL{{Perms: zkproto.PermAll, ID: zkproto.Id{Scheme: "world", ID: "anyone"}}}
+	if err := c.Call(zkproto.OpCreate, &zkproto.CreateRequest{Path: path, Data: []byte("mine"), ACL: world, Flags: zkproto.CreateMode(1)}, &zkproto.CreateResponse{}); err != nil {
+		t.Fatal(err)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if c.SendXid(zkproto.XidPing, zkproto.OpPing, nil) != nil {
+					return
+				}
+				if _, err := c.Recv(zkproto.XidPing, nil); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		c.Close()
+		<-done
+	})
+	return c
+}
+
+// keepAlive pings a session once.
+func keepAlive(t *testing.T, c *rawzk.Conn) {
+	t.Helper()
+	if err := c.SendXid(zkproto.XidPing, zkproto.OpPing, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Recv(zkproto.XidPing, nil); err != nil {
+		t.Fatal(err)
 	}
 }
 
