@@ -422,3 +422,31 @@ func TestRefusedOps(t *testing.T) {
 	}
 	checkServes(t, healthy, "/after")
 }
+
+// TestFailedAuthServesNothingAfter: requests pipelined behind an addauth that fails
+// are not served (ZooKeeper answers AUTHFAILED, stops reading and closes the
+// connection); before the fix zkraft's reader had already proposed them. Found by the
+// differential fuzzer (repro-new-single-authfailed-then-create).
+func TestFailedAuthServesNothingAfter(t *testing.T) {
+	srv := ensembletest.RunServer(t)
+	for round := range 20 {
+		c := rawConnect(t, srv.Addr, 10000)
+		path := fmt.Sprintf("/after-failed-auth-%d", round)
+		if err := c.SendXid(zkproto.XidAuth, zkproto.OpAuth, &zkproto.AuthPacket{Scheme: "nope", Auth: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Send(zkproto.OpCreate, &zkproto.CreateRequest{Path: path, ACL: openACL}); err != nil {
+			t.Fatal(err)
+		}
+		h, err := c.Recv(zkproto.XidAuth, nil)
+		if err != nil || h.Err != zkproto.ErrAuthFailed {
+			t.Fatalf("round %d: addauth answered %+v, %v; want AUTHFAILED", round, h, err)
+		}
+		expectClosed(t, c)
+		check := rawConnect(t, srv.Addr, 10000)
+		var resp zkproto.ExistsResponse
+		if code := rawCall(t, check, zkproto.OpExists, &zkproto.ExistsRequest{Path: path}, &resp); code != zkproto.ErrNoNode {
+			t.Fatalf("round %d: the create pipelined behind the failed addauth ran (exists: %v)", round, code)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -285,12 +286,40 @@ func (s *side) doOps(i int, ops []Op) {
 		line, resp := s.d.Reply(op.Code, h, dec)
 		s.log(i, "%s → %s", label, line)
 		s.noteCreated(op, h.Err, resp)
+		if op.Code == zkproto.OpAuth && h.Err == zkproto.ErrAuthFailed {
+			// Both close the connection after AUTHFAILED; whether a keepalive ping or
+			// the next request finds it closed depends on timing, so wait for it here.
+			s.log(i, "%s", s.awaitClose(i, c))
+			closed = true
+		}
 	}
 	<-wrote
 	sl.lastUse = time.Now()
 	if closed {
 		c.Close()
 		sl.state, sl.dropped = slotDetached, time.Now()
+	}
+}
+
+// awaitClose waits for the server to close the slot's connection, logging the
+// events it sends first.
+func (s *side) awaitClose(i int, c *rawzk.Conn) string {
+	c.Raw().SetDeadline(time.Now().Add(replyTimeout))
+	for {
+		frame, err := c.ReadFrame()
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return "the server keeps the connection open"
+			}
+			return "the server closes the connection"
+		}
+		dec := zkproto.NewDecoder(frame)
+		var h zkproto.ReplyHeader
+		h.Decode(dec)
+		if h.Xid != zkproto.XidWatchEvent {
+			return fmt.Sprintf("the server sends a reply (xid %d) after AUTHFAILED", h.Xid)
+		}
+		s.log(i, "%s", s.d.Event(dec))
 	}
 }
 
