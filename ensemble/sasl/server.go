@@ -33,9 +33,9 @@ type Options struct {
 	// "/host" and "@REALM" from the names clients authenticate as.
 	RemoveHostFromPrincipal  bool
 	RemoveRealmFromPrincipal bool
-	// DefaultRealm is the Kerberos default realm (krb5.conf libdefaults): the
-	// options above apply to principals of this realm only, as ZooKeeper's
-	// KerberosName DEFAULT rule does; "" for none.
+	// DefaultRealm is the Kerberos default realm: the options above apply to
+	// principals of this realm only, as ZooKeeper's KerberosName DEFAULT rule does.
+	// "" takes default_realm from Krb5Conf, else the service principal's realm.
 	DefaultRealm string
 	// Krb5Conf is the Kerberos configuration file (java.security.krb5.conf); ""
 	// for $KRB5_CONFIG, else /etc/krb5.conf.
@@ -98,8 +98,14 @@ func New(cfg *jaas.Config, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("%s: JAAS section '%s' has no %s or %s entry: no client could authenticate",
 			cfg.File, opts.Section, DigestLoginModule, Krb5LoginModule)
 	}
+	if s.opts.DefaultRealm == "" {
+		s.opts.DefaultRealm = defaultRealm(opts.Krb5Conf)
+	}
 	if s.kerberos != nil {
 		s.mechs = append(s.mechs, "GSSAPI")
+		if s.opts.DefaultRealm == "" {
+			s.opts.DefaultRealm = s.kerberos.realm // no krb5.conf: the service's realm
+		}
 	}
 	if s.users != nil {
 		s.mechs = append(s.mechs, "DIGEST-MD5")
@@ -122,7 +128,11 @@ func (s *Server) Users() []string {
 
 // Describe says where the server's configuration comes from, for logs.
 func (s *Server) Describe() string {
-	return fmt.Sprintf("JAAS section '%s' of %s (%s)", s.section, s.file, strings.Join(s.mechs, ", "))
+	d := fmt.Sprintf("JAAS section '%s' of %s (%s)", s.section, s.file, strings.Join(s.mechs, ", "))
+	if s.kerberos != nil {
+		d += fmt.Sprintf("; Kerberos principal %s, keytab %s", s.kerberos.Principal(), s.kerberos.file)
+	}
+	return d
 }
 
 func (s *Server) password(user string) (string, bool) {

@@ -112,3 +112,64 @@ func TestZkCliSASL(t *testing.T) {
 		t.Errorf("the session open beside the failed one: %v", err)
 	}
 }
+
+// TestZkCliKerberos: the Java client with a JAAS Client section for
+// Krb5LoginModule (a keytab, principal client@REALM; it asks for no mutual
+// authentication, so the server's sequence numbers start at its own) authenticates by GSSAPI
+// against a zkraft whose Server section names zookeeper/127.0.0.1's keytab, both
+// using a real MIT KDC; whoami shows sasl:client@REALM and its sasl ACL holds. A
+// client whose ticket is for another service is refused (AuthFailed).
+func TestZkCliKerberos(t *testing.T) {
+	t.Parallel()
+	kdc := testkit.StartKDC(t, "ZKCLI.TEST")
+	serverKT, clientKT := filepath.Join(kdc.Dir, "server.keytab"), filepath.Join(kdc.Dir, "client.keytab")
+	kdc.AddPrincipal(t, "zookeeper/127.0.0.1", serverKT)
+	kdc.AddPrincipal(t, "client", clientKT)
+	kdc.AddPrincipal(t, "zookeeper/elsewhere", filepath.Join(kdc.Dir, "other.keytab"))
+	jc, err := jaas.Parse("server-jaas.conf", `Server {
+  com.sun.security.auth.module.Krb5LoginModule required
+  useKeyTab=true keyTab="`+serverKT+`" storeKey=true useTicketCache=false
+  principal="zookeeper/127.0.0.1@ZKCLI.TEST";
+};`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sasl.New(jc, sasl.Options{Krb5Conf: kdc.Krb5Conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := ensembletest.RunServer(t, ensembletest.WithConfig(func(cfg *ensemble.Config) { cfg.Auth.SASL = s }))
+	clientJAAS := filepath.Join(t.TempDir(), "client-jaas.conf")
+	if err := os.WriteFile(clientJAAS, []byte(`Client {
+  com.sun.security.auth.module.Krb5LoginModule required
+  useKeyTab=true keyTab="`+clientKT+`" storeKey=true useTicketCache=false
+  principal="client@ZKCLI.TEST";
+};
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(extra string, lines ...string) string {
+		if _, err := os.Stat(zkCli); err != nil {
+			t.Fatalf("%s missing: install the Debian package zookeeper (see .ci/run)", zkCli)
+		}
+		cmd := exec.Command(zkCli, "-timeout", "10000", "-server", srv.Addr)
+		cmd.Env = append(os.Environ(), "ZOO_LOG4J_PROP=WARN,CONSOLE",
+			"CLIENT_JVMFLAGS=-Xshare:auto -XX:TieredStopAtLevel=1 -Djava.security.auth.login.config="+clientJAAS+
+				" -Djava.security.krb5.conf="+kdc.Krb5Conf+" "+extra)
+		cmd.Stdin = strings.NewReader(strings.Join(append(lines, "quit"), "\n") + "\n")
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		out, _ := testkit.CombinedOutput(ctx, cmd)
+		return out
+	}
+	out := run("-Dzookeeper.server.principal=zookeeper/127.0.0.1@ZKCLI.TEST", "whoami", "create /krb-cli data sasl:client@ZKCLI.TEST:cdrwa", "get /krb-cli")
+	for _, want := range []string{"state:SaslAuthenticated", "sasl: client@ZKCLI.TEST", "Created /krb-cli", "\ndata\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("zkCli.sh with Kerberos: missing %q in:\n%s", want, out)
+		}
+	}
+	out = run("-Dzookeeper.server.principal=zookeeper/elsewhere@ZKCLI.TEST", "whoami")
+	if !strings.Contains(out, "state:AuthFailed") || strings.Contains(out, "sasl: client") {
+		t.Errorf("zkCli.sh with a ticket for another service: want AuthFailed, in:\n%s", out)
+	}
+}
