@@ -97,3 +97,55 @@ func digestExchange(b *testing.B, c *rawzk.Conn) {
 	}
 	b.Fatal("DIGEST-MD5 exchange did not end")
 }
+
+// BenchmarkGSSAPIHandshake is BenchmarkSASLHandshake for Kerberos: a session
+// handshake and a GSSAPI exchange with mutual authentication (three round trips:
+// AP-REQ/AP-REP, the security layer offer, the client's choice), on the reference
+// ZooKeeper and on zkraft with the same JAAS section, keytab and MIT KDC. The
+// client's service ticket is fetched once; each iteration makes a new
+// authenticator, as a client's new connection does.
+//
+//	go test -run '^$' -bench GSSAPIHandshake -benchtime 300x ./integration/
+func BenchmarkGSSAPIHandshake(b *testing.B) {
+	r := startRealm(b)
+	jaasPath := r.serverJAAS(b)
+	ref, err := testkit.StartZooKeeper(testkit.ZooKeeperOptions{
+		Config: map[string]string{"authProvider.1": "org.apache.zookeeper.server.auth.SASLAuthenticationProvider"},
+		Props:  map[string]string{"java.security.auth.login.config": jaasPath, "java.security.krb5.conf": r.kdc.Krb5Conf}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ref.Stop()
+	srv := r.server(b, sasl.Options{})
+	kc := r.ticket(b, "client", "zookeeper/127.0.0.1")
+	login := func(addr string) time.Duration {
+		t0 := time.Now()
+		c, err := rawzk.Connect(addr, zkproto.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if msg := gssapiLogin(b, c, kc.token(b, true), true, false); msg != "" {
+			b.Fatal(msg)
+		}
+		d := time.Since(t0)
+		c.Call(zkproto.OpCloseSession, nil, nil)
+		c.Close()
+		return d
+	}
+	targets := []struct{ name, addr string }{{"zookeeper", ref.Addr}, {"zkraft", srv.Addr}}
+	for _, target := range targets {
+		for range 300 { // warm-up, the JVM's JIT above all
+			login(target.addr)
+		}
+	}
+	for _, target := range targets {
+		b.Run(target.name, func(b *testing.B) {
+			var took []time.Duration
+			for b.Loop() {
+				took = append(took, login(target.addr))
+			}
+			slices.Sort(took)
+			b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-µs")
+		})
+	}
+}

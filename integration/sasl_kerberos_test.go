@@ -94,10 +94,16 @@ type gssToken struct {
 	seq                int64 // the initiator's sequence number
 }
 
-// apReq logs user in with its keytab and makes the initial context token for
-// service (RFC 2743 framing of an AP-REQ whose authenticator carries a subkey and
-// the GSS flags, as MIT's and Java's clients send it).
-func (r *kerberosRealm) apReq(t testing.TB, user, service string, mutual bool) gssToken {
+// krbClient is a client logged in with its keytab, holding a service ticket.
+type krbClient struct {
+	cl  *client.Client
+	tkt messages.Ticket
+	key types.EncryptionKey
+}
+
+// ticket logs user in with its keytab and gets a ticket for service; the client
+// is destroyed at the end of the test.
+func (r *kerberosRealm) ticket(t testing.TB, user, service string) krbClient {
 	t.Helper()
 	cfg, err := krbconfig.Load(r.kdc.Krb5Conf)
 	if err != nil {
@@ -111,12 +117,27 @@ func (r *kerberosRealm) apReq(t testing.TB, user, service string, mutual bool) g
 	if err := cl.Login(); err != nil {
 		t.Fatalf("login as %s: %v", user, err)
 	}
-	defer cl.Destroy()
+	t.Cleanup(cl.Destroy)
 	tkt, key, err := cl.GetServiceTicket(service)
 	if err != nil {
 		t.Fatalf("ticket for %s: %v", service, err)
 	}
-	auth, err := types.NewAuthenticator(cl.Credentials.Domain(), cl.Credentials.CName())
+	return krbClient{cl: cl, tkt: tkt, key: key}
+}
+
+// apReq logs user in and makes an initial context token for service.
+func (r *kerberosRealm) apReq(t testing.TB, user, service string, mutual bool) gssToken {
+	t.Helper()
+	return r.ticket(t, user, service).token(t, mutual)
+}
+
+// token makes a fresh initial context token (RFC 2743 framing of an AP-REQ whose
+// authenticator carries a subkey and the GSS flags, as MIT's and Java's clients
+// send it).
+func (k krbClient) token(t testing.TB, mutual bool) gssToken {
+	t.Helper()
+	key, tkt := k.key, k.tkt
+	auth, err := types.NewAuthenticator(k.cl.Credentials.Domain(), k.cl.Credentials.CName())
 	if err != nil {
 		t.Fatal(err)
 	}

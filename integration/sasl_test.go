@@ -359,11 +359,18 @@ func TestSASLUnknownUser(t *testing.T) {
 	if err := os.WriteFile(jaasPath, []byte(saslJAAS), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv := ensembletest.RunServer(t, ensembletest.WithConfig(func(c *ensemble.Config) { c.Auth.SASL = mustSASL(t, jaasPath) }))
+	srv := ensembletest.RunServer(t, ensembletest.WithConfig(func(c *ensemble.Config) {
+		c.Auth.SASL = mustSASL(t, jaasPath)
+		c.FourLetterWhitelist = []string{"mntr"}
+	}))
 	saslSession(t, srv.Addr, "bob", "bobsecret")
 	got := saslTranscript(t, srv.Addr, "eve", "bobsecret", nil)
 	if want := "sasl → " + zkproto.ErrAuthFailed.Error() + " zxid0=true null token"; len(got) != 3 || got[1] != want || got[2] != "closed" {
 		t.Fatalf("eve with bob's password: %q", got)
+	}
+	// The refusal is counted in mntr.
+	if out, err := rawzk.FourLetter(srv.Addr, "mntr", 5*time.Second); err != nil || !strings.Contains(out, "zk_auth_failed_count\t1\n") {
+		t.Fatalf("mntr after one failed SASL exchange: %v\n%s", err, out)
 	}
 }
 
