@@ -38,7 +38,7 @@ const (
 	adminDN = "CN=admin,O=Acme"
 )
 
-func newTLSWorld(t *testing.T) *tlsWorld {
+func newTLSWorld(t testing.TB) *tlsWorld {
 	dir := t.TempDir()
 	ca := tlstest.NewCA(t, "zkraft test CA")
 	w := &tlsWorld{ca: ca,
@@ -54,7 +54,7 @@ func newTLSWorld(t *testing.T) *tlsWorld {
 }
 
 // server starts a server with a plaintext and a secure client port.
-func (w *tlsWorld) server(t *testing.T, auth tlsconfig.ClientAuth, log *slog.Logger, opts ...func(*ensemble.Config)) *ensembletest.Server {
+func (w *tlsWorld) server(t testing.TB, auth tlsconfig.ClientAuth, log *slog.Logger, opts ...func(*ensemble.Config)) *ensembletest.Server {
 	src, err := tlsconfig.New(tlsconfig.Settings{KeyStore: w.serverKS, TrustStore: w.trust, ClientAuth: auth}, true, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,11 @@ var zooKeeperJars = []struct{ path, pkg string }{
 	{"/usr/share/java/slf4j-simple.jar", "libslf4j-java"},
 }
 
+// NettyJars are the Netty jars Debian's zookeeper.jar manifest lacks and Netty
+// (NettyServerCnxnFactory, ClientCnxnSocketNetty: every TLS connection) needs.
+var NettyJars = []string{"/usr/share/java/netty-codec.jar", "/usr/share/java/netty-resolver.jar",
+	"/usr/share/java/netty-transport-native-unix-common.jar"}
+
 // ZooKeeperOptions configures StartZooKeeper.
 type ZooKeeperOptions struct {
 	// Config holds zoo.cfg keys beside (or instead of) the defaults: dataDir and
@@ -35,6 +40,10 @@ type ZooKeeperOptions struct {
 	Config map[string]string
 	// Props are JVM system properties (name → value, passed as -Dname=value).
 	Props map[string]string
+	// ExtraClasspath are jars added to the server's classpath: Netty's codec and
+	// resolver (NettyJars) for NettyServerCnxnFactory and TLS, which Debian's
+	// zookeeper.jar manifest leaves out.
+	ExtraClasspath []string
 	// Keep leaves the server's directory (zoo.cfg, data, zookeeper.log) in place after
 	// Stop, and says where.
 	Keep bool
@@ -70,6 +79,12 @@ func StartZooKeeper(o ZooKeeperOptions) (*ZooKeeper, error) {
 			return nil, fmt.Errorf("%s missing (apt-get install %s): %w", j.path, j.pkg, err)
 		}
 		cp = append(cp, j.path)
+	}
+	for _, j := range o.ExtraClasspath {
+		if _, err := os.Stat(j); err != nil {
+			return nil, fmt.Errorf("%s missing (apt-get install libnetty-java): %w", j, err)
+		}
+		cp = append(cp, j)
 	}
 	var lastErr error
 	for range 3 { // the free port may be taken before the JVM binds it
