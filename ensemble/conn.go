@@ -128,6 +128,12 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	ip := remoteIP(nc.RemoteAddr())
 	s.connMu.Lock()
 	defer s.connMu.Unlock()
+	if s.ctx.Err() != nil {
+		// Shutting down: teardown may have closed the registered connections
+		// already (a TLS handshake can finish after the listener closed).
+		nc.Close()
+		return nil
+	}
 	if s.cfg.MaxClientCnxns > 0 && s.perIP[ip] >= s.cfg.MaxClientCnxns {
 		s.log.Warn("too many connections from one address", "addr", ip, "max", s.cfg.MaxClientCnxns)
 		s.obs.metrics.ConnectionRejected.Inc()
