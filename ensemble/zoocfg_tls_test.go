@@ -89,3 +89,43 @@ func TestZooConfigTLS(t *testing.T) {
 		})
 	}
 }
+
+// sslQuorum in zoo.cfg gives the members' TLS material; without a quorum trust
+// store (or key store) the member does not start, naming the key.
+func TestZooConfigQuorumTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := tlstest.NewCA(t, "members")
+	ks, trust := filepath.Join(dir, "member.p12"), filepath.Join(dir, "ca.pem")
+	ca.Issue(t, tlstest.Opts{Subject: pkix.Name{CommonName: "zk1"}, Hosts: []string{"127.0.0.1"}}).WriteKeyStore(t, ks, "PKCS12", "pw")
+	ca.WriteTrustStore(t, trust, "PEM", "")
+	load := func(extra ...string) (ensemble.Config, error) {
+		data := t.TempDir()
+		os.WriteFile(filepath.Join(data, "myid"), []byte("1\n"), 0o600)
+		lines := append([]string{"tickTime=200", "initLimit=10", "syncLimit=5", "dataDir=" + data,
+			"server.1=127.0.0.1:2888:3888", "server.2=127.0.0.1:2889:3889", "server.3=127.0.0.1:2890:3890"}, extra...)
+		cfgPath := filepath.Join(t.TempDir(), "zoo.cfg")
+		os.WriteFile(cfgPath, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+		return ensemble.LoadZooConfig(cfgPath, nil)
+	}
+	cfg, err := load("sslQuorum=true", "ssl.quorum.keyStore.location="+ks, "ssl.quorum.keyStore.password=pw",
+		"ssl.quorum.trustStore.location="+trust, "ssl.quorum.clientAuth=none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TLS.Quorum == nil || !cfg.TLS.SSLQuorum || cfg.TLS.PortUnification || !cfg.TLS.QuorumHostnameVerification {
+		t.Errorf("TLS config %+v", cfg.TLS)
+	}
+	for _, tc := range []struct {
+		lines []string
+		want  string
+	}{
+		{[]string{"sslQuorum=true", "ssl.quorum.keyStore.location=" + ks, "ssl.quorum.keyStore.password=pw"}, "ssl.quorum.trustStore.location"},
+		{[]string{"sslQuorum=true", "ssl.quorum.trustStore.location=" + trust}, "ssl.quorum.keyStore.location"},
+		{[]string{"portUnification=true", "ssl.quorum.keyStore.location=" + ks, "ssl.quorum.keyStore.password=bad", "ssl.quorum.trustStore.location=" + trust},
+			"ssl.quorum.keyStore.password"},
+	} {
+		if _, err := load(tc.lines...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err %v, want one naming %s", tc.lines, err, tc.want)
+		}
+	}
+}
