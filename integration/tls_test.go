@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -334,4 +335,44 @@ func fourLetterWord(t *testing.T, addr, word string) string {
 	nc.Write([]byte(word))
 	b, _ := io.ReadAll(nc)
 	return string(b)
+}
+
+// Rotating the server's certificate: a new key store written over the file is
+// served to new connections (the stores are checked at most once a second); the
+// session opened before keeps going.
+func TestTLSCertificateRotation(t *testing.T) {
+	w := newTLSWorld(t)
+	srv := w.server(t, tlsconfig.Need, nil)
+	secure := srv.SecureAddr().String()
+	before := zkConnectTLS(t, secure, w.clientConfig(w.alice))
+	serial := func() (string, error) {
+		nc, err := tls.Dial("tcp", secure, w.clientConfig(w.alice))
+		if err != nil {
+			return "", err
+		}
+		defer nc.Close()
+		return nc.ConnectionState().PeerCertificates[0].SerialNumber.String(), nil
+	}
+	first, err := serial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := w.ca.Issue(t, tlstest.Opts{Subject: pkix.Name{CommonName: "zk rotated"}, Hosts: []string{"127.0.0.1"}})
+	next.WriteKeyStore(t, w.serverKS.Location, "PKCS12", w.serverKS.Password)
+	later := time.Now().Add(time.Minute) // a new mtime, whatever the file system's granularity
+	os.Chtimes(w.serverKS.Location, later, later)
+	want := next.Cert.SerialNumber.String()
+	eventually(t, 10*time.Second, func() error {
+		got, err := serial()
+		if err != nil {
+			return err
+		}
+		if got != want {
+			return fmt.Errorf("served certificate %s (first %s), want the rotated %s", got, first, want)
+		}
+		return nil
+	})
+	if _, err := before.Create("/after-rotation", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("the session opened before the rotation: %v", err)
+	}
 }
