@@ -81,13 +81,13 @@ func (t *Tree) Quotas() []string {
 	return out
 }
 
-// statsTrack is ZooKeeper's StatsTrack: key=value pairs separated by ',' or ';'.
-type statsTrack map[string]int64
+// StatsTrack is ZooKeeper's StatsTrack: key=value pairs separated by ',' or ';'.
+type StatsTrack map[string]int64
 
-// parseStatsTrack reads a StatsTrack string; ok is false where ZooKeeper's parser
+// ParseStatsTrack reads a StatsTrack string; ok is false where ZooKeeper's parser
 // would throw (a pair without '=', a value that is not a long).
-func parseStatsTrack(b []byte) (statsTrack, bool) {
-	st := statsTrack{}
+func ParseStatsTrack(b []byte) (StatsTrack, bool) {
+	st := StatsTrack{}
 	s := string(b)
 	if s == "" {
 		return st, true
@@ -113,7 +113,7 @@ func parseStatsTrack(b []byte) (statsTrack, bool) {
 	return st, true
 }
 
-func (st statsTrack) get(k string) int64 {
+func (st StatsTrack) Get(k string) int64 {
 	if v, ok := st[k]; ok {
 		return v
 	}
@@ -122,9 +122,9 @@ func (st statsTrack) get(k string) int64 {
 
 // String is StatsTrack.toString: count and bytes first, then "=" and the other keys
 // sorted, each after a ';'.
-func (st statsTrack) String() string {
+func (st StatsTrack) String() string {
 	var b strings.Builder
-	b.WriteString("count=" + strconv.FormatInt(st.get("count"), 10) + ",bytes=" + strconv.FormatInt(st.get("bytes"), 10))
+	b.WriteString("count=" + strconv.FormatInt(st.Get("count"), 10) + ",bytes=" + strconv.FormatInt(st.Get("bytes"), 10))
 	var keys []string
 	for k := range st {
 		if k != "count" && k != "bytes" {
@@ -142,13 +142,13 @@ func (st statsTrack) String() string {
 }
 
 // rewriteStats replaces the data of the stats node of quota q, keeping its stat.
-func (t *Tree) rewriteStats(q string, fn func(statsTrack) statsTrack) {
+func (t *Tree) rewriteStats(q string, fn func(StatsTrack) StatsTrack) {
 	p := quotaPath + q + "/" + quotaStatNode
 	n, ok := t.get(p)
 	if !ok {
 		return // "Missing node for stat" in ZooKeeper's log
 	}
-	st, ok := parseStatsTrack(n.data)
+	st, ok := ParseStatsTrack(n.data)
 	if !ok {
 		return
 	}
@@ -164,9 +164,9 @@ func (t *Tree) rewriteStats(q string, fn func(statsTrack) statsTrack) {
 
 // updateQuotaStat is DataTree.updateQuotaStat.
 func (t *Tree) updateQuotaStat(q string, bytesDiff, countDiff int64) {
-	t.rewriteStats(q, func(st statsTrack) statsTrack {
-		st["count"] = st.get("count") + countDiff
-		st["bytes"] = st.get("bytes") + bytesDiff
+	t.rewriteStats(q, func(st StatsTrack) StatsTrack {
+		st["count"] = st.Get("count") + countDiff
+		st["bytes"] = st.Get("bytes") + bytesDiff
 		return st
 	})
 }
@@ -180,7 +180,7 @@ func (t *Tree) quotaOnCreate(path string, data []byte) {
 			q := parent[len(quotaPath):]
 			var count, bytes int64
 			t.walk(q, func(n *node) { count++; bytes += int64(len(n.data)) })
-			t.rewriteStats(q, func(statsTrack) statsTrack { return statsTrack{"count": count, "bytes": bytes} })
+			t.rewriteStats(q, func(StatsTrack) StatsTrack { return StatsTrack{"count": count, "bytes": bytes} })
 		}
 	}
 	if q := t.maxQuotaPrefix(path); q != "" {
@@ -248,12 +248,12 @@ func (t *Tree) checkQuota(txn *Txn, path string, countDiff, bytesDiff int64) zkp
 	if !ok {
 		return zkproto.ErrOK
 	}
-	limits, ok := parseStatsTrack(ln.data)
+	limits, ok := ParseStatsTrack(ln.data)
 	if !ok {
 		return zkproto.ErrOK
 	}
-	checkCount := countDiff != 0 && (limits.get("count") > -1 || limits.get("countHardLimit") > -1)
-	checkBytes := bytesDiff != 0 && (limits.get("bytes") > -1 || limits.get("byteHardLimit") > -1)
+	checkCount := countDiff != 0 && (limits.Get("count") > -1 || limits.Get("countHardLimit") > -1)
+	checkBytes := bytesDiff != 0 && (limits.Get("bytes") > -1 || limits.Get("byteHardLimit") > -1)
 	if !checkCount && !checkBytes {
 		return zkproto.ErrOK
 	}
@@ -266,7 +266,7 @@ func (t *Tree) checkQuota(txn *Txn, path string, countDiff, bytesDiff int64) zkp
 		}
 		sdata = sn.data
 	}
-	cur, ok := parseStatsTrack(sdata)
+	cur, ok := ParseStatsTrack(sdata)
 	if !ok {
 		return zkproto.ErrOK
 	}
@@ -282,11 +282,11 @@ func (t *Tree) checkQuota(txn *Txn, path string, countDiff, bytesDiff int64) zkp
 		if !c.on {
 			continue
 		}
-		now := cur.get(c.what) + c.diff
-		hard := limits.get(c.hard) > -1
-		limit := limits.get(c.soft)
+		now := cur.Get(c.what) + c.diff
+		hard := limits.Get(c.hard) > -1
+		limit := limits.Get(c.soft)
 		if hard {
-			limit = limits.get(c.hard)
+			limit = limits.Get(c.hard)
 		}
 		if now > limit {
 			t.quotaNotes = append(t.quotaNotes, QuotaExceeded{Path: q, What: c.what, Current: now, Limit: limit, Hard: hard})

@@ -15,13 +15,13 @@ func TestStatsTrack(t *testing.T) {
 		{"", "count=-1,bytes=-1"},
 		{"count=3;bytes=7", "count=3,bytes=7"},
 	} {
-		st, ok := parseStatsTrack([]byte(tc.in))
+		st, ok := ParseStatsTrack([]byte(tc.in))
 		if !ok || st.String() != tc.out {
 			t.Errorf("%q → %q (%v), want %q", tc.in, st.String(), ok, tc.out)
 		}
 	}
 	for _, bad := range []string{"count", "count=x", "count="} {
-		if _, ok := parseStatsTrack([]byte(bad)); ok {
+		if _, ok := ParseStatsTrack([]byte(bad)); ok {
 			t.Errorf("%q parsed", bad)
 		}
 	}
