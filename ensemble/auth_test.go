@@ -41,7 +41,7 @@ func TestLoadZooConfigSASL(t *testing.T) {
 			"java.security.auth.login.config=" + missing + " (JVMFLAGS): JAAS configuration: open", ""},
 		{"syntax error", "java.security.auth.login.config=" + broken, "", "", broken + ":3: login module org.apache.zookeeper.server.auth.DigestLoginModule: expected an option name or ';', found '}'", ""},
 		{"unknown section named", "java.security.auth.login.config=" + server + "\nsasl.serverconfig=ZkServer", "", "",
-			"java.security.auth.login.config=" + server + " (zoo.cfg:2) (zookeeper.sasl.serverconfig=ZkServer): no such JAAS section: no JAAS configuration section named 'ZkServer' was found in '" + server + "' (sections: Server)", ""},
+			"java.security.auth.login.config=" + server + " (zoo.cfg:2) (zookeeper.sasl.serverconfig=ZkServer): no JAAS configuration section named 'ZkServer' was found in '" + server + "' (sections: Server)", ""},
 		{"no Server section, not one ZooKeeper reads", "java.security.auth.login.config=" + other, "", "",
 			"no JAAS configuration section named 'Server' was found in '" + other + "' (sections: KafkaServer)", ""},
 		// As in ZooKeeper: a JAAS file for the client (or the quorum) only gives a

@@ -53,9 +53,20 @@ type Server struct {
 	kerberos *Kerberos // nil without Krb5LoginModule
 }
 
-// ErrNoSection is wrapped by New's error when the JAAS file has no section of the
-// name the server reads.
+// ErrNoSection is what New's error is (errors.Is) when the JAAS file has no
+// section of the name the server reads.
 var ErrNoSection = errors.New("no such JAAS section")
+
+type noSectionError struct {
+	section, file string
+	names         []string
+}
+
+func (e *noSectionError) Error() string {
+	return fmt.Sprintf("no JAAS configuration section named '%s' was found in '%s' (sections: %s)", e.section, e.file, strings.Join(e.names, ", "))
+}
+
+func (e *noSectionError) Is(target error) bool { return target == ErrNoSection }
 
 // New builds the server from the section opts.Section (default "Server") of a JAAS
 // configuration. A DigestLoginModule entry's user_NAME="password" options are the
@@ -69,8 +80,7 @@ func New(cfg *jaas.Config, opts Options) (*Server, error) {
 	s := &Server{file: cfg.File, section: opts.Section, opts: opts}
 	entries, ok := cfg.Section(opts.Section)
 	if !ok {
-		return nil, fmt.Errorf("%w: no JAAS configuration section named '%s' was found in '%s' (sections: %s)",
-			ErrNoSection, opts.Section, cfg.File, strings.Join(cfg.Names, ", "))
+		return nil, &noSectionError{section: opts.Section, file: cfg.File, names: cfg.Names}
 	}
 	for _, e := range entries {
 		switch e.Module {
