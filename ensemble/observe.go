@@ -138,7 +138,9 @@ func (s *Server) observeLeader(ob *raft.Observation) bool {
 
 // timedLogStore measures the Raft log's appends: each is one bbolt commit and fsync
 // (fsynctime, sync_processor_batch_size), and on a follower the entries it received
-// (learner_proposal_received_count).
+// (learner_proposal_received_count). It hides the optional interfaces Raft looks for
+// on a log store (MonotonicLogStore, CommitTrackingLogStore): raftstore implements
+// none today; one that does must be forwarded here.
 type timedLogStore struct {
 	raft.LogStore
 	s *Server
