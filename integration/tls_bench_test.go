@@ -24,7 +24,8 @@ import (
 // BenchmarkTLS measures what TLS costs a client, side by side with the reference
 // ZooKeeper 3.8.0 configured the same way (secure client port beside the plaintext
 // one, NettyServerCnxnFactory, the same PKCS12 key store and JKS trust store,
-// ssl.clientAuth=need, TLS 1.3 only, an ECDSA P-256 certificate; data on disk):
+// ssl.clientAuth=need, TLS 1.2 and 1.3 (tls = 1.3, tls1.2 = a client that stops at
+// 1.2), an ECDSA P-256 certificate; data on disk):
 //
 //   - connect: TCP (+ TLS handshake with a client certificate) + session handshake
 //   - closeSession, median of b.N after a warm-up (ms-median);
@@ -45,10 +46,10 @@ func BenchmarkTLS(b *testing.B) {
 		"zookeeper.ssl.trustStore.location": w.trust.Location,
 		"zookeeper.ssl.trustStore.password": w.trust.Password,
 		"zookeeper.ssl.protocol":            "TLSv1.3",
-		"zookeeper.ssl.enabledProtocols":    "TLSv1.3",
-		// ZooKeeper 3.8's default suites are TLS 1.2's only: TLSv1.3 alone then
-		// fails every handshake ("No appropriate protocol") unless they are listed.
-		"zookeeper.ssl.ciphersuites":  tls13Suites,
+		"zookeeper.ssl.enabledProtocols":    "TLSv1.3,TLSv1.2",
+		// ZooKeeper 3.8's default suites are TLS 1.2's only: TLSv1.3 then fails
+		// every handshake ("No appropriate protocol") unless they are listed.
+		"zookeeper.ssl.ciphersuites":  benchSuites,
 		"zookeeper.serverCnxnFactory": "org.apache.zookeeper.server.NettyServerCnxnFactory",
 	}
 	ref, err := testkit.StartZooKeeper(testkit.ZooKeeperOptions{
@@ -60,8 +61,8 @@ func BenchmarkTLS(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ref.Stop()
-	src, err := tlsconfig.New(tlsconfig.Settings{KeyStore: w.serverKS, TrustStore: w.trust, Protocol: "TLSv1.3", EnabledProtocols: []string{"TLSv1.3"},
-		CipherSuites: strings.Split(tls13Suites, ",")}, true, nil)
+	src, err := tlsconfig.New(tlsconfig.Settings{KeyStore: w.serverKS, TrustStore: w.trust, Protocol: "TLSv1.3", EnabledProtocols: []string{"TLSv1.3", "TLSv1.2"},
+		CipherSuites: strings.Split(benchSuites, ",")}, true, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -69,7 +70,10 @@ func BenchmarkTLS(b *testing.B) {
 		c.TLS.SecureClientAddr = "127.0.0.1:0"
 		c.TLS.Client = src.ServerConfig()
 	}))
-	cfg := w.clientConfig(w.alice)
+	// The client picks the protocol; both servers enable 1.2 and 1.3.
+	cfg12, cfg := w.clientConfig(w.alice), w.clientConfig(w.alice)
+	cfg12.MaxVersion = tls.VersionTLS12
+	cfg.MinVersion = tls.VersionTLS13
 	type target struct {
 		name string
 		addr string
@@ -77,8 +81,10 @@ func BenchmarkTLS(b *testing.B) {
 	}
 	targets := []target{
 		{"zookeeper/plain", ref.Addr, nil},
+		{"zookeeper/tls1.2", fmt.Sprintf("127.0.0.1:%d", securePort), cfg12},
 		{"zookeeper/tls", fmt.Sprintf("127.0.0.1:%d", securePort), cfg},
 		{"zkraft/plain", srv.Addr, nil},
+		{"zkraft/tls1.2", srv.SecureAddr().String(), cfg12},
 		{"zkraft/tls", srv.SecureAddr().String(), cfg},
 	}
 	connect := func(tg target) error {
@@ -131,7 +137,9 @@ func BenchmarkTLS(b *testing.B) {
 	}
 }
 
-const tls13Suites = "TLS_AES_128_GCM_SHA256,TLS_AES_256_GCM_SHA384,TLS_CHACHA20_POLY1305_SHA256"
+// benchSuites: TLS 1.3's, and TLS 1.2's ECDSA GCM suites.
+const benchSuites = "TLS_AES_128_GCM_SHA256,TLS_AES_256_GCM_SHA384,TLS_CHACHA20_POLY1305_SHA256," +
+	"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"
 
 // throughput16 runs 16 sessions, each doing get (or set) of its own 100-byte node
 // back to back for d, and returns the operations per second.
