@@ -15,10 +15,11 @@ import org.apache.zookeeper.data.ClientInfo;
 import org.apache.zookeeper.data.Id;
 
 /**
- * Curator over a ZooKeeper client that authenticates by SASL DIGEST-MD5 (its JAAS
+ * Curator over a ZooKeeper client that authenticates by SASL, DIGEST-MD5 or GSSAPI (its JAAS
  * Client section is given with -Djava.security.auth.login.config). Arguments: the
- * connect string and "ok" (the right password: SaslAuthenticated, whoAmI and a
- * sasl ACL) or "bad" (a wrong one: AuthFailed, and no request succeeds). Prints
+ * connect string, "ok" (the right password: SaslAuthenticated, whoAmI and a sasl
+ * ACL) or "bad" (a wrong one: AuthFailed, and no request succeeds), and the SASL id
+ * expected (default bob; a Kerberos principal works the same way). Prints
  * "OK <what>" per passed check and "FAIL <why>" then exits 1 otherwise.
  */
 public class CuratorSASL {
@@ -32,6 +33,7 @@ public class CuratorSASL {
     public static void main(String[] args) throws Exception {
         String connect = args[0];
         boolean good = args[1].equals("ok");
+        String user = args.length > 2 ? args[2] : "bob";
         BlockingQueue<Watcher.Event.KeeperState> states = new LinkedBlockingQueue<>();
         CuratorFramework c = CuratorFrameworkFactory.builder().connectString(connect)
                 .retryPolicy(new RetryOneTime(100)).sessionTimeoutMs(10000).connectionTimeoutMs(5000).build();
@@ -60,9 +62,9 @@ public class CuratorSASL {
             return;
         }
         List<ClientInfo> who = c.getZookeeperClient().getZooKeeper().whoAmI();
-        require(who.stream().anyMatch(ci -> ci.getAuthScheme().equals("sasl") && ci.getUser().equals("bob")), "whoAmI " + who);
+        require(who.stream().anyMatch(ci -> ci.getAuthScheme().equals("sasl") && ci.getUser().equals(user)), "whoAmI " + who);
         System.out.println("OK whoAmI " + who);
-        List<ACL> acl = List.of(new ACL(ZooDefs.Perms.ALL, new Id("sasl", "bob")));
+        List<ACL> acl = List.of(new ACL(ZooDefs.Perms.ALL, new Id("sasl", user)));
         c.create().withACL(acl).forPath("/curator-sasl", "x".getBytes());
         require(c.getACL().forPath("/curator-sasl").equals(acl), "getACL");
         require(new String(c.getData().forPath("/curator-sasl")).equals("x"), "getData");
