@@ -17,7 +17,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(serveCmd(), membersCmd(), benchCmd(), compatCmd(), versionCmd(),
-		importCmd(), exportCmd(), backupCmd(), restoreCmd(), statusCmd(), shellCmd())
+		importCmd(), exportCmd(), backupCmd(), restoreCmd(), statusCmd(), shellCmd(), mirrorCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "zkraft:", err)
 		os.Exit(1)

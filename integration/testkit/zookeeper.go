@@ -154,7 +154,11 @@ func startZooKeeperOnce(java, classpath string, o ZooKeeperOptions) (*ZooKeeper,
 	// dies only with the test binary or by Stop.
 	cmd.SysProcAttr = killWithParent()
 	cmd.SysProcAttr.Setpgid = true
-	z := &ZooKeeper{Addr: fmt.Sprintf("127.0.0.1:%d", ports[0]), Dir: dir, keep: o.Keep, cmd: cmd, done: make(chan struct{})}
+	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	if p, ok := o.Config["clientPort"]; ok {
+		addr = "127.0.0.1:" + p // a restart on the port of an earlier server
+	}
+	z := &ZooKeeper{Addr: addr, Dir: dir, keep: o.Keep, cmd: cmd, done: make(chan struct{})}
 	started := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
