@@ -33,7 +33,7 @@ lint:
 
 # Each fuzz target in turn; FUZZTIME=60s by default.
 fuzz:
-	@for p in ./zkproto ./ensemble; do for t in $$($(GO) test $$p -list 'Fuzz.*' | grep ^Fuzz); do \
+	@for p in ./zkproto ./ensemble ./ensemble/sasl ./ensemble/jaas; do for t in $$($(GO) test $$p -list 'Fuzz.*' | grep ^Fuzz); do \
 		echo "== $$p $$t"; $(GO) test $$p -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -parallel 1 || exit 1; \
 	done; done
 

@@ -14,7 +14,7 @@ import (
 	"github.com/zkraft/zkraft/ensemble/jaas"
 )
 
-func writeKeytab(t *testing.T, principal, realm string) string {
+func writeKeytab(t testing.TB, principal, realm string) string {
 	t.Helper()
 	kt := keytab.New()
 	if err := kt.AddEntry(principal, realm, "secret", time.Now(), 1, etypeID.AES256_CTS_HMAC_SHA1_96); err != nil {

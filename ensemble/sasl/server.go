@@ -184,8 +184,9 @@ func ValidName(id string) bool {
 
 // Exchange is one connection's SASL exchange. Not safe for concurrent use.
 type Exchange struct {
-	srv  *Server
-	mech interface {
+	srv    *Server
+	failed bool // a step panicked
+	mech   interface {
 		Step([]byte) ([]byte, error)
 		Complete() bool
 		AuthorizationID() string
@@ -199,8 +200,19 @@ func (s *Server) NewExchange() *Exchange { return &Exchange{srv: s} }
 // Step evaluates the client's token and returns the token to send back (nil for
 // none). A server with both mechanisms tells them apart by the first token: a
 // DIGEST-MD5 client starts with an empty one, a GSSAPI client with its Kerberos
-// AP-REQ. An error ends the exchange: the client failed to authenticate.
-func (x *Exchange) Step(token []byte) ([]byte, error) {
+// AP-REQ. An error ends the exchange: the client failed to authenticate. A token
+// that makes a parser panic (the Kerberos messages are decoded by gokrb5) is an
+// error too: a client's bytes must never stop the server.
+func (x *Exchange) Step(token []byte) (out []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, fmt.Errorf("sasl: malformed %s token: %v", x.Mechanism(), p)
+			x.failed = true
+		}
+	}()
+	if x.failed {
+		return nil, errors.New("sasl: the exchange failed")
+	}
 	if x.mech == nil {
 		switch {
 		case x.srv.kerberos != nil && (len(token) > 0 || x.srv.users == nil):
