@@ -213,8 +213,8 @@ func (s *Server) adminStats(src flwSource, withConns bool) admin.Object {
 			"num_alive_client_connections", sv.Connections,
 			"uptime", int64(sinceStart(s)),
 			"auth_failed_count", s.stats.authFailed.Load(),
-			"non_mtlsremote_conn_count", int64(0),
-			"non_mtlslocal_conn_count", int64(0),
+			"non_mtlsremote_conn_count", s.stats.nonMTLSRemote.Load(),
+			"non_mtlslocal_conn_count", s.stats.nonMTLSLocal.Load(),
 		),
 		"client_response", resp,
 	)

@@ -140,6 +140,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 		nc.Close()
 		return nil
 	}
+	s.countPlaintext(nc)
 	c := &conn{
 		srv:      s,
 		nc:       nc,

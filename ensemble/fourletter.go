@@ -133,6 +133,9 @@ func (f flwSource) monitor(withMetrics bool) fourletter.Monitor {
 		MaxFileDescriptorCount:  maxFDs(),
 		OpenFileDescriptorCount: openFDs(),
 		AuthFailedCount:         s.stats.authFailed.Load(),
+		NonMTLSRemoteConnCount:  s.stats.nonMTLSRemote.Load(),
+		NonMTLSLocalConnCount:   s.stats.nonMTLSLocal.Load(),
+		OutstandingTLSHandshake: s.stats.tlsHandshakes.Load(),
 	}
 	var synced int64
 	m.PeerState, m.QuorumSize, m.Learners, synced, m.SyncedObservers = s.quorumStats()

@@ -69,8 +69,12 @@ type serverStats struct {
 	received   atomic.Int64
 	sent       atomic.Int64
 	authFailed atomic.Int64 // failed or refused authentications, SASL or TLS (mntr auth_failed_count)
-	lat        latencyStats
-	resp       responseSizes
+	// Plaintext connections accepted by a server that serves TLS too, from other
+	// hosts and from loopback (mntr non_mtls_*_conn_count), and TLS handshakes
+	// under way (outstanding_tls_handshake): tls.go.
+	nonMTLSRemote, nonMTLSLocal, tlsHandshakes atomic.Int64
+	lat                                        latencyStats
+	resp                                       responseSizes
 }
 
 func (s *serverStats) latency(d time.Duration) { s.lat.add(d) }

@@ -110,7 +110,9 @@ func (s *Server) serveClientTLS(nc net.Conn, mustTLS bool) {
 	}
 	tc := tls.Server(nc, s.cfg.TLS.Client)
 	ctx, cancel := context.WithTimeout(s.ctx, handshakeTimeout)
+	s.stats.tlsHandshakes.Add(1)
 	err := tc.HandshakeContext(ctx)
+	s.stats.tlsHandshakes.Add(-1)
 	cancel()
 	if err != nil {
 		s.stats.authFailed.Add(1)
@@ -129,6 +131,23 @@ func (s *Server) serveClientTLS(nc net.Conn, mustTLS bool) {
 		c.addIdentity(id)
 	}
 	c.serve()
+}
+
+// countPlaintext counts a plaintext client connection of a server that serves TLS
+// too, as ZooKeeper's Netty layer does (by loopback or not); a server without TLS
+// counts none, as ZooKeeper's default NIO layer.
+func (s *Server) countPlaintext(nc net.Conn) {
+	if s.cfg.TLS.Client == nil {
+		return
+	}
+	if _, isTLS := nc.(*tls.Conn); isTLS {
+		return
+	}
+	if ip := net.ParseIP(remoteIP(nc.RemoteAddr())); ip != nil && ip.IsLoopback() {
+		s.stats.nonMTLSLocal.Add(1)
+	} else {
+		s.stats.nonMTLSRemote.Add(1)
+	}
 }
 
 // x509Identities are the ids a verified client certificate gives a session, as

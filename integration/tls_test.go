@@ -316,6 +316,14 @@ func TestTLSPortUnificationAndSecureOnly(t *testing.T) {
 	if got := fourLetterWord(t, srv.Addr, "ruok"); got != "imok" {
 		t.Errorf("ruok on the unified port = %q", got)
 	}
+	// As ZooKeeper's Netty layer: plaintext connections of a TLS-serving server are
+	// counted, from loopback here (the session, ruok, and this mntr), TLS ones not.
+	mntr := fourLetterWord(t, srv.Addr, "mntr")
+	for _, want := range []string{"zk_non_mtls_local_conn_count\t3\n", "zk_non_mtls_remote_conn_count\t0\n", "zk_outstanding_tls_handshake\t0\n"} {
+		if !strings.Contains(mntr, want) {
+			t.Errorf("mntr lacks %q:\n%s", want, mntr)
+		}
+	}
 
 	only := w.server(t, tlsconfig.Need, nil, func(c *ensemble.Config) { c.ClientAddr = "" })
 	if only.SecureAddr() == nil || only.Addr != only.SecureAddr().String() {

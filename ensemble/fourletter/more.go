@@ -29,6 +29,13 @@ type Monitor struct {
 	MinClientResponseSize   int64
 	MaxClientResponseSize   int64
 	AuthFailedCount         int64
+	// NonMTLSRemoteConnCount and NonMTLSLocalConnCount count the plaintext
+	// connections accepted (from other hosts, from loopback) by a server that also
+	// serves TLS (ZooKeeper counts them on its Netty connection layer, which TLS
+	// needs); OutstandingTLSHandshake is the TLS handshakes under way.
+	NonMTLSRemoteConnCount  int64
+	NonMTLSLocalConnCount   int64
+	OutstandingTLSHandshake int64
 	QuorumSize              int64 // quorum only
 	// Leader only (Mode "leader").
 	Learners                 int64
@@ -86,7 +93,7 @@ func MonitorFields(s Server, m Monitor) []Field {
 	kv("outstanding_requests", s.Outstanding)
 	kv("znode_count", s.NodeCount)
 	kv("global_sessions", m.GlobalSessions)
-	kv("non_mtls_remote_conn_count", int64(0))
+	kv("non_mtls_remote_conn_count", m.NonMTLSRemoteConnCount)
 	kv("last_client_response_size", m.LastClientResponseSize)
 	kv("packets_sent", s.Sent)
 	kv("packets_received", s.Received)
@@ -105,9 +112,9 @@ func MonitorFields(s Server, m Monitor) []Field {
 	kv("local_sessions", m.LocalSessions)
 	kv("uptime", m.Uptime.Milliseconds())
 	kv("max_latency", s.MaxLatency)
-	kv("outstanding_tls_handshake", int64(0))
+	kv("outstanding_tls_handshake", m.OutstandingTLSHandshake)
 	kv("min_client_response_size", m.MinClientResponseSize)
-	kv("non_mtls_local_conn_count", int64(0))
+	kv("non_mtls_local_conn_count", m.NonMTLSLocalConnCount)
 	if quorum {
 		kv("quorum_size", m.QuorumSize)
 	}
