@@ -801,4 +801,12 @@ func TestMirrorFromReference(t *testing.T) {
 		}
 	}
 	t.Logf("mirror output:\n%s", m.Output())
+
+	// --once copies into a fresh node and exits.
+	_, addr3 := serveConfig(t, filepath.Join(t.TempDir(), "zkraft-once"))
+	out := runZkraft(t, "mirror", "--once", "--from", z2.Addr, "--to", addr3, "--auth", "digest:"+migUser+":"+migPass)
+	if !strings.Contains(out, "copied in") {
+		t.Errorf("mirror --once:\n%s", out)
+	}
+	compareTrees(t, "source", content(captureTree(t, z2.Addr), true), "mirror --once", content(captureTree(t, addr3), true))
 }
