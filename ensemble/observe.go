@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +37,8 @@ type observability struct {
 	lastSnapTime       atomic.Int64 // unix seconds
 	traceMask          atomic.Int64
 	metricsLn, adminLn net.Listener
+	// readNS and writeNS are read_per_namespace and write_per_namespace.
+	readNS, writeNS *metrics.SummarySet
 }
 
 // initObservability creates the metrics and hooks them into the FSM. Start calls it
@@ -51,6 +54,7 @@ func (s *Server) initObservability() {
 		o.metrics.LookingCount.Inc()
 	}
 	m := o.metrics
+	o.readNS, o.writeNS = m.Set("read_per_namespace", false, 1), m.Set("write_per_namespace", false, 1)
 	s.fsm.fired = func(typ zkproto.EventType, n int) {
 		switch typ {
 		case zkproto.EventNodeCreated:
@@ -349,4 +353,76 @@ func (s *Server) noteQuota(res *datatree.Result) {
 			s.log.Warn(q.String(), "path", q.Path, "refused", q.Hard && res.Err == zkproto.ErrQuotaExceeded, "repeats", n)
 		}
 	}
+}
+
+// statOverheadBytes is DataTree.STAT_OVERHEAD_BYTES, counted with every read.
+const statOverheadBytes = 6*8 + 5*4
+
+// topNamespace is PathUtils.getTopNamespace: "app" for /app/x, "" for /.
+func topNamespace(path string) string {
+	if len(path) < 2 || path[0] != '/' {
+		return ""
+	}
+	ns, _, _ := strings.Cut(path[1:], "/")
+	return ns
+}
+
+func namesLen(names []string) int {
+	n := 0
+	for _, s := range names {
+		n += len(s)
+	}
+	return n
+}
+
+// readStat is DataTree.updateReadStat: bytes read per top-level namespace
+// (read_per_namespace), on the member that served the read.
+func (s *Server) readStat(path string, n int) {
+	if ns := topNamespace(path); ns != "" {
+		s.obs.readNS.Observe(ns, int64(len(path)+n+statOverheadBytes))
+	}
+}
+
+// writeStats is DataTree.updateWriteStat for an applied write: bytes written per
+// top-level namespace (write_per_namespace), on every member.
+func (s *Server) writeStats(txn *datatree.Txn, res *datatree.Result) {
+	if txn.Kind != datatree.TxnRequest || res.Err != zkproto.ErrOK {
+		return
+	}
+	one := func(op zkproto.OpCode, req, resp zkproto.Record) {
+		path, n := "", 0
+		switch q := req.(type) {
+		case *zkproto.CreateRequest:
+			path, n = q.Path, len(q.Data)
+		case *zkproto.CreateTTLRequest:
+			path, n = q.Path, len(q.Data)
+		case *zkproto.SetDataRequest:
+			path, n = q.Path, len(q.Data)
+		case *zkproto.DeleteRequest:
+			path = q.Path
+		default:
+			return
+		}
+		switch r := resp.(type) { // a sequential create's name
+		case *zkproto.CreateResponse:
+			path = r.Path
+		case *zkproto.Create2Response:
+			path = r.Path
+		}
+		if ns := topNamespace(path); ns != "" {
+			s.obs.writeNS.Observe(ns, int64(len(path)+n))
+		}
+	}
+	if mr, ok := txn.Request.(*zkproto.MultiRequest); ok {
+		resp, _ := res.Response.(*zkproto.MultiResponse)
+		for i, op := range mr.Ops {
+			var r zkproto.Record
+			if resp != nil && i < len(resp.Results) {
+				r = resp.Results[i].Response
+			}
+			one(op.Header.Type, op.Request, r)
+		}
+		return
+	}
+	one(txn.Op, txn.Request, res.Response)
 }

@@ -75,6 +75,7 @@ func TestPrometheusEnsemble(t *testing.T) {
 	c := ensembletest.RunCluster(t, 3, withHTTP)
 	const writes = 20
 	var li, fi int
+	var ns string // the last round's namespace
 	var before, after []map[string]float64
 	// A round of traffic between two scrapes of every member, again (up to three
 	// times) when an election on a loaded machine moved leadership in between: the
@@ -87,7 +88,8 @@ func TestPrometheusEnsemble(t *testing.T) {
 			before[i] = scrape(t, m)
 		}
 		conn := connectTo(t, c.Members[fi].Addr)
-		path := fmt.Sprintf("/m%d", round)
+		ns = fmt.Sprintf("m%d", round)
+		path := "/" + ns
 		if _, err := conn.Create(path, nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 			t.Fatal(err)
 		}
@@ -182,6 +184,15 @@ func TestPrometheusEnsemble(t *testing.T) {
 	moved(fi, "bytes_received_count", 1)
 	moved(fi, "response_bytes", 1)
 	moved(fi, "node_changed_watch_count_count", writes-1)
+	// ZooKeeper's per-namespace summaries: writes on every member, reads where served.
+	for i := range 3 {
+		if got := after[i][`write_per_namespace_count{key="`+ns+`"}`]; got < writes+2 {
+			t.Errorf("member %d: write_per_namespace_count{key=%q} = %v, want %d", i+1, ns, got, writes+2)
+		}
+	}
+	if got := after[fi][`read_per_namespace_count{key="`+ns+`"}`]; got < writes {
+		t.Errorf("read_per_namespace_count{key=%q} = %v, want %d", ns, got, writes)
+	}
 	if after[fi]["num_alive_connections"] < 1 {
 		t.Errorf("num_alive_connections %v with a client connected", after[fi]["num_alive_connections"])
 	}

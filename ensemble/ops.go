@@ -244,17 +244,23 @@ func (c *conn) readBody(t *datatree.Tree, hdr zkproto.RequestHeader, req zkproto
 			return
 		}
 		body = &zkproto.ExistsResponse{Stat: stat}
+		c.srv.readStat(q.Path, 0)
 	case *zkproto.GetDataRequest:
 		body, code = c.getData(t, q, auth)
+		if r, ok := body.(*zkproto.GetDataResponse); ok && code == zkproto.ErrOK {
+			c.srv.readStat(q.Path, len(r.Data))
+		}
 	case *zkproto.GetChildrenRequest:
 		var kids []string
 		if kids, _, code = c.children(t, q.Path, q.Watch, auth); code == zkproto.ErrOK {
 			body = &zkproto.GetChildrenResponse{Children: kids}
+			c.srv.readStat(q.Path, namesLen(kids))
 		}
 	case *zkproto.GetChildren2Request:
 		kids, stat, err := c.children(t, q.Path, q.Watch, auth)
 		if code = err; code == zkproto.ErrOK {
 			body = &zkproto.GetChildren2Response{Children: kids, Stat: stat}
+			c.srv.readStat(q.Path, namesLen(kids))
 		}
 	case *zkproto.GetACLRequest:
 		acl, stat, err := t.GetACL(q.Path, auth)

@@ -741,6 +741,7 @@ func (r *applyResult) get() (*datatree.Result, error) {
 func (s *Server) onApplied(txn *datatree.Txn, res *datatree.Result) {
 	s.recordApplied()
 	s.noteQuota(res)
+	s.writeStats(txn, res)
 	if res.Err != zkproto.ErrOK {
 		return
 	}
