@@ -1,6 +1,7 @@
 package ensemble_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -27,8 +28,21 @@ func TestDigestFindsDivergedMember(t *testing.T) {
 			ch := make(chan error, 1)
 			results = append(results, ch)
 			go func() {
-				_, err := c.Create(fmt.Sprintf("/%s-%d", prefix, i), nil, 0, zk.WorldACL(zk.PermAll))
-				ch <- err
+				// A leader change (a loaded machine) loses the connection: the create
+				// may or may not have been made, so it is made again or found made.
+				p := fmt.Sprintf("/%s-%d", prefix, i)
+				for try := 0; ; try++ {
+					_, err := c.Create(p, nil, 0, zk.WorldACL(zk.PermAll))
+					if errors.Is(err, zk.ErrNodeExists) && try > 0 {
+						err = nil
+					}
+					if (errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer)) && try < 20 {
+						time.Sleep(100 * time.Millisecond)
+						continue
+					}
+					ch <- err
+					return
+				}
 			}()
 			if len(results) >= 32 {
 				if err := <-results[0]; err != nil {
