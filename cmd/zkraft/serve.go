@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zkraft/zkraft/ensemble"
-	"github.com/zkraft/zkraft/ensemble/fourletter"
 )
 
 func serveCmd() *cobra.Command {
@@ -134,15 +133,5 @@ func serve(cfg ensemble.Config, log *slog.Logger) error {
 			log.Info("signal received; shutting down", "signal", sig.String())
 			return srv.Close()
 		}
-	}
-}
-
-func versionCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print zkraft's version and the ZooKeeper version it emulates",
-		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Printf("zkraft %s (ZooKeeper %s compatible)\n", fourletter.ZkraftVersion, fourletter.Version)
-		},
 	}
 }
