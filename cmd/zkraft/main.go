@@ -10,6 +10,14 @@ import (
 )
 
 func main() {
+	if err := rootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "zkraft:", err)
+		os.Exit(1)
+	}
+}
+
+// rootCmd is the command tree: zkraft and its subcommands.
+func rootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "zkraft",
 		Short:         "A ZooKeeper-compatible coordination service on Raft",
@@ -18,8 +26,5 @@ func main() {
 	}
 	root.AddCommand(serveCmd(), membersCmd(), benchCmd(), compatCmd(), versionCmd(),
 		importCmd(), exportCmd(), backupCmd(), restoreCmd(), statusCmd(), shellCmd(), mirrorCmd())
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "zkraft:", err)
-		os.Exit(1)
-	}
+	return root
 }
