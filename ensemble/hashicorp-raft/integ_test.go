@@ -19,7 +19,7 @@ import (
 // CheckInteg will skip a test if integration testing is not enabled.
 func CheckInteg(t *testing.T) {
 	if !IsInteg() {
-		t.SkipNow()
+		t.Skip("an upstream integration test: set INTEG_TESTS=yes to run it")
 	}
 }
 

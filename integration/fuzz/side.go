@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -305,23 +304,18 @@ func (s *side) doOps(i int, ops []Op) {
 // events it sends first.
 func (s *side) awaitClose(i int, c *rawzk.Conn) string {
 	c.Raw().SetDeadline(time.Now().Add(replyTimeout))
-	for {
-		frame, err := c.ReadFrame()
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return "the server keeps the connection open"
-			}
-			return "the server closes the connection"
-		}
-		dec := zkproto.NewDecoder(frame)
-		var h zkproto.ReplyHeader
-		h.Decode(dec)
-		if h.Xid != zkproto.XidWatchEvent {
-			return fmt.Sprintf("the server sends a reply (xid %d) after AUTHFAILED", h.Xid)
-		}
-		s.log(i, "%s", s.d.Event(dec))
+	h, _, err := s.readReply(i, c)
+	switch {
+	case err == nil:
+		return fmt.Sprintf("the server sends a reply (xid %d) after AUTHFAILED", h.Xid)
+	case errors.Is(err, errNoReply):
+		return "the server keeps the connection open"
 	}
+	return "the server closes the connection"
 }
+
+// errNoReply is readReply's error when the deadline passes without a reply.
+var errNoReply = errors.New("no reply (timeout)")
 
 // readReply reads frames on the slot's connection until a reply, logging the
 // watch events before it.
@@ -331,7 +325,7 @@ func (s *side) readReply(i int, c *rawzk.Conn) (zkproto.ReplyHeader, *zkproto.De
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				return zkproto.ReplyHeader{}, nil, errors.New("no reply (timeout)")
+				return zkproto.ReplyHeader{}, nil, errNoReply
 			}
 			return zkproto.ReplyHeader{}, nil, errors.New("connection closed")
 		}
