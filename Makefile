@@ -52,7 +52,7 @@ chaos:
 # ZooKeeper for FUZZ_DURATION, alternating one zkraft node and three members. Each
 # seed is printed (replay: go test -tags explore ./integration/fuzz -run TestFuzzSeed -fuzz.seed N);
 # a difference is shrunk into integration/fuzz/testdata/repro-*.json. FUZZ_FLAGS:
-# -fuzz.strict also explores where the open differences of issue 8 show;
+# -fuzz.strict also explores where open differences show (none at present);
 # -fuzz.target single|ensemble3; -fuzz.steps N.
 FUZZ_DURATION ?= 10m
 fuzz-diff:
