@@ -243,13 +243,15 @@ class DynamicConfig:
         with self._lock:
             if self.source == "zookeeper" and self.version == stat.version and self._doc == doc:
                 return None
+        # Cache first: whoever sees the new values may rely on the cache holding them.
+        self._write_cache(stat.version, doc)
+        with self._lock:
             self._doc = doc
             self._values = _overlay(self.defaults, doc)
             self.source, self.version = "zookeeper", stat.version
             values = copy.deepcopy(self._values)
             listeners = list(self._listeners)
         log.info("zkraft_superset.config: applied %s version %d", self.path, stat.version)
-        self._write_cache(stat.version, doc)
         for fn in listeners:
             try:
                 fn(values)
