@@ -67,7 +67,8 @@ powerloss:
 	$(GO) test -race -count=1 -timeout 60m -run TestPowerLoss -v ./integration/powerloss -cycles=$(POWERLOSS_CYCLES)
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./storage/... ./ensemble/... ./zkproto/...
+	$(GO) test -run '^$$' -bench . -skip TreeMemory -benchmem ./storage/... ./ensemble/... ./zkproto/...
+	$(GO) test -run '^$$' -bench TreeMemory -benchtime 1x -count 3 ./storage/datatree/
 	$(GO) test -run '^$$' -bench Pipelined -benchmem ./integration/
 
 clean:
