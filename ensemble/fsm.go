@@ -301,4 +301,5 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	return sink.Close()
 }
 
-func (s *fsmSnapshot) Release() {}
+// Release lets the tree stop copying what the written snapshot shared.
+func (s *fsmSnapshot) Release() { s.s.Release() }

@@ -219,6 +219,7 @@ func (s *Server) Backup(w io.Writer) (BackupInfo, error) {
 	s.fsm.mu.Lock()
 	snap := s.fsm.tree.Snapshot()
 	s.fsm.mu.Unlock()
+	defer snap.Release()
 	n, err := snap.WriteTo(w)
 	info := BackupInfo{Zxid: int64(snap.Zxid()), Nodes: snap.NodeCount(), Sessions: len(snap.Sessions()), Bytes: n}
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 // txn.Request: the caller must not modify them afterwards.
 func (t *Tree) Apply(txn *Txn) Result {
 	res := t.apply(txn)
+	t.compactArena()
 	if len(t.quotaNotes) > 0 {
 		res.QuotaExceeded = slices.Clone(t.quotaNotes)
 		t.quotaNotes = t.quotaNotes[:0]

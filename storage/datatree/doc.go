@@ -8,22 +8,34 @@
 // A Tree is not safe for concurrent use: the server guards it with its own
 // sync.RWMutex. Apply and Snapshot take the write lock; the read methods (GetData,
 // Exists, Children, ...) may share the read lock. A *Snapshot is immutable and
-// needs no lock: take it under the write lock (it costs O(shards + sessions), not
-// O(nodes)), release the lock, then write it with WriteTo while Apply goes on.
+// needs no lock: take it under the write lock (it costs O(nodes/1024 + sessions)),
+// release the lock, write it with WriteTo while Apply goes on, then Release it.
 //
-// Slices handed to Apply (data and ACLs inside requests) become the tree's: the
-// caller must not change them afterwards. Slices returned by reads (data, ACLs)
-// are shared with the tree and must not be modified.
+// Apply copies the data of a request into the tree and keeps its ACL slice (as the
+// interned list, when no equal list is interned yet): the caller must not change
+// them afterwards. Slices and strings returned by reads (data, ACLs, child names)
+// are shared with the tree, stay valid after the lock is released, and must not be
+// modified.
 //
 // # Layout
 //
-// Nodes live by value in a fixed number of hash shards keyed by path. Snapshot
-// copies the shard pointer array and bumps a generation; the first write to a shard
-// that a snapshot still sees clones that shard (maps.Clone of 1/1024th of the
-// tree), so a snapshot of a million nodes never stops writes for more than a
-// fraction of a millisecond. Data and ACL slices are never modified in place, so a
-// node value copied into a snapshot stays valid. The children index (a set of names
-// per parent) is mutable and not part of snapshots; Restore rebuilds it.
+// Built for millions of znodes with few pointers for the GC to scan (store.go): a
+// znode is a pointer-free record in a slice of blocks of 1,024 records, named by a
+// 32-bit id; its path and data are one blob in an arena of 1 MiB byte chunks (a
+// blob over 256 KiB gets a chunk of its own); its ACL is the id of an interned,
+// reference-counted list (ZooKeeper's ReferenceCountedACLCache: most nodes share a
+// handful); its children are a list of ids per parent, in no order (reads sort the
+// names). A pointer-free open-addressing hash index finds an id by path. Arena bytes
+// are never written over: a write appends a new blob, and a chunk less than half
+// alive has its live blobs moved to the current chunk after the transaction, then is
+// dropped (whoever still holds a slice of it keeps it alive).
+//
+// Snapshot copies the table of record blocks, the chunk table and the ACL table
+// header and bumps a generation; until the snapshot is released, the first write to
+// a record block that the snapshot still sees clones that block (1,024 records), so
+// a snapshot of a million nodes never stops writes for more than a fraction of a
+// millisecond, and once it is released (Snapshot.Release) writes stop copying. The
+// children lists and the index are not part of snapshots; Restore rebuilds them.
 //
 // # Sequence numbers and cversion
 //

@@ -188,28 +188,18 @@ func (t *Tree) quotaOnCreate(path string, data []byte) {
 	}
 }
 
-// walk visits the node at path and its descendants.
+// walk visits the node at path and its descendants, in no particular order.
 func (t *Tree) walk(path string, fn func(*node)) {
-	n, ok := t.get(path)
-	if !ok {
-		return
+	if id := t.lookup(path); id != 0 {
+		t.walkID(id, fn)
 	}
+}
+
+func (t *Tree) walkID(id nodeID, fn func(*node)) {
+	n := t.view(id)
 	fn(&n)
-	if n.kids == nil {
-		return
-	}
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range *n.kids {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
-		child := path + "/" + k
-		if path == "/" {
-			child = "/" + k
-		}
-		t.walk(child, fn)
+	for _, k := range t.kidsOf(t.rec(id)) {
+		t.walkID(k, fn)
 	}
 }
 

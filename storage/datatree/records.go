@@ -79,17 +79,10 @@ func (n *node) record(path string) NodeRecord {
 // its children). The records share the tree's data and ACL slices: do not modify.
 func (s *Snapshot) Nodes() iter.Seq[NodeRecord] {
 	return func(yield func(NodeRecord) bool) {
-		var paths []string
-		for _, sh := range s.shards {
-			if sh != nil {
-				for p := range sh.m {
-					paths = append(paths, p)
-				}
-			}
-		}
-		slices.Sort(paths)
-		for _, p := range paths {
-			n := s.get(p)
+		for _, id := range s.sortedIDs() {
+			r := s.rec(id)
+			p, _ := blobAt(s.arena, r.chunk, r.off)
+			n := viewOf(r, s.arena, s.acls)
 			if !yield(n.record(p)) {
 				return
 			}
@@ -107,15 +100,7 @@ func (s *Snapshot) Sessions() []SessionInfo {
 }
 
 // NodeCount is the number of nodes in the snapshot.
-func (s *Snapshot) NodeCount() int {
-	n := 0
-	for _, sh := range s.shards {
-		if sh != nil {
-			n += len(sh.m)
-		}
-	}
-	return n
-}
+func (s *Snapshot) NodeCount() int { return s.count }
 
 // Build makes a tree at zxid from sessions and node records given in any order in
 // which every parent comes before its children (sorted by path will do). It checks
@@ -123,7 +108,7 @@ func (s *Snapshot) NodeCount() int {
 // ephemeral, ephemerals owned by a listed session) and returns an error naming the
 // first offending path. The built-in nodes "/", "/zookeeper", "/zookeeper/quota"
 // and "/zookeeper/config" are added as New makes them when the records lack them.
-// The tree keeps the records' data and ACL slices.
+// The tree copies the records' data and keeps their ACL slices.
 func Build(zxid zkproto.Zxid, sessions []SessionInfo, nodes iter.Seq[NodeRecord]) (*Tree, error) {
 	t := newEmptyTree()
 	t.zxid = zxid
@@ -142,7 +127,6 @@ func Build(zxid zkproto.Zxid, sessions []SessionInfo, nodes iter.Seq[NodeRecord]
 	for _, p := range []string{"/", procPath, quotaPath, configPath} {
 		if _, ok := t.get(p); !ok {
 			n, _ := fresh.get(p)
-			n.kids = nil
 			if p != "/" {
 				if _, ok := t.get(zkproto.ParentPath(p)); !ok {
 					return nil, fmt.Errorf("datatree: build: %s missing", zkproto.ParentPath(p))

@@ -8,7 +8,10 @@ import (
 	"hash/crc32"
 	"io"
 	"maps"
+	"runtime"
 	"slices"
+	"strings"
+	"sync/atomic"
 
 	"github.com/zkraft/zkraft/zkproto"
 )
@@ -45,25 +48,83 @@ var ErrCorruptSnapshot = errors.New("datatree: corrupt snapshot")
 // Snapshot is an immutable point-in-time view of a Tree. It holds no lock and may
 // be written while the tree goes on applying transactions.
 type Snapshot struct {
-	shards       [numShards]*shard
+	recs         []*recBlock
+	nextID       nodeID
+	arena        [][]byte
+	acls         [][]zkproto.ACL
+	count        int
 	zxid         zkproto.Zxid
 	sessions     map[zkproto.SessionID]SessionInfo
 	incarnations map[int64]string
+	tok          *snapToken
 }
 
-// Snapshot takes a point-in-time view of the tree in O(shards + sessions): call it
-// under the lock that serializes Apply, then release the lock and write the view.
+// snapToken releases a snapshot once, by Release or when the GC finds it
+// unreachable.
+type snapToken struct {
+	state    *snapState
+	released atomic.Bool
+}
+
+func (k *snapToken) release() {
+	if !k.released.CompareAndSwap(false, true) {
+		return
+	}
+	if k.state.live.Add(-1) == 0 {
+		// A snapshot taken meanwhile counts itself live before it stores its
+		// generation, so this never forgets a live one.
+		if g := k.state.gen.Load(); k.state.live.Load() == 0 {
+			k.state.gen.CompareAndSwap(g, 0)
+		}
+	}
+}
+
+// Snapshot takes a point-in-time view of the tree in O(nodes/1024 + sessions): call
+// it under the lock that serializes Apply, then release the lock and write the view.
+// Until the snapshot is released (Release, or the GC finding it unreachable), the
+// first write to each block of 1,024 node records copies that block.
 func (t *Tree) Snapshot() *Snapshot {
 	t.gen++
-	t.snapGen = t.gen
-	return &Snapshot{shards: t.shards, zxid: t.zxid, sessions: maps.Clone(t.sessions), incarnations: maps.Clone(t.incarnations)}
+	t.snap.live.Add(1)
+	t.snap.gen.Store(t.gen)
+	t.aclShared = true
+	s := &Snapshot{
+		recs: slices.Clone(t.recs), nextID: t.nextID,
+		arena: slices.Clone(t.arena), acls: t.acls,
+		count: t.count, zxid: t.zxid,
+		sessions: maps.Clone(t.sessions), incarnations: maps.Clone(t.incarnations),
+		tok: &snapToken{state: t.snap},
+	}
+	runtime.AddCleanup(s, (*snapToken).release, s.tok)
+	return s
 }
+
+// Release tells the tree that the snapshot is no longer used, so that its writes
+// stop copying what the snapshot shared. The snapshot must not be used after it.
+// It is safe to call at any time, without the tree's lock, and more than once.
+func (s *Snapshot) Release() { s.tok.release() }
 
 // Zxid is the zxid of the last transaction the snapshot contains.
 func (s *Snapshot) Zxid() zkproto.Zxid { return s.zxid }
 
-func (s *Snapshot) get(path string) node {
-	return s.shards[shardOf(path)].m[path]
+func (s *Snapshot) rec(id nodeID) *rec { return &s.recs[id>>recShift].r[id&(recBlockLen-1)] }
+
+func (s *Snapshot) pathOf(id nodeID) string {
+	r := s.rec(id)
+	p, _ := blobAt(s.arena, r.chunk, r.off)
+	return p
+}
+
+// sortedIDs lists the snapshot's nodes sorted by path.
+func (s *Snapshot) sortedIDs() []nodeID {
+	ids := make([]nodeID, 0, s.count)
+	for id := nodeID(1); id < s.nextID; id++ {
+		if s.rec(id).flags&flagLive != 0 {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, func(a, b nodeID) int { return strings.Compare(s.pathOf(a), s.pathOf(b)) })
+	return ids
 }
 
 // snapWriter buffers output and keeps the running CRC of what it flushed.
@@ -139,18 +200,12 @@ func (s *Snapshot) WriteTo(dst io.Writer) (int64, error) {
 		w.str(s.incarnations[id])
 	}
 
-	var paths []string
-	for _, sh := range s.shards {
-		if sh != nil {
-			for p := range sh.m {
-				paths = append(paths, p)
-			}
-		}
-	}
-	slices.Sort(paths)
-	w.i64(int64(len(paths)))
-	for _, p := range paths {
-		n := s.get(p)
+	nodes := s.sortedIDs()
+	w.i64(int64(len(nodes)))
+	for _, id := range nodes {
+		r := s.rec(id)
+		p, _ := blobAt(s.arena, r.chunk, r.off)
+		n := viewOf(r, s.arena, s.acls)
 		w.str(p)
 		w.bytes(n.data)
 		w.u32(uint32(len(n.acl)))
@@ -292,6 +347,28 @@ func (r *snapReader) istr() string {
 	return s
 }
 
+// bytesInto reads a byte string into *buf (grown as needed) and returns it, or
+// nil for a nil one. The tree copies it.
+func (r *snapReader) bytesInto(buf *[]byte) []byte {
+	n := r.i32()
+	if r.err != nil || n == -1 {
+		return nil
+	}
+	if n < 0 {
+		r.fail("byte length %d", n)
+		return nil
+	}
+	if int(n) > 1<<20 {
+		return r.blob(int(n)) // grows as it reads: a corrupt length fails on truncation
+	}
+	if cap(*buf) < int(n) {
+		*buf = make([]byte, n)
+	}
+	b := (*buf)[:n]
+	r.read(b)
+	return b
+}
+
 func (r *snapReader) bytes() []byte {
 	n := r.i32()
 	if r.err != nil || n == -1 {
@@ -349,10 +426,11 @@ func Restore(src io.Reader) (*Tree, error) {
 	}
 	prev := ""
 	var scratch, prevACL []zkproto.ACL
+	data := make([]byte, 0, 512) // never nil: an empty data field must stay non-nil
 	for i := int64(0); i < nnodes && r.err == nil; i++ {
 		path := r.str()
 		var n node
-		n.data = r.bytes()
+		n.data = r.bytesInto(&data)
 		nacl := r.u32()
 		if r.err == nil && nacl > 1<<16 {
 			r.fail("%s: ACL count %d", path, nacl)
@@ -365,9 +443,9 @@ func Restore(src io.Reader) (*Tree, error) {
 		case slices.Equal(scratch, openACL):
 			n.acl = openACL
 		case nacl > 0 && slices.Equal(scratch, prevACL):
-			n.acl = prevACL // consecutive nodes mostly share an ACL: share the slice too
+			n.acl = prevACL // consecutive nodes mostly share an ACL
 		case nacl > 0:
-			n.acl = slices.Clone(scratch)
+			n.acl = slices.Clone(scratch) // interned by rawInsert, or garbage
 			prevACL = n.acl
 		}
 		n.czxid = zkproto.Zxid(r.i64())

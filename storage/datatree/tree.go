@@ -1,8 +1,6 @@
 package datatree
 
 import (
-	"hash/maphash"
-	"maps"
 	"slices"
 	"strings"
 
@@ -19,17 +17,13 @@ const (
 	kindTTL // owner is the TTL in ms
 )
 
-// childSet is the mutable children index of one node: names, not paths.
-type childSet map[string]struct{}
-
-// node is a znode's replicated content, kept by value in the shard maps. data and
-// acl are never modified in place (a write replaces the slice), so a copy of a node
-// in a snapshot stays valid. kids is the live children index, shared by all copies
-// of the node and never read through a snapshot.
+// node is a znode as the tree's logic reads and writes it: a view of its record
+// (see store.go). data and acl alias the arena and the ACL table, which are never
+// modified in place; nkids is the number of children when the view was made.
 type node struct {
 	data     []byte
 	acl      []zkproto.ACL
-	kids     *childSet
+	nkids    int32
 	czxid    zkproto.Zxid
 	mzxid    zkproto.Zxid
 	pzxid    zkproto.Zxid
@@ -42,12 +36,7 @@ type node struct {
 	kind     nodeKind
 }
 
-func (n *node) numChildren() int {
-	if n.kids == nil {
-		return 0
-	}
-	return len(*n.kids)
-}
+func (n *node) numChildren() int { return int(n.nkids) }
 
 // stat is the node's Stat as clients see it.
 func (n *node) stat() zkproto.Stat {
@@ -71,21 +60,6 @@ func (n *node) stat() zkproto.Stat {
 	}
 }
 
-const numShards = 1024
-
-var shardSeed = maphash.MakeSeed()
-
-func shardOf(path string) int {
-	return int(maphash.String(shardSeed, path) & (numShards - 1))
-}
-
-// shard is one slice of the path → node map. A shard whose gen is older than the
-// tree's snapGen is shared with a snapshot and is cloned before its first write.
-type shard struct {
-	gen uint64
-	m   map[string]node
-}
-
 // SessionInfo is one entry of the session table.
 type SessionInfo struct {
 	ID       zkproto.SessionID
@@ -102,9 +76,7 @@ type SessionInfo struct {
 // Tree is the replicated state: znodes, sessions and the zxid. See the package
 // documentation for locking.
 type Tree struct {
-	shards  [numShards]*shard
-	gen     uint64 // current shard generation
-	snapGen uint64 // shards with gen < snapGen are shared with a snapshot
+	store
 
 	zxid     zkproto.Zxid
 	digest   uint64 // see Digest
@@ -153,7 +125,7 @@ func isSpecialPath(p string) bool {
 
 func newEmptyTree() *Tree {
 	return &Tree{
-		gen:          1,
+		store:        newStore(),
 		sessions:     make(map[zkproto.SessionID]SessionInfo),
 		incarnations: make(map[int64]string),
 		ephemerals:   make(map[zkproto.SessionID]map[string]struct{}),
@@ -180,27 +152,11 @@ func (t *Tree) LastZxid() zkproto.Zxid { return t.zxid }
 
 // get returns the node at path.
 func (t *Tree) get(path string) (node, bool) {
-	s := t.shards[shardOf(path)]
-	if s == nil {
+	id := t.lookup(path)
+	if id == 0 {
 		return node{}, false
 	}
-	n, ok := s.m[path]
-	return n, ok
-}
-
-// writable returns the shard of path, cloned first if a snapshot shares it.
-func (t *Tree) writable(path string) *shard {
-	i := shardOf(path)
-	s := t.shards[i]
-	switch {
-	case s == nil:
-		s = &shard{gen: t.gen, m: make(map[string]node)}
-		t.shards[i] = s
-	case s.gen < t.snapGen:
-		s = &shard{gen: t.gen, m: maps.Clone(s.m)}
-		t.shards[i] = s
-	}
-	return s
+	return t.view(id), true
 }
 
 func nodeSize(path string, n *node) int64 { return int64(len(path) + len(n.data)) }
@@ -214,13 +170,16 @@ func (t *Tree) set(path string, old, n node) {
 	t.dataSize += int64(len(n.data) - len(old.data))
 }
 
-// put stores n at path in place of what is there, keeping the digest current.
+// put stores n as the content of the existing node at path (its replicated fields,
+// data and ACL; not its children), keeping the digest current.
 func (t *Tree) put(path string, n node) {
-	s := t.writable(path)
-	if cur, ok := s.m[path]; ok {
-		t.digest -= nodeDigest(path, &cur)
+	id := t.lookup(path)
+	if id == 0 {
+		panic("datatree: put " + path + ", which does not exist")
 	}
-	s.m[path] = n
+	cur := t.view(id)
+	t.digest -= nodeDigest(path, &cur)
+	t.update(id, path, &cur, &n)
 	t.digest += nodeDigest(path, &n)
 }
 
@@ -233,20 +192,18 @@ func (t *Tree) insert(path string, n node) {
 }
 
 func (t *Tree) rawInsert(path string, n node) {
-	t.put(path, n)
+	var parent nodeID
 	if path != "/" {
-		pp := zkproto.ParentPath(path)
-		ps := t.writable(pp)
-		p, ok := ps.m[pp]
-		if !ok {
+		if parent = t.lookup(zkproto.ParentPath(path)); parent == 0 {
 			panic("datatree: insert " + path + " without its parent") // callers check first
 		}
-		if p.kids == nil {
-			p.kids = &childSet{}
-			ps.m[pp] = p
-		}
-		(*p.kids)[zkproto.BaseName(path)] = struct{}{}
 	}
+	id := t.add(path, &n)
+	t.indexInsert(path, id)
+	if parent != 0 {
+		t.link(parent, id)
+	}
+	t.digest += nodeDigest(path, &n)
 	t.count++
 	t.dataSize += nodeSize(path, &n)
 	t.indexQuota(path, true)
@@ -276,14 +233,17 @@ func (t *Tree) remove(path string, n node) {
 }
 
 func (t *Tree) rawRemove(path string, n node) {
-	s := t.writable(path)
-	if cur, ok := s.m[path]; ok {
-		t.digest -= nodeDigest(path, &cur)
+	id := t.lookup(path)
+	if id == 0 {
+		panic("datatree: remove " + path + ", which does not exist")
 	}
-	delete(s.m, path)
-	if p, ok := t.get(zkproto.ParentPath(path)); ok && p.kids != nil {
-		delete(*p.kids, zkproto.BaseName(path))
+	cur := t.view(id)
+	t.digest -= nodeDigest(path, &cur)
+	if t.rec(id).parent != 0 {
+		t.unlink(id)
 	}
+	t.indexDelete(path, id)
+	t.drop(id)
 	t.count--
 	t.dataSize -= nodeSize(path, &n)
 	t.indexQuota(path, false)
@@ -376,12 +336,7 @@ func (t *Tree) Children(path string, auth []zkproto.Id) ([]string, zkproto.Stat,
 	if !CheckPerm(n.acl, zkproto.PermRead, auth) {
 		return nil, zkproto.Stat{}, zkproto.ErrNoAuth
 	}
-	names := make([]string, 0, n.numChildren())
-	if n.kids != nil {
-		for name := range *n.kids {
-			names = append(names, name)
-		}
-	}
+	names := t.childNames(path)
 	slices.Sort(names)
 	return names, n.stat(), zkproto.ErrOK
 }
@@ -435,26 +390,33 @@ func (t *Tree) AllChildrenNumber(path string, auth []zkproto.Id) (int, zkproto.E
 	if path == "/" {
 		return t.count - 1, zkproto.ErrOK
 	}
-	return t.descendants(path, &n), zkproto.ErrOK
+	return t.descendants(t.lookup(path)), zkproto.ErrOK
 }
 
-func (t *Tree) descendants(path string, n *node) int {
-	if n.kids == nil {
-		return 0
-	}
-	total := 0
-	var b strings.Builder
-	for name := range *n.kids {
-		total++
-		b.Reset()
-		b.WriteString(path)
-		b.WriteByte('/')
-		b.WriteString(name)
-		if c, ok := t.get(b.String()); ok && c.numChildren() > 0 {
-			total += t.descendants(b.String(), &c)
+func (t *Tree) descendants(id nodeID) int {
+	kids := t.kidsOf(t.rec(id))
+	total := len(kids)
+	for _, k := range kids {
+		if t.rec(k).kids != 0 {
+			total += t.descendants(k)
 		}
 	}
 	return total
+}
+
+// childNames lists the names of the children of the node at path, in no order.
+// They alias the arena (never written over), so they stay valid.
+func (t *Tree) childNames(path string) []string {
+	kids := t.kidsOf(t.rec(t.lookup(path)))
+	names := make([]string, len(kids))
+	skip := len(path) + 1
+	if path == "/" {
+		skip = 1
+	}
+	for i, k := range kids {
+		names[i] = t.pathOf(k)[skip:]
+	}
+	return names
 }
 
 // Ephemerals lists the session's ephemeral nodes whose path starts with prefix

@@ -1,0 +1,250 @@
+package datatree
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/zkraft/zkraft/zkproto"
+)
+
+// checkStore verifies the node store's internal bookkeeping against its records:
+// the index finds every live record by its path and holds nothing else, each arena
+// chunk's live count is the size of the blobs records point into it, ACL
+// reference counts match the records, and children lists match the parent links.
+func checkStore(t *testing.T, tr *Tree) {
+	t.Helper()
+	live := 0
+	arenaLive := make([]int, len(tr.arena))
+	aclRefs := make([]int, len(tr.acls))
+	kids := map[nodeID][]nodeID{}
+	for id := nodeID(1); id < tr.nextID; id++ {
+		r := tr.rec(id)
+		if r.flags&flagLive == 0 {
+			continue
+		}
+		live++
+		p := tr.pathOf(id)
+		if got := tr.lookup(p); got != id {
+			t.Fatalf("lookup(%q) = %d, want %d", p, got, id)
+		}
+		arenaLive[r.chunk] += blobSize(tr.arena, r.chunk, r.off)
+		aclRefs[r.acl]++
+		if r.parent != 0 {
+			kids[r.parent] = append(kids[r.parent], id)
+			if tr.kidsOf(tr.rec(r.parent))[r.pos] != id {
+				t.Fatalf("%s: not at its place %d in its parent's list", p, r.pos)
+			}
+		}
+	}
+	if live != tr.count || live != tr.indexed {
+		t.Fatalf("%d live records, count %d, indexed %d", live, tr.count, tr.indexed)
+	}
+	for c, n := range arenaLive {
+		if tr.arenaLive[c] != n {
+			t.Fatalf("chunk %d: live %d, records point to %d bytes", c, tr.arenaLive[c], n)
+		}
+		if tr.arena[c] == nil && n > 0 {
+			t.Fatalf("chunk %d dropped with %d live bytes", c, n)
+		}
+	}
+	for id := aclOpen + 1; id < len(aclRefs); id++ {
+		if tr.aclRefs[id] != aclRefs[id] {
+			t.Fatalf("ACL %d: %d references, records hold %d", id, tr.aclRefs[id], aclRefs[id])
+		}
+		if (tr.acls[id] == nil) != (aclRefs[id] == 0) {
+			t.Fatalf("ACL %d: list %v with %d references", id, tr.acls[id], aclRefs[id])
+		}
+	}
+	for id := nodeID(1); id < tr.nextID; id++ {
+		r := tr.rec(id)
+		if r.flags&flagLive == 0 {
+			continue
+		}
+		got := slices.Clone(tr.kidsOf(r))
+		slices.Sort(got)
+		want := kids[id]
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: children %v, want %v", tr.pathOf(id), got, want)
+		}
+	}
+}
+
+// TestStoreChurn drives the store through creates, deletes, setData of sizes from
+// empty to dedicated chunks, ACL changes and failed multis, so that chunks are
+// compacted and ids, children lists and ACLs are reused, and compares everything
+// with a plain model; a snapshot taken halfway must not change, and the maintained
+// digest must equal the one Restore recomputes.
+func TestStoreChurn(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	tr := New()
+	mustApply(t, tr, sessionTxn(1))
+	type mnode struct {
+		data []byte
+		acl  []zkproto.ACL
+	}
+	model := map[string]mnode{}
+	acls := [][]zkproto.ACL{worldAll,
+		{{Perms: zkproto.PermAll, ID: zkproto.Id{Scheme: "ip", ID: "10.0.0.0/8"}}},
+		{{Perms: zkproto.PermRead, ID: zkproto.Id{Scheme: "world", ID: "anyone"}}, {Perms: zkproto.PermAll, ID: zkproto.Id{Scheme: "ip", ID: "10.1.0.0/16"}}},
+	}
+	randData := func() []byte {
+		switch r.IntN(8) {
+		case 0:
+			return nil
+		case 1:
+			return []byte{}
+		case 2:
+			return bytes.Repeat([]byte{byte(r.Uint32())}, chunkSize/4+r.IntN(1000))
+		}
+		b := make([]byte, r.IntN(6000))
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		return b
+	}
+	path := func() string {
+		if r.IntN(4) == 0 {
+			return fmt.Sprintf("/d%d", r.IntN(20))
+		}
+		return fmt.Sprintf("/d%d/k%d", r.IntN(20), r.IntN(40))
+	}
+	var snap *Snapshot
+	var snapWant []byte
+	for i := range 20000 {
+		p := path()
+		txn := &Txn{Kind: TxnRequest, Time: testTime, Auth: superAuth}
+		m, exists := model[p]
+		switch k := r.IntN(10); {
+		case k < 4:
+			acl := acls[r.IntN(len(acls))]
+			txn.Op, txn.Request = zkproto.OpCreate, &zkproto.CreateRequest{Path: p, Data: randData(), ACL: slices.Clone(acl)}
+		case k < 6:
+			txn.Op, txn.Request = zkproto.OpDelete, &zkproto.DeleteRequest{Path: p, Version: -1}
+		case k < 8:
+			txn.Op, txn.Request = zkproto.OpSetData, &zkproto.SetDataRequest{Path: p, Data: randData(), Version: -1}
+		case k < 9:
+			txn.Op, txn.Request = zkproto.OpSetACL, &zkproto.SetACLRequest{Path: p, ACL: slices.Clone(acls[r.IntN(len(acls))]), Version: -1}
+		default:
+			// A multi that changes p and then fails: nothing may change.
+			txn.Op, txn.Request = zkproto.OpMulti, &zkproto.MultiRequest{Ops: []zkproto.MultiOp{
+				{Header: zkproto.MultiHeader{Type: zkproto.OpSetData}, Request: &zkproto.SetDataRequest{Path: p, Data: randData(), Version: -1}},
+				{Header: zkproto.MultiHeader{Type: zkproto.OpCreate}, Request: &zkproto.CreateRequest{Path: p + "/x", Data: randData(), ACL: worldAll}},
+				{Header: zkproto.MultiHeader{Type: zkproto.OpCheck}, Request: &zkproto.CheckVersionRequest{Path: "/missing", Version: -1}},
+			}}
+		}
+		res := tr.Apply(txn)
+		if res.Err == zkproto.ErrOK {
+			switch q := txn.Request.(type) {
+			case *zkproto.CreateRequest:
+				model[p] = mnode{q.Data, q.ACL}
+			case *zkproto.DeleteRequest:
+				delete(model, p)
+			case *zkproto.SetDataRequest:
+				model[p] = mnode{q.Data, m.acl}
+			case *zkproto.SetACLRequest:
+				model[p] = mnode{m.data, q.ACL}
+			}
+		} else if _, ok := txn.Request.(*zkproto.SetDataRequest); ok && exists {
+			t.Fatalf("setData %s: %v", p, res.Err)
+		}
+		if i == 10000 {
+			snapWant = snapBytes(t, tr)
+			snap = tr.Snapshot()
+		}
+		if i%2000 == 1999 {
+			checkStore(t, tr)
+			for p, m := range model {
+				data, _, code := tr.GetData(p, superAuth)
+				acl, _, _ := tr.GetACL(p, superAuth)
+				if code != zkproto.ErrOK || !bytes.Equal(data, m.data) || (data == nil) != (m.data == nil) || !slices.Equal(acl, m.acl) {
+					t.Fatalf("txn %d: %s: %v, %d bytes (nil %v), ACL %v; want %d bytes (nil %v), ACL %v",
+						i, p, code, len(data), data == nil, acl, len(m.data), m.data == nil, m.acl)
+				}
+			}
+			if tr.NodeCount() != len(model)+4 {
+				t.Fatalf("%d nodes, model has %d+4", tr.NodeCount(), len(model))
+			}
+		}
+	}
+	if len(tr.arenaSpare) == 0 {
+		t.Error("no arena chunk was ever dropped: compaction was not exercised")
+	}
+	var got bytes.Buffer
+	if _, err := snap.WriteTo(&got); err != nil || !bytes.Equal(got.Bytes(), snapWant) {
+		t.Fatalf("the snapshot changed under 10,000 writes (%v)", err)
+	}
+	snap.Release()
+	if re := restore(t, tr); re.Digest() != tr.Digest() {
+		t.Fatalf("maintained digest %x, recomputed %x", tr.Digest(), re.Digest())
+	}
+}
+
+// TestSnapshotReleaseStopsCopying: while a snapshot is alive the first write to a
+// block of records copies it; once released, writes go in place.
+func TestSnapshotReleaseStopsCopying(t *testing.T) {
+	tr := New()
+	for i := range 3 * recBlockLen {
+		mustApply(t, tr, createTxn(fmt.Sprintf("/n%d", i), "v", 0))
+	}
+	blocks := slices.Clone(tr.recs)
+	copied := func() int {
+		n := 0
+		for i, b := range tr.recs {
+			if i < len(blocks) && b != blocks[i] {
+				n++
+			}
+		}
+		blocks = slices.Clone(tr.recs)
+		return n
+	}
+	setAll := func() {
+		for i := 0; i < 3*recBlockLen; i += 97 {
+			mustApply(t, tr, setDataTxn(fmt.Sprintf("/n%d", i), "w", -1))
+		}
+	}
+	a, b := tr.Snapshot(), tr.Snapshot()
+	setAll()
+	if n := copied(); n < 3 {
+		t.Fatalf("%d blocks copied under two live snapshots", n)
+	}
+	setAll()
+	if n := copied(); n != 0 {
+		t.Fatalf("%d blocks copied twice for the same snapshots", n)
+	}
+	a.Release()
+	c := tr.Snapshot()
+	setAll()
+	if n := copied(); n < 3 {
+		t.Fatalf("%d blocks copied for a new snapshot", n)
+	}
+	b.Release()
+	c.Release()
+	c.Release() // idempotent
+	setAll()
+	if n := copied(); n != 0 {
+		t.Fatalf("%d blocks copied with no snapshot alive", n)
+	}
+}
+
+// TestRestoreKeepsNilAndEmptyData: nil and empty data are different on the wire
+// (-1 and 0 lengths) and in the snapshot; a restore keeps each as it was, the
+// first node read included.
+func TestRestoreKeepsNilAndEmptyData(t *testing.T) {
+	tr := New()
+	mustApply(t, tr, reqTxn(zkproto.OpCreate, &zkproto.CreateRequest{Path: "/nil", ACL: worldAll}))
+	mustApply(t, tr, createTxn("/empty", "", 0))
+	r := restore(t, tr)
+	for p, wantNil := range map[string]bool{"/": false, "/nil": true, "/empty": false, "/zookeeper": false} {
+		d, _, code := r.GetData(p, nil)
+		if code != zkproto.ErrOK || len(d) != 0 || (d == nil) != wantNil {
+			t.Errorf("%s: %v, %q (nil %v), want nil %v", p, code, d, d == nil, wantNil)
+		}
+	}
+	if !bytes.Equal(snapBytes(t, tr), snapBytes(t, r)) {
+		t.Fatal("snapshot → restore → snapshot differs")
+	}
+}
