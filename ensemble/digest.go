@@ -92,15 +92,11 @@ func (s *Server) proposeDigests() {
 			if s.raft.State() != raft.Leader {
 				continue
 			}
-			// The outcome does not matter: a record that is not committed is not compared.
-			f := s.raft.Apply(encodeDigest(rec), 5*time.Second)
-			done := make(chan struct{})
-			go func() { f.Error(); close(done) }() // ends when Raft answers or shuts down
-			select {
-			case <-done:
-			case <-s.ctx.Done():
-				return
-			}
+			// The outcome does not matter: a record that is not committed is not
+			// compared. Nor is it awaited: Raft may drop a future when it shuts down
+			// (see proposal.wait), and one record per digestInterval entries cannot
+			// pile up.
+			s.raft.Apply(encodeDigest(rec), 5*time.Second)
 		}
 	}
 }

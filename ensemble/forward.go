@@ -4,10 +4,14 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -43,6 +47,14 @@ type fwdReply struct {
 }
 
 // forwarder is a follower's connection to the current leader.
+//
+// A leader change does not lose the clients' writes in flight: a write of a client's
+// write stream (datatree.Txn.Stream) that was sent to a leader which then went away
+// is sent again, in its order, to the next leader, ahead of anything newer. Sending
+// it twice is safe: the log applies a stream's writes as a prefix of what was sent,
+// so the copy of a write that already took effect is refused, and the result the
+// client gets is that of the copy that took effect (both carry the same origin, and
+// the first applied takes the waiter). Other requests fail with an unknown outcome.
 type forwarder struct {
 	s *Server
 
@@ -51,17 +63,71 @@ type forwarder struct {
 	nc      net.Conn
 	w       *bufio.Writer
 	seq     uint64
-	pending map[uint64]chan fwdReply
-	closed  bool // by close: no new connection (its reader would outlive Close)
+	pending map[uint64]*fwdPending
+	// resend are the writes to send again to the next leader, in their order, and
+	// resendBy when to give up on finding one (a resender goroutine runs meanwhile).
+	resend   []*fwdPending
+	resendBy time.Time
+	// carrying counts, by client write stream, the writes sent and not yet answered:
+	// while a stream has some, its next writes go the same way, even on the leader
+	// (see Server.proposeAsync).
+	carrying map[uint64]int
+	carried  atomic.Int64 // the sum of carrying, read without the lock
+	closed   bool // by close: no new connection (its reader would outlive Close)
+}
+
+// fwdPending is a request sent to the leader and not answered yet.
+type fwdPending struct {
+	seq    uint64
+	kind   byte
+	body   []byte // kept for a write that is sent again after a leader change
+	origin uint64 // the write's origin seq: not sent again once its client gave up on it
+	stream uint64 // the write's client write stream
+	reply  chan fwdReply
 }
 
 func newForwarder(s *Server) *forwarder {
-	return &forwarder{s: s, pending: map[uint64]chan fwdReply{}}
+	return &forwarder{s: s, pending: map[uint64]*fwdPending{}, carrying: map[uint64]int{}}
+}
+
+// answerLocked gives p its final reply.
+func (f *forwarder) answerLocked(p *fwdPending, rep fwdReply) {
+	if p.body != nil {
+		f.carried.Add(-1)
+		if f.carrying[p.stream]--; f.carrying[p.stream] <= 0 {
+			delete(f.carrying, p.stream)
+		}
+	}
+	p.reply <- rep
+}
+
+// isCarrying tells whether writes of the client write stream are on their way
+// through the forwarder.
+func (f *forwarder) isCarrying(stream uint64) bool {
+	if f.carried.Load() == 0 {
+		return false // the leader's usual case, without the lock
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.carrying[stream] > 0
 }
 
 // send queues a request to the leader and returns where its reply will arrive (nil
 // for a touch).
 func (f *forwarder) send(kind byte, body []byte) (<-chan fwdReply, error) {
+	return f.sendRequest(kind, body, 0, 0)
+}
+
+// sendWrite forwards a client's write of write stream stream, proposed with origin
+// seq origin: it survives leader changes (see forwarder).
+func (f *forwarder) sendWrite(entry []byte, origin, stream uint64) (<-chan fwdReply, error) {
+	return f.sendRequest(fwdTxn, entry, origin, stream)
+}
+
+// sendRequest sends a request; one with an origin seq is a client's write, sent
+// again to the next leader if its leader goes away.
+func (f *forwarder) sendRequest(kind byte, body []byte, origin, stream uint64) (<-chan fwdReply, error) {
+	resendable := origin != 0
 	addr, _ := f.s.raft.LeaderWithID()
 	if addr == "" {
 		// An election is likely under way: give it two ticks before failing.
@@ -75,75 +141,173 @@ func (f *forwarder) send(kind byte, body []byte) (<-chan fwdReply, error) {
 	if f.closed {
 		return nil, ErrClosed
 	}
-	if f.nc == nil || f.leader != string(addr) {
-		// What is still pending on the old connection fails (its outcome is unknown
-		// and its client's connection closes): a session's writes must not be split
-		// over two connections, whose requests the leader side runs concurrently.
-		f.resetLocked(fmt.Errorf("leader changed to %s", addr))
-		nc, err := dialPeer(f.s.peerTLS, string(addr), peerProtoForward, 2*time.Second)
-		if err != nil {
-			// Nothing was sent: the leader is gone or not yet listening.
-			return nil, &leaderError{kind: kindNoLeader, msg: fmt.Sprintf("forward to leader %s: %v", addr, err), cause: err}
-		}
-		f.nc, f.w, f.leader = nc, bufio.NewWriter(nc), string(addr)
-		pending := f.pending
-		f.s.goAttach(func() { f.readReplies(nc, pending) })
+	if err := f.connectLocked(string(addr)); err != nil {
+		return nil, err
 	}
-	f.seq++
-	var ch chan fwdReply
+	p := &fwdPending{kind: kind}
 	if kind != fwdTouch {
-		ch = make(chan fwdReply, 1)
-		f.pending[f.seq] = ch
+		p.reply = make(chan fwdReply, 1)
 	}
-	var hdr [4 + 1 + 8]byte
-	binary.BigEndian.PutUint32(hdr[:], uint32(1+8+len(body)))
-	hdr[4] = kind
-	binary.BigEndian.PutUint64(hdr[5:], f.seq)
-	f.w.Write(hdr[:])
-	f.w.Write(body)
-	if err := f.w.Flush(); err != nil {
-		f.resetLocked(err)
+	if resendable {
+		p.body, p.origin, p.stream = body, origin, stream
+		f.carrying[stream]++
+		f.carried.Add(1)
+	}
+	if err := f.writeLocked(p, body); err != nil {
+		if resendable {
+			return p.reply, nil // sent again to the next leader
+		}
 		// Part of it may have reached the leader.
 		return nil, &leaderError{kind: kindOutcomeUnknown, msg: fmt.Sprintf("forward to leader %s: %v", addr, err), cause: err}
 	}
-	return ch, nil
+	return p.reply, nil
 }
 
-// resetLocked drops the connection and fails every request still waiting on it:
-// they reached the leader, or may have, so their outcome is unknown.
-func (f *forwarder) resetLocked(err error) {
+// connectLocked makes sure the connection goes to the leader at addr, and sends the
+// writes a lost leader left first.
+func (f *forwarder) connectLocked(addr string) error {
+	if f.nc == nil || f.leader != addr {
+		// A session's writes must not be split over two connections, whose requests
+		// the leader side runs concurrently: the old one closes first.
+		f.lostLocked(fmt.Errorf("leader changed to %s", addr))
+		nc, err := dialPeer(f.s.peerTLS, addr, peerProtoForward, 2*time.Second)
+		if err != nil {
+			// Nothing was sent: the leader is gone or not yet listening.
+			return &leaderError{kind: kindNoLeader, msg: fmt.Sprintf("forward to leader %s: %v", addr, err), cause: err}
+		}
+		f.nc, f.w, f.leader = nc, bufio.NewWriter(nc), addr
+		pending := f.pending
+		f.s.goAttach(func() { f.readReplies(nc, pending) })
+	}
+	resend := f.resend
+	f.resend = nil
+	for i, p := range resend {
+		if !f.s.fsm.pending(p.origin) {
+			// Applied meanwhile (the copy sent first took effect: its result is
+			// there), or its client gave up on it.
+			f.answerLocked(p, fwdReply{})
+			continue
+		}
+		if err := f.writeLocked(p, p.body); err != nil {
+			// lostLocked queued those sent so far again: the rest follow them.
+			f.resend = append(f.resend, resend[i+1:]...)
+			return &leaderError{kind: kindNoLeader, msg: fmt.Sprintf("forward to leader %s: %v", addr, err), cause: err}
+		}
+	}
+	return nil
+}
+
+// writeLocked sends p on the connection under a new seq; when the write fails, the
+// connection is dropped (lostLocked).
+func (f *forwarder) writeLocked(p *fwdPending, body []byte) error {
+	f.seq++
+	p.seq = f.seq
+	if p.reply != nil {
+		f.pending[p.seq] = p
+	}
+	var hdr [4 + 1 + 8]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(1+8+len(body)))
+	hdr[4] = p.kind
+	binary.BigEndian.PutUint64(hdr[5:], p.seq)
+	f.w.Write(hdr[:])
+	f.w.Write(body)
+	err := f.w.Flush()
+	if err != nil {
+		f.lostLocked(err)
+	}
+	return err
+}
+
+// lostLocked drops the connection. The writes still waiting on it are queued to be
+// sent again to the next leader; every other request fails: it reached the leader,
+// or may have, so its outcome is unknown.
+func (f *forwarder) lostLocked(err error) {
 	if f.nc != nil {
 		f.nc.Close()
 		f.nc = nil
 	}
-	failLocked(f.pending, err)
-	f.pending = map[uint64]chan fwdReply{} // the old connection's reader keeps the old one
+	for _, seq := range slices.Sorted(maps.Keys(f.pending)) {
+		p := f.pending[seq]
+		delete(f.pending, seq) // answered here, not by the old connection's reader
+		if p.body != nil && !f.closed {
+			f.queueResendLocked(p)
+			continue
+		}
+		f.answerLocked(p, fwdReply{err: &leaderError{kind: kindOutcomeUnknown, msg: err.Error(), cause: err}})
+	}
+	f.pending = map[uint64]*fwdPending{}
 }
 
-// failLocked fails requests that reached a leader, or may have: their outcome is
-// unknown.
-func failLocked(pending map[uint64]chan fwdReply, err error) {
-	for seq, ch := range pending {
-		ch <- fwdReply{err: &leaderError{kind: kindOutcomeUnknown, msg: err.Error(), cause: err}}
-		delete(pending, seq)
+// queueResendLocked queues a write for the next leader, starting the resender unless
+// it runs.
+func (f *forwarder) queueResendLocked(p *fwdPending) {
+	f.resend = append(f.resend, p)
+	if f.resendBy.IsZero() {
+		f.resendBy = time.Now().Add(f.s.leaderWait())
+		f.s.goAttach(f.resender)
+	}
+}
+
+// resender sends the writes a lost leader left to the next one, when no newer request
+// does it first, and fails them if no leader takes them before resendBy.
+func (f *forwarder) resender() {
+	backoff := 5 * time.Millisecond
+	for {
+		f.mu.Lock()
+		if len(f.resend) == 0 || f.closed {
+			f.resendBy = time.Time{}
+			f.mu.Unlock()
+			return
+		}
+		if time.Now().After(f.resendBy) {
+			err := &leaderError{kind: kindOutcomeUnknown, msg: "the leader went away with the write in flight, and no new leader took it again within " + f.s.leaderWait().String()}
+			for _, p := range f.resend {
+				if f.s.fsm.pending(p.origin) {
+					f.answerLocked(p, fwdReply{err: err})
+				} else {
+					f.answerLocked(p, fwdReply{}) // it took effect: its result is there
+				}
+			}
+			f.resend, f.resendBy = nil, time.Time{}
+			f.mu.Unlock()
+			return
+		}
+		f.mu.Unlock()
+		if addr, _ := f.s.raft.LeaderWithID(); addr != "" {
+			f.mu.Lock()
+			if !f.closed {
+				f.connectLocked(string(addr)) // on failure the loop tries again
+			}
+			f.mu.Unlock()
+		}
+		select {
+		case <-f.s.ctx.Done():
+			return // close fails what is left
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 100*time.Millisecond)
 	}
 }
 
 func (f *forwarder) close() {
 	f.mu.Lock()
 	f.closed = true
-	f.resetLocked(ErrClosed)
+	f.lostLocked(ErrClosed)
+	for _, p := range f.resend {
+		f.answerLocked(p, fwdReply{err: &leaderError{kind: kindOutcomeUnknown, msg: ErrClosed.Error(), cause: ErrClosed}})
+	}
+	f.resend = nil
 	f.mu.Unlock()
 }
 
-func (f *forwarder) readReplies(nc net.Conn, pending map[uint64]chan fwdReply) {
+func (f *forwarder) readReplies(nc net.Conn, pending map[uint64]*fwdPending) {
 	r := bufio.NewReader(nc)
 	for {
 		frame, err := readForwardFrame(r)
 		if err != nil {
 			f.mu.Lock()
 			if f.nc == nc {
-				f.resetLocked(fmt.Errorf("connection to leader lost: %w", err))
+				f.lostLocked(fmt.Errorf("connection to leader lost: %w", err))
 			}
 			f.mu.Unlock()
 			return
@@ -172,12 +336,20 @@ func (f *forwarder) readReplies(nc net.Conn, pending map[uint64]chan fwdReply) {
 			rep.err = &leaderError{kind: kind, code: code, msg: "leader: " + msg}
 		}
 		f.mu.Lock()
-		ch, ok := pending[seq]
+		p, ok := pending[seq]
 		delete(pending, seq)
-		f.mu.Unlock()
-		if ok {
-			ch <- rep
+		if ok && p.body != nil && !f.closed && errors.Is(rep.err, errNoLeader) {
+			// The leader lost its leadership with the write in flight: the next one
+			// gets it again (the log knows whether it took effect), and everything
+			// sent after it on this connection, in their order.
+			f.queueResendLocked(p)
+			f.lostLocked(fmt.Errorf("the leader lost its leadership: %w", rep.err))
+			ok = false
 		}
+		if ok {
+			f.answerLocked(p, rep)
+		}
+		f.mu.Unlock()
 	}
 }
 

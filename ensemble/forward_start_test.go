@@ -34,7 +34,7 @@ func TestForwardBeforeRaftStarts(t *testing.T) {
 	ch := make(chan fwdReply, 1)
 	client, server := net.Pipe()
 	go func() { server.Write(early.written()); server.Close() }()
-	f.readReplies(client, map[uint64]chan fwdReply{7: ch})
+	f.readReplies(client, map[uint64]*fwdPending{7: {kind: fwdTxn, reply: ch}})
 	if rep := <-ch; rep.err == nil {
 		t.Fatal("a member that does not lead accepted a forwarded write")
 	}

@@ -670,11 +670,16 @@ func (s *Server) proposeAsync(txn *datatree.Txn) proposal {
 		}
 	}
 	entry := encodeTxn(origin{Instance: s.instance, Seq: seq}, txn)
-	if s.raft.State() == raft.Leader {
+	// A write whose stream has writes on their way through the forwarder (sent to a
+	// lost leader, to be sent again) follows them, even when this member leads now:
+	// straight into Raft it would overtake them.
+	if s.raft.State() == raft.Leader && (txn.Stream == 0 || !s.forwarder.isCarrying(txn.Stream)) {
 		stampTime(entry, time.Now().UnixMilli())
 		entry = s.leaderFlags(entry)
 		s.recordProposal(entry)
 		p.future = s.raft.Apply(entry, 0)
+	} else if txn.Stream != 0 {
+		p.forward, p.err = s.forwarder.sendWrite(entry, seq, txn.Stream)
 	} else {
 		p.forward, p.err = s.forwarder.send(fwdTxn, entry)
 	}
