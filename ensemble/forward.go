@@ -73,7 +73,7 @@ type forwarder struct {
 	// (see Server.proposeAsync).
 	carrying map[uint64]int
 	carried  atomic.Int64 // the sum of carrying, read without the lock
-	closed   bool // by close: no new connection (its reader would outlive Close)
+	closed   bool         // by close: no new connection (its reader would outlive Close)
 }
 
 // fwdPending is a request sent to the leader and not answered yet.

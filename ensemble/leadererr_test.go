@@ -53,7 +53,10 @@ func forwardOnce(t *testing.T, srv *Server, kind byte, body []byte) error {
 	f := newForwarder(srv)
 	ch := make(chan fwdReply, 1)
 	read := make(chan struct{})
-	go func() { defer close(read); f.readReplies(follower, map[uint64]*fwdPending{7: {kind: fwdTxn, reply: ch}}) }()
+	go func() {
+		defer close(read)
+		f.readReplies(follower, map[uint64]*fwdPending{7: {kind: fwdTxn, reply: ch}})
+	}()
 	defer func() { follower.Close(); <-served; <-read }()
 
 	frame := make([]byte, 4+1+8, 4+1+8+len(body))
@@ -127,7 +130,10 @@ func TestForwardReplyFromOlderLeader(t *testing.T) {
 		follower, leader := net.Pipe()
 		ch := make(chan fwdReply, 1)
 		read := make(chan struct{})
-		go func() { defer close(read); newForwarder(nil).readReplies(follower, map[uint64]*fwdPending{3: {kind: fwdTxn, reply: ch}}) }()
+		go func() {
+			defer close(read)
+			newForwarder(nil).readReplies(follower, map[uint64]*fwdPending{3: {kind: fwdTxn, reply: ch}})
+		}()
 		e := zkproto.Encoder{Buf: make([]byte, 4)}
 		e.Long(3)
 		e.Long(42)
