@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -270,6 +271,17 @@ func TestClusterReconfig(t *testing.T) {
 	data, _, _ = admin.Get("/zookeeper/config")
 	if strings.Contains(string(data), "server.4=") {
 		t.Fatalf("/zookeeper/config still lists server 4:\n%s", data)
+	}
+	// The peer port admits members by their address: once 4 is out of the
+	// configuration, member 1 refuses Raft from 4's address (127.0.0.4).
+	host4, _, _ := net.SplitHostPort(m4.Config.Peers[3].PeerAddr)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if verr, _, _ := rogueRaft(t, plainRaftFrom(host4), cl.Members[0].Config.Peers[0].PeerAddr, 0); verr != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("member 1 still answers Raft from the removed member's address")
+		}
 	}
 	if _, err := admin.IncrementalReconfig(nil, []string{"2"}, 12345); !errors.Is(err, zk.ErrBadVersion) {
 		t.Fatalf("reconfig with a stale version: %v, want BADVERSION", err)

@@ -35,8 +35,16 @@ type Config struct {
 	MaxSessionTimeout time.Duration // default 20 × TickTime
 
 	MaxClientCnxns         int // per source address; 0 means unlimited
+	MaxCnxns               int // client connections in total (maxCnxns); 0 means unlimited
 	MaxBuffer              int // jute.maxbuffer: the largest frame accepted
 	GlobalOutstandingLimit int // requests in flight across all connections
+	// SessionlessCnxnTimeout closes a connection that has not sent its
+	// ConnectRequest (or four-letter word) within it (nio.sessionlessCnxnTimeout).
+	SessionlessCnxnTimeout time.Duration
+	// MaxWatchesPerSession bounds the watches one session holds on this server
+	// (zkraft.maxWatchesPerSession); 0 means unlimited. A request that would set
+	// one more gets QUOTAEXCEEDED.
+	MaxWatchesPerSession int
 
 	FourLetterWhitelist  []string // "*" allows all; default {"srvr"}
 	ExtendedTypesEnabled bool     // TTL nodes
@@ -58,6 +66,12 @@ type Config struct {
 	// a different tree from then on. For a member that must serve while an upgrade
 	// is under way, when the entries it cannot decode are known to be harmless to it.
 	IgnoreUndecodableEntries bool
+
+	// AllowAnyPeerAddress turns off the peer port's member check (zoo.cfg
+	// zkraft.peerAddressCheck=false): by default Raft and forwarded writes are taken
+	// only from the address of a member (peergate.go). For members behind a NAT or
+	// proxy that hides their addresses; prefer sslQuorum there.
+	AllowAnyPeerAddress bool
 
 	// Auth is SASL and the enforcement of authentication (auth.go).
 	Auth AuthConfig
@@ -113,8 +127,11 @@ func NewConfig() Config {
 		ServerID:               1,
 		TickTime:               2 * time.Second,
 		MaxClientCnxns:         60,
+		MaxCnxns:               20000,
 		MaxBuffer:              zkproto.DefaultMaxBuffer,
 		GlobalOutstandingLimit: 1000,
+		SessionlessCnxnTimeout: 10 * time.Second,
+		MaxWatchesPerSession:   100000,
 		FourLetterWhitelist:    []string{"srvr"},
 		ContainerCheckInterval: time.Minute,
 		SnapshotThreshold:      8192,
@@ -142,6 +159,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.GlobalOutstandingLimit <= 0 {
 		c.GlobalOutstandingLimit = 1000
+	}
+	if c.SessionlessCnxnTimeout <= 0 {
+		c.SessionlessCnxnTimeout = 10 * time.Second
 	}
 	if c.ContainerCheckInterval <= 0 {
 		c.ContainerCheckInterval = time.Minute

@@ -123,7 +123,8 @@ func (s *Server) acceptLoop(ln net.Listener, secure bool) {
 }
 
 // newConn registers a connection, or refuses it when its address already holds
-// maxClientCnxns connections, as ZooKeeper does (the client sees connection loss).
+// maxClientCnxns connections or the server maxCnxns, as ZooKeeper does (the client
+// sees connection loss).
 func (s *Server) newConn(nc net.Conn) *conn {
 	ip := remoteIP(nc.RemoteAddr())
 	s.connMu.Lock()
@@ -134,9 +135,8 @@ func (s *Server) newConn(nc net.Conn) *conn {
 		nc.Close()
 		return nil
 	}
-	if s.cfg.MaxClientCnxns > 0 && s.perIP[ip] >= s.cfg.MaxClientCnxns {
-		s.log.Warn("too many connections from one address", "addr", ip, "max", s.cfg.MaxClientCnxns)
-		s.obs.metrics.ConnectionRejected.Inc()
+	if why := s.connRefusal(ip); why != "" {
+		s.refuseConn(ip, why)
 		nc.Close()
 		return nil
 	}
@@ -147,7 +147,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 		remoteIP: ip,
 		log:      s.log.With("remote", nc.RemoteAddr().String()),
 		est:      time.Now(),
-		pending:  make(chan *request, 256),
+		pending:  make(chan *request, maxPendingPerConn),
 		outWake:  make(chan struct{}, 1),
 		closed:   make(chan struct{}),
 		// Like ZooKeeper, every connection is identified by its address for ip ACLs.
@@ -198,8 +198,9 @@ func (c *conn) serve() {
 	go func() { defer wg.Done(); c.writeLoop() }()
 
 	fr := zkproto.NewFrameReader(c.nc, c.srv.cfg.MaxBuffer)
-	c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.MaxSessionTimeout))
+	c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.SessionlessCnxnTimeout))
 	if word, ok, err := fr.PeekFourLetterWord(); err != nil {
+		c.firstReadFailed(err)
 		return
 	} else if ok {
 		c.fourLetterWord(word)
@@ -249,7 +250,7 @@ func (c *conn) handshake(fr *zkproto.FrameReader) bool {
 	s := c.srv
 	frame, err := fr.Next()
 	if err != nil {
-		c.logReadErr(err)
+		c.firstReadFailed(err)
 		return false
 	}
 	s.obs.metrics.ConnectionRequestCount.Inc()
@@ -383,7 +384,7 @@ func (c *conn) logReadErr(err error) {
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 	case errors.Is(err, zkproto.ErrFrameTooLarge), errors.Is(err, zkproto.ErrBadFrameLength):
-		c.log.Warn("closing connection: frame length out of bounds (raise jute.maxbuffer if this client is legitimate)", "err", err, "max", c.srv.cfg.MaxBuffer)
+		c.frameTooLarge(err)
 	default:
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
@@ -433,17 +434,14 @@ func (c *conn) readLoop(fr *zkproto.FrameReader) {
 		if r.serial {
 			r.answered = make(chan struct{})
 		}
-		// globalOutstandingLimit: stop reading while the server is full.
-		select {
-		case s.outstanding <- struct{}{}:
-			r.counted = true
-		case <-c.closed:
+		// globalOutstandingLimit, then maxPendingPerConn: stop reading while the
+		// server, or this connection, has too many requests in flight.
+		if !acquire(s.outstanding, struct{}{}, c.closed, s.obs.metrics.RequestThrottleWait) {
 			c.drop(r)
 			return
 		}
-		select {
-		case c.pending <- r:
-		case <-c.closed:
+		r.counted = true
+		if !acquire(c.pending, r, c.closed, s.obs.metrics.RequestThrottleWait) {
 			c.drop(r)
 			return
 		}

@@ -170,7 +170,7 @@ func (f *forwarder) connectLocked(addr string) error {
 		// A session's writes must not be split over two connections, whose requests
 		// the leader side runs concurrently: the old one closes first.
 		f.lostLocked(fmt.Errorf("leader changed to %s", addr))
-		nc, err := dialPeer(f.s.peerTLS, addr, peerProtoForward, 2*time.Second)
+		nc, err := dialPeer(f.s.peerTLS, f.s.peerSrc, addr, peerProtoForward, 2*time.Second)
 		if err != nil {
 			// Nothing was sent: the leader is gone or not yet listening.
 			return &leaderError{kind: kindNoLeader, msg: fmt.Sprintf("forward to leader %s: %v", addr, err), cause: err}

@@ -94,8 +94,12 @@ func (c *bufferedConn) Close() error {
 	return nil
 }
 
+// memberAddr is where a bufferedConn comes from: startLone's members' host, which
+// the peer port admits.
+var memberAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
+
 func (c *bufferedConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
-func (c *bufferedConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
+func (c *bufferedConn) RemoteAddr() net.Addr             { return memberAddr }
 func (c *bufferedConn) SetDeadline(time.Time) error      { return nil }
 func (c *bufferedConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *bufferedConn) SetWriteDeadline(time.Time) error { return nil }

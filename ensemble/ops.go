@@ -227,6 +227,10 @@ func (c *conn) read(t *datatree.Tree, hdr zkproto.RequestHeader, req zkproto.Rec
 // readBody runs one read; errBody is the rare error reply that has a body.
 func (c *conn) readBody(t *datatree.Tree, hdr zkproto.RequestHeader, req zkproto.Record, auth []zkproto.Id) (body, errBody zkproto.Record, code zkproto.ErrCode) {
 	w := c.srv.watches
+	if path, ok := watchPath(req); ok && !c.mayWatch(path) {
+		code = zkproto.ErrQuotaExceeded
+		return
+	}
 	switch q := req.(type) {
 	case *zkproto.ExistsRequest:
 		if strings.IndexByte(q.Path, 0) >= 0 {
@@ -410,7 +414,9 @@ func (c *conn) setWatches(t *datatree.Tree, hdr zkproto.RequestHeader, req zkpro
 			case zxidOf(stat) > sw.RelativeZxid:
 				event(changed, p)
 			default:
-				w.Add(c, p, k)
+				if c.mayWatch(p) {
+					w.Add(c, p, k)
+				}
 			}
 		}
 	}
@@ -418,16 +424,22 @@ func (c *conn) setWatches(t *datatree.Tree, hdr zkproto.RequestHeader, req zkpro
 	for _, p := range sw.ExistWatches {
 		if _, ok := t.Exists(p); ok {
 			event(zkproto.EventNodeCreated, p)
-		} else {
+		} else if c.mayWatch(p) {
 			w.Add(c, p, watch.Exist)
 		}
 	}
 	rearm(sw.ChildWatches, watch.Child, zkproto.EventNodeChildrenChanged, func(st zkproto.Stat) zkproto.Zxid { return st.Pzxid })
+	// Beyond zkraft.maxWatchesPerSession the rest are dropped (and logged): clients
+	// do not look at setWatches' reply.
 	for _, p := range sw.PersistentWatches {
-		w.Add(c, p, watch.Persistent)
+		if c.mayWatch(p) {
+			w.Add(c, p, watch.Persistent)
+		}
 	}
 	for _, p := range sw.PersistentRecursiveWatches {
-		w.Add(c, p, watch.PersistentRecursive)
+		if c.mayWatch(p) {
+			w.Add(c, p, watch.PersistentRecursive)
+		}
 	}
 	return c.header(hdr.Xid, zkproto.ErrOK)
 }

@@ -25,6 +25,7 @@ const (
 	peerProtoRaft    byte = 'R'
 	peerProtoForward byte = 'F'
 	peerProtoProbe   byte = 'P' // answered with one byte: 1 if this member has Raft state
+	peerProtoMembers byte = 'M' // answered with the members' peer addresses (peergate.go)
 )
 
 // peerMux accepts on the peer port and routes each connection by its first byte.
@@ -44,6 +45,10 @@ type peerMux struct {
 	// tls, when set, is the peer port's TLS (sslQuorum / portUnification).
 	tls *peerTLS
 	ctx context.Context // the server's; ends handshakes at shutdown
+	// gate admits only members (peergate.go); nil when zkraft.peerAddressCheck=false.
+	gate *peerGate
+	// memberAddrs are the members' peer addresses this member knows, for 'M'.
+	memberAddrs func() []string
 }
 
 // peerAddr is a member's address as the server lines name it.
@@ -102,6 +107,11 @@ func (m *peerMux) route(c net.Conn) {
 			c.Close()
 			return
 		}
+		// Checked before anything but the protocol byte is read from a non-member.
+		if b[0] != peerProtoProbe && m.gate != nil && !m.gate.admit(m.ctx, c, b[0]) {
+			c.Close()
+			return
+		}
 		switch b[0] {
 		case peerProtoRaft:
 			select {
@@ -113,6 +123,9 @@ func (m *peerMux) route(c net.Conn) {
 			m.forward(c)
 		case peerProtoProbe:
 			m.answerProbe(c)
+			c.Close()
+		case peerProtoMembers:
+			answerMembers(c, m.memberAddrs())
 			c.Close()
 		default:
 			c.Close()
@@ -129,6 +142,7 @@ type raftStream struct {
 	done   chan struct{}
 	quit   <-chan struct{} // the server is shutting down: stop redialling
 	tls    *peerTLS        // dial over TLS when set and sslQuorum
+	src    *peerSource     // the address to dial from
 	once   sync.Once
 
 	mu      sync.Mutex
@@ -196,7 +210,7 @@ const peerRedial = 50 * time.Millisecond
 func (s *raftStream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	deadline := time.Now().Add(timeout)
 	for {
-		c, err := dialPeer(s.tls, string(address), peerProtoRaft, time.Until(deadline))
+		c, err := dialPeer(s.tls, s.src, string(address), peerProtoRaft, time.Until(deadline))
 		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || time.Until(deadline) < peerRedial {
 			return c, err
 		}
@@ -210,10 +224,11 @@ func (s *raftStream) Dial(address raft.ServerAddress, timeout time.Duration) (ne
 	}
 }
 
-// dialPeer connects to a member's peer port for proto, over TLS when pt says so.
-func dialPeer(pt *peerTLS, addr string, proto byte, timeout time.Duration) (net.Conn, error) {
+// dialPeer connects to a member's peer port for proto, from src, over TLS when pt
+// says so.
+func dialPeer(pt *peerTLS, src *peerSource, addr string, proto byte, timeout time.Duration) (net.Conn, error) {
 	deadline := time.Now().Add(timeout)
-	c, err := net.DialTimeout("tcp", addr, timeout)
+	c, err := src.dial(addr, timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +284,7 @@ func (s *Server) probePeers() (exists bool, recorded []string) {
 		if s.peerTLS.dialTLS() {
 			timeout = 2 * time.Second // a TLS handshake too
 		}
-		c, err := dialPeer(s.peerTLS, p.PeerAddr, peerProtoProbe, timeout)
+		c, err := dialPeer(s.peerTLS, s.peerSrc, p.PeerAddr, peerProtoProbe, timeout)
 		if err != nil {
 			continue
 		}

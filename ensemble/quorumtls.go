@@ -11,6 +11,8 @@ import (
 	"net"
 	"slices"
 	"time"
+
+	"github.com/zkraft/zkraft/ensemble/metrics"
 )
 
 // peerTLS is how the peer port uses TLS (sslQuorum): mutual TLS both ways, and on
@@ -26,6 +28,7 @@ type peerTLS struct {
 	members     func() []string // the hosts of the configured members
 	log         *slog.Logger
 	quiet       *quietLog
+	failed      *metrics.Counter // ensemble_auth_fail; nil counts nothing
 }
 
 func newPeerTLS(cfg TLSConfig, members func() []string, log *slog.Logger, quiet *quietLog) *peerTLS {
@@ -134,6 +137,9 @@ func verifyChain(chain []*x509.Certificate, roots *x509.CertPool) error {
 
 // refused logs a refused peer connection, once per address per quietInterval.
 func (p *peerTLS) refused(c net.Conn, err error) {
+	if p.failed != nil {
+		p.failed.Inc()
+	}
 	if ok, n := p.quiet.allow("peer refused "+remoteIP(c.RemoteAddr()), time.Now()); ok {
 		p.log.Warn("peer port: connection refused", "remote", c.RemoteAddr().String(), "err", err, "repeats", n)
 	}

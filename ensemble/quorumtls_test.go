@@ -21,17 +21,19 @@ import (
 )
 
 // quorumPKI is the members' CA and a Source holding a member certificate for
-// 127.0.0.1 (every test member lives there).
+// 127.0.0.1-127.0.0.5 (test member i's peer port is on 127.0.0.<i>).
 type quorumPKI struct {
 	ca  *tlstest.CA
 	src *tlsconfig.Source
 }
 
+var memberHosts = []string{"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"}
+
 func newQuorumPKI(t *testing.T) quorumPKI {
 	dir := t.TempDir()
 	ca := tlstest.NewCA(t, "members CA")
 	ks, ts := dir+"/member.p12", dir+"/trust.pem"
-	ca.Issue(t, tlstest.Opts{Subject: pkix.Name{CommonName: "member"}, Hosts: []string{"127.0.0.1"}}).WriteKeyStore(t, ks, "PKCS12", "pw")
+	ca.Issue(t, tlstest.Opts{Subject: pkix.Name{CommonName: "member"}, Hosts: memberHosts}).WriteKeyStore(t, ks, "PKCS12", "pw")
 	ca.WriteTrustStore(t, ts, "PEM", "")
 	src, err := tlsconfig.New(tlsconfig.Settings{Prefix: "ssl.quorum.", KeyStore: tlsconfig.Store{Location: ks, Password: "pw"},
 		TrustStore: tlsconfig.Store{Location: ts}, HostnameVerification: true}, true, nil)

@@ -61,7 +61,8 @@ type Server struct {
 	seq        atomic.Uint64 // their sequence
 	forwarder  *forwarder
 	peerLn     net.Listener
-	peerTLS    *peerTLS // nil: plaintext peer port
+	peerTLS    *peerTLS    // nil: plaintext peer port
+	peerSrc    *peerSource // where this member dials the others from
 	raftStream *raftStream
 	transport  *raft.NetworkTransport
 	health     *followerHealth
@@ -284,9 +285,16 @@ func (s *Server) startPeers() (raft.Transport, error) {
 	// to the leader's): that is the server line's, which the others dial, even when
 	// the listener is elsewhere (a proxy or NAT in between).
 	s.peerTLS = newPeerTLS(s.cfg.TLS, s.memberHosts, s.log, &s.quiet)
-	s.raftStream = &raftStream{addr: peerAddr(self.PeerAddr), accept: make(chan net.Conn), done: make(chan struct{}), quit: s.ctx.Done(), tls: s.peerTLS}
+	if s.peerTLS != nil {
+		s.peerTLS.failed = s.obs.metrics.EnsembleAuthFail
+	}
+	s.peerSrc = newPeerSource(self.PeerAddr)
+	s.raftStream = &raftStream{addr: peerAddr(self.PeerAddr), accept: make(chan net.Conn), done: make(chan struct{}), quit: s.ctx.Done(), tls: s.peerTLS, src: s.peerSrc}
 	mux := &peerMux{ln: ln, raft: s.raftStream, forward: s.trackForward, probe: s.probeAnswer, wg: &s.wg, done: s.ctx.Done(),
-		fail: s.fail, quiet: &s.quiet, log: s.log, tls: s.peerTLS, ctx: s.ctx}
+		fail: s.fail, quiet: &s.quiet, log: s.log, tls: s.peerTLS, ctx: s.ctx, memberAddrs: s.peerMemberAddrs}
+	if !s.cfg.AllowAnyPeerAddress {
+		mux.gate = &peerGate{members: s.peerMemberAddrs, ask: s.askMembers, log: s.log, quiet: &s.quiet, refused: s.obs.metrics.EnsembleAuthFail}
+	}
 	s.goAttach(mux.serve)
 	s.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  s.raftStream,
@@ -302,7 +310,9 @@ func (s *Server) startPeers() (raft.Transport, error) {
 		Timeout:         10 * time.Second,
 		Logger:          s.hclogger("raft-net"),
 	})
-	return noPipeline{s.transport}, nil
+	guard := newRPCGuard(noPipeline{s.transport}, s.log, &s.quiet)
+	s.goAttach(func() { guard.run(s.ctx.Done()) })
+	return guard, nil
 }
 
 // noPipeline is the Raft transport without pipelined AppendEntries. hashicorp/raft's

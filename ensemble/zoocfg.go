@@ -53,6 +53,10 @@ func FromZooConfig(zc *config.Config) Config {
 	cfg.MinSessionTimeout = zc.MinSessionTimeout
 	cfg.MaxSessionTimeout = zc.MaxSessionTimeout
 	cfg.MaxClientCnxns = zc.MaxClientCnxns
+	cfg.MaxCnxns = zc.MaxCnxns
+	cfg.SessionlessCnxnTimeout = zc.SessionlessCnxnTimeout
+	cfg.MaxWatchesPerSession = zc.MaxWatchesPerSession
+	cfg.AllowAnyPeerAddress = !zc.PeerAddressCheck
 	cfg.MaxBuffer = zc.JuteMaxBuffer
 	cfg.GlobalOutstandingLimit = zc.GlobalOutstandingLimit
 	cfg.ExtendedTypesEnabled = zc.ExtendedTypesEnabled

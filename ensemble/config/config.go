@@ -16,11 +16,20 @@ import (
 
 // ZooKeeper 3.8 defaults.
 const (
-	DefaultTickTime                = 3000 * time.Millisecond // ZooKeeperServer.DEFAULT_TICK_TIME; zoo_sample.cfg sets 2000
-	DefaultClientPort              = 2181                    // ZooKeeper has none; zkraft listens here when clientPort is absent
-	DefaultMaxClientCnxns          = 60
-	DefaultJuteMaxBuffer           = 0xfffff
-	DefaultGlobalOutstandingLimit  = 1000
+	DefaultTickTime               = 3000 * time.Millisecond // ZooKeeperServer.DEFAULT_TICK_TIME; zoo_sample.cfg sets 2000
+	DefaultClientPort             = 2181                    // ZooKeeper has none; zkraft listens here when clientPort is absent
+	DefaultMaxClientCnxns         = 60
+	DefaultJuteMaxBuffer          = 0xfffff
+	DefaultGlobalOutstandingLimit = 1000
+	// DefaultMaxCnxns is zkraft's limit on client connections in total (maxCnxns);
+	// ZooKeeper's default is 0, no limit.
+	DefaultMaxCnxns = 20000
+	// DefaultSessionlessCnxnTimeout bounds the wait for a new connection's
+	// ConnectRequest (zookeeper.nio.sessionlessCnxnTimeout, NIOServerCnxnFactory).
+	DefaultSessionlessCnxnTimeout = 10 * time.Second
+	// DefaultMaxWatchesPerSession is zkraft's limit on one session's watches
+	// (zkraft.maxWatchesPerSession); ZooKeeper has none.
+	DefaultMaxWatchesPerSession    = 100000
 	DefaultContainerCheckInterval  = time.Minute
 	DefaultAutopurgeSnapRetain     = 3
 	DefaultAdminServerPort         = 8080
@@ -50,7 +59,18 @@ type Config struct {
 	SecureClientPortAddress string // secureClientPortAddress; "" = all interfaces
 	ClientPortListenBacklog int    // clientPortListenBacklog; -1 = OS default
 
-	MaxClientCnxns    int           // maxClientCnxns per source IP; 0 = unlimited
+	MaxClientCnxns int // maxClientCnxns per source IP; 0 = unlimited
+	MaxCnxns       int // maxCnxns, client connections in total; 0 = unlimited
+	// SessionlessCnxnTimeout is nio.sessionlessCnxnTimeout (the system property
+	// zookeeper.nio.sessionlessCnxnTimeout): how long a new connection may take to
+	// send its ConnectRequest.
+	SessionlessCnxnTimeout time.Duration
+	// MaxWatchesPerSession is zkraft.maxWatchesPerSession, zkraft's own key: the
+	// watches one session may hold on a server; 0 = unlimited.
+	MaxWatchesPerSession int
+	// PeerAddressCheck is zkraft.peerAddressCheck, zkraft's own key (default true):
+	// the peer port takes Raft and forwarded writes only from members' addresses.
+	PeerAddressCheck  bool
 	MinSessionTimeout time.Duration // minSessionTimeout; default 2×TickTime
 	MaxSessionTimeout time.Duration // maxSessionTimeout; default 20×TickTime
 
@@ -197,6 +217,10 @@ func Default() *Config {
 		ClientPort:               DefaultClientPort,
 		ClientPortListenBacklog:  DefaultClientPortListenBacklog,
 		MaxClientCnxns:           DefaultMaxClientCnxns,
+		MaxCnxns:                 DefaultMaxCnxns,
+		SessionlessCnxnTimeout:   DefaultSessionlessCnxnTimeout,
+		MaxWatchesPerSession:     DefaultMaxWatchesPerSession,
+		PeerAddressCheck:         true,
 		FourLetterWhitelist:      map[string]bool{"srvr": true},
 		JuteMaxBuffer:            DefaultJuteMaxBuffer,
 		GlobalOutstandingLimit:   DefaultGlobalOutstandingLimit,
@@ -423,6 +447,7 @@ var keyAliases = map[string]string{
 	"zookeeper.DigestAuthenticationProvider.superDigest": "DigestAuthenticationProvider.superDigest",
 	"zookeeper.globalOutstandingLimit":                   "globalOutstandingLimit",
 	"zookeeper.jute.maxbuffer":                           "jute.maxbuffer",
+	"zookeeper.nio.sessionlessCnxnTimeout":               "nio.sessionlessCnxnTimeout",
 	"zookeeper.readonlymode.enabled":                     "readonlymode.enabled",
 	"zookeeper.znode.container.checkIntervalMs":          "znode.container.checkIntervalMs",
 	"zookeeper.admin.enableServer":                       "admin.enableServer",
@@ -453,7 +478,6 @@ var ignoredKeys = map[string]string{
 	"admin.idleTimeout":               "not configurable",
 	"quorum.auth.enableSasl":          "SASL between members is not supported",
 	"skipACL":                         "ACLs are always enforced",
-	"maxCnxns":                        "only maxClientCnxns (per address) is enforced",
 	"clientCnxnSocket":                "client setting",
 	"dynamicConfigFile":               "dynamic config files are not supported; put server lines in zoo.cfg",
 	"4lw.commands.whitelist.strict":   "unknown",
@@ -504,6 +528,14 @@ func (p *parser) set(pr property) error {
 		c.ClientPortListenBacklog, err = p.integer(line, key, val)
 	case key == "maxClientCnxns":
 		c.MaxClientCnxns, err = p.count(line, key, val)
+	case key == "maxCnxns":
+		c.MaxCnxns, err = p.count(line, key, val)
+	case key == "nio.sessionlessCnxnTimeout":
+		c.SessionlessCnxnTimeout, err = p.millis(line, key, val, 1)
+	case key == "zkraft.maxWatchesPerSession":
+		c.MaxWatchesPerSession, err = p.count(line, key, val)
+	case key == "zkraft.peerAddressCheck":
+		c.PeerAddressCheck, err = p.boolean(line, key, val)
 	case key == "minSessionTimeout":
 		c.MinSessionTimeout, err = p.millis(line, key, val, -1)
 		p.minSet = c.MinSessionTimeout >= 0

@@ -13,7 +13,8 @@ import (
 )
 
 // Cluster is an in-process ensemble: every member on its own loopback client and peer
-// ports, talking Raft over TCP as separate processes would.
+// ports, talking Raft over TCP as separate processes would. Member i's peer port is
+// on its own address, 127.0.0.<i>; the client ports are all on 127.0.0.1.
 type Cluster struct {
 	t       testing.TB
 	Members []*Server // index i is server id i+1; nil while stopped
@@ -35,7 +36,7 @@ func RunCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	clientLns := make([]net.Listener, n)
 	peerLns := make([]net.Listener, n)
 	for i := range peers {
-		clientLns[i], peerLns[i] = listen(t), listen(t)
+		clientLns[i], peerLns[i] = listen(t), listenOn(t, memberHost(int64(i+1)))
 		peers[i] = ensemble.Peer{ID: int64(i + 1), PeerAddr: peerLns[i].Addr().String(), ClientAddr: clientLns[i].Addr().String(), ElectionPort: freePort(t)}
 	}
 	c := &Cluster{t: t, Members: make([]*Server, n), configs: make([]ensemble.Config, n)}
@@ -165,7 +166,7 @@ func freeAddr(t testing.TB) string {
 func (c *Cluster) StartJoiner(observer bool) (line string, wait func() *Server) {
 	c.t.Helper()
 	id := int64(len(c.configs) + 1)
-	clientLn, peerLn := listen(c.t), listen(c.t)
+	clientLn, peerLn := listen(c.t), listenOn(c.t, memberHost(id))
 	p := ensemble.Peer{ID: id, PeerAddr: peerLn.Addr().String(), ClientAddr: clientLn.Addr().String(), ElectionPort: 1, Observer: observer}
 	cfg := c.configs[0]
 	cfg.ServerID = id
@@ -185,8 +186,7 @@ func (c *Cluster) StartJoiner(observer bool) (line string, wait func() *Server) 
 	if observer {
 		role = "observer"
 	}
-	_, peerPort, _ := net.SplitHostPort(p.PeerAddr)
-	line = fmt.Sprintf("server.%d=127.0.0.1:%s:%d:%s;%s", id, peerPort, freePort(c.t), role, p.ClientAddr)
+	line = fmt.Sprintf("server.%d=%s:%d:%s;%s", id, p.PeerAddr, freePort(c.t), role, p.ClientAddr)
 	return line, func() *Server {
 		c.t.Helper()
 		srv := waitReady(c.t, s, cfg)
@@ -231,11 +231,18 @@ func (c *Cluster) TryStart(i int) error {
 }
 
 // listen opens a loopback listener on a free port.
-func listen(t testing.TB) net.Listener {
+func listen(t testing.TB) net.Listener { t.Helper(); return listenOn(t, "127.0.0.1") }
+
+func listenOn(t testing.TB, host string) net.Listener {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatalf("listen on a free loopback port: %v", err)
 	}
 	return ln
 }
+
+// memberHost is member id's own loopback address, 127.0.0.<id> (all of 127.0.0.0/8
+// is loopback on Linux): the peer port admits a member by the address it connects
+// from, so members on one address would not tell each other apart.
+func memberHost(id int64) string { return fmt.Sprintf("127.0.0.%d", id) }

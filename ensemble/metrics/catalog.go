@@ -54,6 +54,12 @@ var zkCounters = []string{
 	"revalidate_count",
 }
 
+// zkraftCounters are zkraft's own counters: mntr prints them after ZooKeeper's
+// (zk_<name>), Prometheus has them as zkraft_<name>_total.
+var zkraftCounters = []struct{ name, help string }{
+	{"watches_refused", "Watch registrations refused with QUOTAEXCEEDED: the session held zkraft.maxWatchesPerSession watches."},
+}
+
 var zkSummaries = []struct {
 	name     string
 	advanced bool

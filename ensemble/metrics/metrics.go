@@ -134,6 +134,17 @@ type Server struct {
 	UnrecoverableErrors, SessionlessConnectionsExpired      *Counter
 	LargeRequestsRejected, SnapCount, UnsuccessfulHandshake *Counter
 	QuotaExceeded, DigestMismatches                         *Counter
+	// EnsembleAuthFail counts peer-port connections refused: not from a member's
+	// address, or a failed quorum TLS handshake (ZooKeeper counts its quorum SASL
+	// failures under this name).
+	EnsembleAuthFail *Counter
+	// RequestThrottleWait counts the times a connection stopped reading because the
+	// server (globalOutstandingLimit) or the connection had too many requests in
+	// flight (ZooKeeper counts its RequestThrottler's waits under this name).
+	RequestThrottleWait *Counter
+	// WatchesRefused is zkraft's own: watch registrations refused because the
+	// session held zkraft.maxWatchesPerSession watches (mntr zk_watches_refused).
+	WatchesRefused *Counter
 
 	// Summaries zkraft feeds (milliseconds, or counts).
 	FsyncTime, SnapshotTime, DBInitTime, ElectionTime        *Summary
@@ -194,6 +205,12 @@ func New() *Server {
 	m.UnrecoverableErrors, m.SessionlessConnectionsExpired = c("unrecoverable_error_count"), c("sessionless_connections_expired")
 	m.LargeRequestsRejected, m.SnapCount, m.UnsuccessfulHandshake = c("large_requests_rejected"), c("snap_count"), c("unsuccessful_handshake")
 	m.DigestMismatches = c("digest_mismatches_count")
+	m.EnsembleAuthFail = c("ensemble_auth_fail")
+	m.RequestThrottleWait = c("request_throttle_wait_count")
+	for _, o := range zkraftCounters {
+		m.counters[o.name] = &Counter{}
+	}
+	m.WatchesRefused = c("watches_refused")
 	m.QuotaExceeded = &Counter{} // zkraft's own (Prometheus zkraft_quota_exceeded_total)
 
 	s := func(n string, scale int64) *Summary { m.summaries[n].Scale = scale; return m.summaries[n] }
@@ -253,6 +270,9 @@ func (m *Server) Dump() []Value {
 	out := make([]Value, 0, 600)
 	for _, n := range zkCounters {
 		out = append(out, Value{n, m.counters[n].Get()})
+	}
+	for _, o := range zkraftCounters {
+		out = append(out, Value{o.name, m.counters[o.name].Get()})
 	}
 	for _, s := range zkSummaries {
 		out = dumpSummary(out, s.name, m.summaries[s.name])

@@ -32,6 +32,9 @@ func (c Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, n := range zkCounters {
 		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(n, n, nil, nil), prometheus.CounterValue, float64(c.M.counters[n].Get()))
 	}
+	for _, o := range zkraftCounters {
+		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("zkraft_"+o.name+"_total", o.help, nil, nil), prometheus.CounterValue, float64(c.M.counters[o.name].Get()))
+	}
 	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("zkraft_quota_exceeded_total",
 		"Writes refused with QUOTAEXCEEDED (enforceQuota=true), and soft-limit warnings otherwise.", nil, nil),
 		prometheus.CounterValue, float64(c.M.QuotaExceeded.Get()))

@@ -365,6 +365,21 @@ func (m *Manager) Contains(w Watcher, path string, watcherType int32) (bool, err
 	return false, ErrBadWatcherType
 }
 
+// Count is how many entries w holds in both tables (a persistent watch holds two),
+// as mntr's zk_watch_count counts them.
+func (m *Manager) Count(w Watcher) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.data.byWatcher[w]) + len(m.child.byWatcher[w])
+}
+
+// Watching reports whether w has an entry on path in either table.
+func (m *Manager) Watching(w Watcher, path string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.data.has(w, path) || m.child.has(w, path)
+}
+
 // RemoveWatcher drops every watch of w, whose connection closed. It costs O(watches of w).
 func (m *Manager) RemoveWatcher(w Watcher) {
 	m.mu.Lock()

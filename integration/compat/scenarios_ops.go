@@ -202,6 +202,31 @@ func opScenarios() []Scenario {
 				r.Do(1, zkproto.OpReconfig, &zkproto.ReconfigRequest{CurConfigID: -1})
 			}},
 			{"createSession-op", func(r *run) { r.Do(1, zkproto.OpCreateSession, nil) }},
+			// Server-internal op codes (ZooDefs.OpCode): error (-1) and notification (0)
+			// are not valid requests (Request.isValid), and a multi takes only its own op
+			// types; none may reach the log. The session's later requests show it.
+			{"error-op", func(r *run) { r.Do(1, zkproto.OpError, nil); r.get(1, "/a", false) }},
+			{"notification-op", func(r *run) { r.Do(1, zkproto.OpNotification, nil); r.get(1, "/a", false) }},
+			{"multi-deleteContainer", func(r *run) {
+				r.Do(1, zkproto.OpMulti, rawMulti(r, zkproto.OpDeleteContainer, &zkproto.DeleteRequest{Path: r.P("/l"), Version: -1}))
+				r.exists(2, "/l", false)
+				r.exists(2, "/a/c", false)
+			}},
+			{"multi-createSession", func(r *run) {
+				r.Do(1, zkproto.OpMulti, rawMulti(r, zkproto.OpCreateSession, nil))
+				r.exists(2, "/a/c", false)
+				r.exists(1, "/e", false)
+			}},
+			{"multi-error", func(r *run) {
+				r.Do(1, zkproto.OpMulti, rawMulti(r, zkproto.OpError, &zkproto.ErrorResponse{Err: zkproto.ErrOK}))
+				r.exists(2, "/a/c", false)
+				r.exists(1, "/e", false)
+			}},
+			{"multi-closeSession", func(r *run) {
+				r.Do(1, zkproto.OpMulti, rawMulti(r, zkproto.OpCloseSession, nil))
+				r.exists(2, "/a/c", false)
+				r.exists(1, "/e", false)
+			}},
 			{"truncated-body", func(r *run) { r.Do(1, zkproto.OpGetData, &rawRecord{b: []byte{0, 0}}) }},
 			{"trailing-garbage", func(r *run) {
 				body := zkproto.Marshal(&zkproto.GetDataRequest{Path: r.P("/a")})
@@ -221,4 +246,18 @@ func opScenarios() []Scenario {
 		}
 	}
 	return out
+}
+
+// rawMulti is a multi of a delete of /a/c, then one op of type op (with body, if
+// any), as a client could send it: /a/c's absence would show a multi that ran.
+func rawMulti(r *run, op zkproto.OpCode, body zkproto.Record) *rawRecord {
+	e := zkproto.Encoder{}
+	(&zkproto.MultiHeader{Type: zkproto.OpDelete, Err: -1}).Encode(&e)
+	(&zkproto.DeleteRequest{Path: r.P("/a/c"), Version: -1}).Encode(&e)
+	(&zkproto.MultiHeader{Type: op, Err: -1}).Encode(&e)
+	if body != nil {
+		body.Encode(&e)
+	}
+	(&zkproto.MultiHeader{Type: -1, Done: true, Err: -1}).Encode(&e)
+	return &rawRecord{b: e.Buf, desc: fmt.Sprintf("multi[delete(/R/a/c), op %d]", op)}
 }
