@@ -32,11 +32,7 @@ func (m *multiOf) Decode(*zkproto.Decoder) {}
 // nothing: the last zxid stays, /victim stays.
 func TestInternalOpCodesNeverReachTheLog(t *testing.T) {
 	srv := ensembletest.RunServer(t)
-	watcher, err := rawzk.Connect(srv.Addr, newSession)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer watcher.Close()
+	watcher := rawSession(t, srv.Addr)
 	if err := watcher.Call(zkproto.OpCreate, &zkproto.CreateRequest{Path: "/victim", ACL: openACL}, &zkproto.CreateResponse{}); err != nil {
 		t.Fatal(err)
 	}

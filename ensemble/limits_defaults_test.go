@@ -68,6 +68,17 @@ var (
 	openACL    = []zkproto.ACL{{Perms: zkproto.PermAll, ID: zkproto.Id{Scheme: "world", ID: "anyone"}}}
 )
 
+// rawSession opens a session on addr, closed when the test ends.
+func rawSession(t *testing.T, addr string) *rawzk.Conn {
+	t.Helper()
+	c, err := rawzk.Connect(addr, newSession)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // closedByServer waits (up to 5 s) for the server to close c.
 func closedByServer(t *testing.T, c net.Conn) {
 	t.Helper()
@@ -89,15 +100,8 @@ func TestMaxCnxnsTotal(t *testing.T) {
 		c.MaxCnxns = 2
 		c.Logger = slog.New(logs)
 	}))
-	a, err := rawzk.Connect(srv.Addr, newSession)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := rawzk.Connect(srv.Addr, newSession)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := rawSession(t, srv.Addr)
+	b := rawSession(t, srv.Addr)
 	for range 10 {
 		c, err := rawzk.Dial(srv.Addr)
 		if err != nil {
@@ -146,11 +150,7 @@ func TestSessionlessConnectionTimeout(t *testing.T) {
 	}
 	defer partial.Close()
 	partial.Write([]byte{0, 0, 0, 44, 0, 0}) // a length and two bytes of the request
-	good, err := rawzk.Connect(srv.Addr, newSession)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer good.Close()
+	good := rawSession(t, srv.Addr)
 	start := time.Now()
 	closedByServer(t, silent)
 	closedByServer(t, partial)
@@ -171,11 +171,7 @@ func TestSessionlessConnectionTimeout(t *testing.T) {
 // is counted in zk_large_requests_rejected.
 func TestFrameTooLargeCounted(t *testing.T) {
 	srv := ensembletest.RunServer(t)
-	c, err := rawzk.Connect(srv.Addr, newSession)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := rawSession(t, srv.Addr)
 	c.Raw().Write([]byte{0x00, 0x10, 0x00, 0x00}) // 1 MiB: one past the default
 	closedByServer(t, c.Raw())
 	if n := mntrValue(t, srv.Addr, "large_requests_rejected"); n != 1 {
@@ -189,11 +185,7 @@ func TestFrameTooLargeCounted(t *testing.T) {
 // its place. Each refusal is counted in zk_watches_refused.
 func TestWatchesPerSessionLimit(t *testing.T) {
 	srv := ensembletest.RunServer(t, ensembletest.WithConfig(func(c *ensemble.Config) { c.MaxWatchesPerSession = 3 }))
-	c, err := rawzk.Connect(srv.Addr, newSession)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := rawSession(t, srv.Addr)
 	for i := range 5 {
 		if err := c.Call(zkproto.OpCreate, &zkproto.CreateRequest{Path: fmt.Sprintf("/n%d", i), ACL: openACL}, &zkproto.CreateResponse{}); err != nil {
 			t.Fatal(err)
@@ -233,11 +225,7 @@ func TestWatchesPerSessionLimit(t *testing.T) {
 	if err := get(c, "/n3", false); err != nil {
 		t.Errorf("a read without a watch: %v", err)
 	}
-	other, err := rawzk.Connect(srv.Addr, newSession)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := rawSession(t, srv.Addr)
 	if err := get(other, "/n3", true); err != nil {
 		t.Errorf("another session's watch: %v", err)
 	}
@@ -265,16 +253,8 @@ func TestWatchesPerSessionLimit(t *testing.T) {
 // request completes in order.
 func TestOutstandingPerConnection(t *testing.T) {
 	srv := ensembletest.RunServer(t)
-	a, err := rawzk.Connect(srv.Addr, newSession)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := rawzk.Connect(srv.Addr, newSession)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a := rawSession(t, srv.Addr)
+	b := rawSession(t, srv.Addr)
 	const n = 2000
 	var buf bytes.Buffer
 	xids := make([]zkproto.Xid, n)
