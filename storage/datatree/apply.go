@@ -15,6 +15,7 @@ import (
 // error is the one ZooKeeper reports. Apply keeps the data and ACL slices of
 // txn.Request: the caller must not modify them afterwards.
 func (t *Tree) Apply(txn *Txn) Result {
+	t.fold(foldStep)
 	res := t.apply(txn)
 	t.compactArena()
 	if len(t.quotaNotes) > 0 {

@@ -75,7 +75,9 @@ func mustFail(t testing.TB, tr *Tree, txn *Txn, code zkproto.ErrCode) Result {
 func snapBytes(t testing.TB, tr *Tree) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, err := tr.Snapshot().WriteTo(&buf); err != nil {
+	snap := tr.Snapshot()
+	defer snap.Release()
+	if _, err := snap.WriteTo(&buf); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()

@@ -3,8 +3,10 @@ package datatree
 import (
 	"bytes"
 	"io"
+	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,6 +60,22 @@ func buildMemTree(tb testing.TB, tr *Tree, n int) []string {
 	return paths
 }
 
+// procStatus returns a "VmRSS"-style field of /proc/self/status in MiB (0 where
+// there is none).
+func procStatus(field string) float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
 func heapInuse() uint64 {
 	runtime.GC()
 	var ms runtime.MemStats
@@ -70,8 +88,11 @@ func heapInuse() uint64 {
 // (ns/create) and the GC CPU fraction while building; then it takes a Snapshot,
 // writes it while 100,000 setData go on (each into another znode, the copy-on-write
 // worst case), and reports the heap held while that snapshot is alive
-// (snap-heap-MiB) and how long the write took (snap-write-ms). make bench runs it
-// once per count.
+// (snap-heap-MiB), how long the write took (snap-write-ms) and how long the first
+// write after its release took (fold-ms: it folds the copies back). rss-MiB is the
+// process's resident size after the build (before a forced GC), peak-rss-MiB its
+// peak over the whole run, gc-ms the duration of one full GC with the tree live.
+// make bench runs it once per count.
 func BenchmarkTreeMemory(b *testing.B) {
 	for b.Loop() {
 		base := heapInuse()
@@ -92,6 +113,10 @@ func BenchmarkTreeMemory(b *testing.B) {
 		b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
 		b.ReportMetric(float64(elapsed.Nanoseconds())/float64(memTreeNodes), "ns/create")
 		b.ReportMetric(float64(after.PauseTotalNs-before.PauseTotalNs)/1e6, "gc-pause-ms")
+		b.ReportMetric(procStatus("VmRSS"), "rss-MiB")
+		gcStart := time.Now()
+		runtime.GC()
+		b.ReportMetric(float64(time.Since(gcStart).Microseconds())/1000, "gc-ms")
 
 		snap := tr.Snapshot()
 		done := make(chan error, 1)
@@ -118,7 +143,15 @@ func BenchmarkTreeMemory(b *testing.B) {
 		}
 		b.ReportMetric(float64(held)/(1<<20), "snap-heap-MiB")
 		b.ReportMetric(float64(wtime.Milliseconds()), "snap-write-ms")
-		runtime.KeepAlive(snap)
+		b.ReportMetric(procStatus("VmHWM"), "peak-rss-MiB")
+		// The first write after the release folds the snapshot's copies back.
+		snap.Release()
+		set.Path = paths[0]
+		fstart := time.Now()
+		if res := tr.Apply(stxn); res.Err != zkproto.ErrOK {
+			b.Fatal(res.Err)
+		}
+		b.ReportMetric(float64(time.Since(fstart).Microseconds())/1000, "fold-ms")
 		runtime.KeepAlive(tr)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"maps"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -49,6 +50,7 @@ var ErrCorruptSnapshot = errors.New("datatree: corrupt snapshot")
 // be written while the tree goes on applying transactions.
 type Snapshot struct {
 	recs         []*recBlock
+	over         map[nodeID]rec // records changed since an older live snapshot
 	nextID       nodeID
 	arena        [][]byte
 	acls         [][]zkproto.ACL
@@ -82,14 +84,16 @@ func (k *snapToken) release() {
 // Snapshot takes a point-in-time view of the tree in O(nodes/1024 + sessions): call
 // it under the lock that serializes Apply, then release the lock and write the view.
 // Until the snapshot is released (Release, or the GC finding it unreachable), the
-// first write to each block of 1,024 node records copies that block.
+// first write to a node record copies it (about 100 bytes). A snapshot taken while
+// an older one is still alive also copies the records written since that one.
 func (t *Tree) Snapshot() *Snapshot {
+	t.fold(math.MaxInt)
 	t.gen++
 	t.snap.live.Add(1)
 	t.snap.gen.Store(t.gen)
 	t.aclShared = true
 	s := &Snapshot{
-		recs: slices.Clone(t.recs), nextID: t.nextID,
+		recs: slices.Clone(t.recs), over: t.overlayCopy(), nextID: t.nextID,
 		arena: slices.Clone(t.arena), acls: t.acls,
 		count: t.count, zxid: t.zxid,
 		sessions: maps.Clone(t.sessions), incarnations: maps.Clone(t.incarnations),
@@ -107,7 +111,14 @@ func (s *Snapshot) Release() { s.tok.release() }
 // Zxid is the zxid of the last transaction the snapshot contains.
 func (s *Snapshot) Zxid() zkproto.Zxid { return s.zxid }
 
-func (s *Snapshot) rec(id nodeID) *rec { return &s.recs[id>>recShift].r[id&(recBlockLen-1)] }
+func (s *Snapshot) rec(id nodeID) *rec {
+	if s.over != nil {
+		if r, ok := s.over[id]; ok {
+			return &r
+		}
+	}
+	return &s.recs[id>>recShift].r[id&(recBlockLen-1)]
+}
 
 func (s *Snapshot) pathOf(id nodeID) string {
 	r := s.rec(id)

@@ -18,9 +18,11 @@ import (
 // pointer-free) finds a node by path.
 //
 // Snapshots share everything that is immutable (arena bytes are never overwritten,
-// interned ACL lists never change) and copy on write what is not: a record block
-// that a live snapshot still sees is cloned before its first write (see recw).
-// Once every snapshot is released, writes stop copying.
+// interned ACL lists never change) and copy on write what is not: while a snapshot
+// is alive, the record blocks it sees are frozen, and the first write to one of
+// their records copies that record into an overlay (see recw), where reads find it
+// first. Once every snapshot is released, the next transaction folds the overlay
+// back into the blocks and writes go in place again.
 
 // nodeID names a record; 0 is no node.
 type nodeID = uint32
@@ -41,7 +43,13 @@ const (
 	blobHeader = 12
 
 	minIndexSlots = 1 << 10
+
+	dirtyChunk = 256
 )
+
+// foldStep is how many overlay records a transaction folds back (a variable for
+// the tests).
+var foldStep = 4096
 
 // rec flags: the low two bits are the nodeKind.
 const (
@@ -65,8 +73,7 @@ type rec struct {
 }
 
 // recBlock is a fixed-size run of records. gen is the tree generation it was made
-// (or cloned) in: a block older than the tree's snapshot generation is shared with
-// a snapshot.
+// in: a block older than the generation of the newest live snapshot is frozen.
 type recBlock struct {
 	gen uint64
 	r   [recBlockLen]rec
@@ -89,6 +96,12 @@ type store struct {
 	snap    *snapState
 	indexed int      // nodes in the index
 	slots   []uint64 // hash index: path hash >> idBits << idBits | id; 0 empty
+
+	// The overlay: while a snapshot is alive, the records written since, by id
+	// (an index into dirtyPool, in chunks so that pointers to them stay valid).
+	dirty     map[nodeID]uint32
+	dirtyPool []*[dirtyChunk]rec
+	dirtyLen  uint32
 
 	arena      [][]byte // chunks; nil for a free slot
 	arenaLive  []int    // live blob bytes per chunk
@@ -124,22 +137,77 @@ func newStore() store {
 	return s
 }
 
-// rec returns the record for reading.
-func (s *store) rec(id nodeID) *rec { return &s.recs[id>>recShift].r[id&(recBlockLen-1)] }
+func (s *store) dirtyAt(i uint32) *rec { return &s.dirtyPool[i/dirtyChunk][i%dirtyChunk] }
 
-// recw returns the record for writing, cloning its block first if a snapshot still
-// sees it.
-func (s *store) recw(id nodeID) *rec {
-	i := id >> recShift
-	b := s.recs[i]
-	if b.gen < s.snap.gen.Load() {
-		nb := new(recBlock)
-		*nb = *b
-		nb.gen = s.gen
-		s.recs[i] = nb
-		b = nb
+// rec returns the record for reading.
+func (s *store) rec(id nodeID) *rec {
+	if s.dirtyLen > 0 {
+		if i, ok := s.dirty[id]; ok {
+			return s.dirtyAt(i)
+		}
 	}
-	return &b.r[id&(recBlockLen-1)]
+	return &s.recs[id>>recShift].r[id&(recBlockLen-1)]
+}
+
+// recw returns the record for writing: in its block, or, when a live snapshot
+// sees that block, in the overlay (copied there on its first write).
+func (s *store) recw(id nodeID) *rec {
+	if s.dirtyLen > 0 {
+		if i, ok := s.dirty[id]; ok {
+			return s.dirtyAt(i)
+		}
+	}
+	b := s.recs[id>>recShift]
+	if g := s.snap.gen.Load(); g == 0 || b.gen >= g {
+		return &b.r[id&(recBlockLen-1)]
+	}
+	i := s.dirtyLen
+	if i%dirtyChunk == 0 {
+		s.dirtyPool = append(s.dirtyPool, new([dirtyChunk]rec))
+	}
+	s.dirtyLen++
+	if s.dirty == nil {
+		s.dirty = make(map[nodeID]uint32)
+	}
+	s.dirty[id] = i
+	d := s.dirtyAt(i)
+	*d = b.r[id&(recBlockLen-1)]
+	return d
+}
+
+// fold writes up to limit records of the overlay back into the blocks once no
+// snapshot is alive (a record still in the overlay is read and written there). It
+// runs before each transaction (a few thousand records, so that no write waits for
+// all of them) and before each snapshot (all), under the lock that serializes them.
+func (s *store) fold(limit int) {
+	if s.dirtyLen == 0 || s.snap.gen.Load() != 0 {
+		return
+	}
+	n := 0
+	for id, i := range s.dirty {
+		if n == limit {
+			return
+		}
+		s.recs[id>>recShift].r[id&(recBlockLen-1)] = *s.dirtyAt(i)
+		delete(s.dirty, id)
+		n++
+	}
+	s.dirty = nil
+	s.dirtyPool = nil
+	s.dirtyLen = 0
+}
+
+// overlayCopy is the overlay as a map, for a snapshot taken while an older one is
+// alive (the blocks are still frozen for that one).
+func (s *store) overlayCopy() map[nodeID]rec {
+	if s.dirtyLen == 0 {
+		return nil
+	}
+	m := make(map[nodeID]rec, len(s.dirty))
+	for id, i := range s.dirty {
+		m[id] = *s.dirtyAt(i)
+	}
+	return m
 }
 
 func (s *store) allocID() nodeID {

@@ -76,8 +76,9 @@ func checkStore(t *testing.T, tr *Tree) {
 // TestStoreChurn drives the store through creates, deletes, setData of sizes from
 // empty to dedicated chunks, ACL changes and failed multis, so that chunks are
 // compacted and ids, children lists and ACLs are reused, and compares everything
-// with a plain model; a snapshot taken halfway must not change, and the maintained
-// digest must equal the one Restore recomputes.
+// with a plain model; a snapshot taken halfway must not change while it is alive,
+// its overlay must fold back a few records at a time once it is released, and the
+// maintained digest must equal the one Restore recomputes.
 func TestStoreChurn(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	tr := New()
@@ -151,11 +152,27 @@ func TestStoreChurn(t *testing.T) {
 		} else if _, ok := txn.Request.(*zkproto.SetDataRequest); ok && exists {
 			t.Fatalf("setData %s: %v", p, res.Err)
 		}
-		if i == 10000 {
+		switch i {
+		case 10000:
 			snapWant = snapBytes(t, tr)
 			snap = tr.Snapshot()
+		case 16000:
+			// Released: the overlay folds back a few records per transaction.
+			var got bytes.Buffer
+			if _, err := snap.WriteTo(&got); err != nil || !bytes.Equal(got.Bytes(), snapWant) {
+				t.Fatalf("the snapshot changed under 6,000 writes (%v)", err)
+			}
+			snap.Release()
+			if tr.dirtyLen == 0 {
+				t.Fatal("nothing in the overlay after 6,000 writes under a snapshot")
+			}
+			defer func(step int) { foldStep = step }(foldStep)
+			foldStep = 3
 		}
-		if i%2000 == 1999 {
+		if i == 16010 && len(tr.dirty) == 0 {
+			t.Fatal("the overlay folded back at once")
+		}
+		if i%2000 == 1999 || i == 16010 {
 			checkStore(t, tr)
 			for p, m := range model {
 				data, _, code := tr.GetData(p, superAuth)
@@ -173,60 +190,76 @@ func TestStoreChurn(t *testing.T) {
 	if len(tr.arenaSpare) == 0 {
 		t.Error("no arena chunk was ever dropped: compaction was not exercised")
 	}
-	var got bytes.Buffer
-	if _, err := snap.WriteTo(&got); err != nil || !bytes.Equal(got.Bytes(), snapWant) {
-		t.Fatalf("the snapshot changed under 10,000 writes (%v)", err)
+	if tr.dirtyLen != 0 {
+		t.Errorf("the overlay still holds records 4,000 transactions after the release")
 	}
-	snap.Release()
 	if re := restore(t, tr); re.Digest() != tr.Digest() {
 		t.Fatalf("maintained digest %x, recomputed %x", tr.Digest(), re.Digest())
 	}
 }
 
 // TestSnapshotReleaseStopsCopying: while a snapshot is alive the first write to a
-// block of records copies it; once released, writes go in place.
+// record copies it into the overlay; a snapshot taken while an older one is alive
+// sees the overlay's records; once all are released, the overlay is folded back and
+// writes go in place. Each snapshot keeps showing the tree as it was.
 func TestSnapshotReleaseStopsCopying(t *testing.T) {
 	tr := New()
 	for i := range 3 * recBlockLen {
 		mustApply(t, tr, createTxn(fmt.Sprintf("/n%d", i), "v", 0))
 	}
 	blocks := slices.Clone(tr.recs)
-	copied := func() int {
-		n := 0
-		for i, b := range tr.recs {
-			if i < len(blocks) && b != blocks[i] {
-				n++
-			}
-		}
-		blocks = slices.Clone(tr.recs)
-		return n
-	}
-	setAll := func() {
+	setAll := func(v string) {
 		for i := 0; i < 3*recBlockLen; i += 97 {
-			mustApply(t, tr, setDataTxn(fmt.Sprintf("/n%d", i), "w", -1))
+			mustApply(t, tr, setDataTxn(fmt.Sprintf("/n%d", i), v, -1))
 		}
 	}
-	a, b := tr.Snapshot(), tr.Snapshot()
-	setAll()
-	if n := copied(); n < 3 {
-		t.Fatalf("%d blocks copied under two live snapshots", n)
+	written := 1 + (3*recBlockLen-1)/97
+	wantA := snapBytes(t, tr)
+	a := tr.Snapshot()
+	setAll("w1")
+	// The parent "/" is not written by setData: one overlay record per node set.
+	if int(tr.dirtyLen) != written {
+		t.Fatalf("%d records in the overlay after %d writes under a live snapshot", tr.dirtyLen, written)
 	}
-	setAll()
-	if n := copied(); n != 0 {
-		t.Fatalf("%d blocks copied twice for the same snapshots", n)
+	setAll("w2")
+	if int(tr.dirtyLen) != written {
+		t.Fatalf("%d records in the overlay: a record was copied twice", tr.dirtyLen)
 	}
+	wantB := snapBytes(t, tr)
+	b := tr.Snapshot()
+	mustApply(t, tr, createTxn("/new", "", 0))
+	setAll("w3")
 	a.Release()
-	c := tr.Snapshot()
-	setAll()
-	if n := copied(); n < 3 {
-		t.Fatalf("%d blocks copied for a new snapshot", n)
+	setAll("w4")
+	if tr.dirtyLen == 0 {
+		t.Fatal("the overlay was folded while a snapshot is alive")
+	}
+	for _, c := range []struct {
+		s    *Snapshot
+		want []byte
+	}{{a, wantA}, {b, wantB}} {
+		var buf bytes.Buffer
+		if _, err := c.s.WriteTo(&buf); err != nil || !bytes.Equal(buf.Bytes(), c.want) {
+			t.Fatalf("a snapshot changed (%v)", err)
+		}
 	}
 	b.Release()
-	c.Release()
-	c.Release() // idempotent
-	setAll()
-	if n := copied(); n != 0 {
-		t.Fatalf("%d blocks copied with no snapshot alive", n)
+	b.Release() // idempotent
+	setAll("w5")
+	if tr.dirtyLen != 0 {
+		t.Fatalf("%d records in the overlay with no snapshot alive", tr.dirtyLen)
+	}
+	for i, blk := range blocks {
+		if tr.recs[i] != blk {
+			t.Fatalf("block %d was replaced", i)
+		}
+	}
+	checkStore(t, tr)
+	if d, _, _ := tr.GetData("/n97", nil); string(d) != "w5" {
+		t.Fatalf("/n97 = %q after the fold", d)
+	}
+	if re := restore(t, tr); re.Digest() != tr.Digest() {
+		t.Fatalf("maintained digest %x, recomputed %x", tr.Digest(), re.Digest())
 	}
 }
 
