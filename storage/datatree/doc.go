@@ -31,11 +31,13 @@
 // dropped (whoever still holds a slice of it keeps it alive).
 //
 // Snapshot copies the table of record blocks, the chunk table and the ACL table
-// header and bumps a generation; until the snapshot is released, the first write to
-// a record block that the snapshot still sees clones that block (1,024 records), so
-// a snapshot of a million nodes never stops writes for more than a fraction of a
-// millisecond, and once it is released (Snapshot.Release) writes stop copying. The
-// children lists and the index are not part of snapshots; Restore rebuilds them.
+// header and bumps a generation, so a snapshot of a million nodes never stops writes
+// for more than a fraction of a millisecond. While it is alive the blocks it sees
+// are frozen: the first write to a record copies that record (about 100 bytes) into
+// an overlay, where reads find it first. Once every snapshot is released
+// (Snapshot.Release), writes stop copying and the overlay folds back into the blocks
+// a few thousand records per transaction. The children lists and the index are not
+// part of snapshots; Restore rebuilds them.
 //
 // # Sequence numbers and cversion
 //
