@@ -13,6 +13,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/hashicorp/raft"
 
+	"github.com/zkraft/zkraft/ensemble"
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
 )
 
@@ -176,5 +177,52 @@ func TestPeerPortRefusesMalformedRaft(t *testing.T) {
 	c := connectTo(t, cl.Members[follower].Addr)
 	if _, err := c.Create("/after", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatalf("write after the malformed RPCs: %v", err)
+	}
+}
+
+// A member that was down while another joined and took the lead holds no
+// configuration naming the new leader: it learns the leader's address from the
+// members it knows, admits it, and catches up. (Five members: with one down, a
+// sixth can join with a quorum of the others in touch.)
+func TestPeerGateLearnsMemberAddedWhileAway(t *testing.T) {
+	cl := ensembletest.RunCluster(t, 5, ensembletest.WithConfig(func(c *ensemble.Config) {
+		c.ReconfigEnabled = true
+		c.SuperDigest = "super:" + base64SHA1("super:secret")
+	}))
+	const away = 4 // member 5
+	if l := cl.Leader(); l == away {
+		if err := cl.Members[l].TransferLeadership(1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for cl.Leader() == away {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cl.Stop(away)
+	admin := connectTo(t, cl.Members[0].Addr)
+	if err := admin.AddAuth("digest", []byte("super:secret")); err != nil {
+		t.Fatal(err)
+	}
+	line, wait := cl.StartJoiner(false)
+	if _, err := admin.IncrementalReconfig([]string{line}, nil, -1); err != nil {
+		t.Fatalf("reconfig add %s: %v", line, err)
+	}
+	m6 := wait()
+	if err := cl.Members[cl.Leader()].TransferLeadership(6); err != nil {
+		t.Fatalf("hand leadership to member 6: %v", err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); m6.Mode() != "leader"; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("member 6 did not become leader")
+		}
+	}
+	c6 := connectTo(t, m6.Addr)
+	if _, err := c6.Create("/while-away", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	m5 := cl.Start(away) // ready only once it has caught up with the leader, member 6
+	c5 := connectTo(t, m5.Addr)
+	if ok, _, err := c5.Exists("/while-away"); err != nil || !ok {
+		t.Fatalf("member 5 after its restart: /while-away exists %v, %v", ok, err)
 	}
 }
