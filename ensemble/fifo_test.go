@@ -31,15 +31,22 @@ func TestLostWritesAreNotAwaited(t *testing.T) {
 		last zkproto.Xid
 		err  error
 	)
+	// The member may close the connection while these are still being sent (its
+	// first lost write closes it): a failed send is that closing, as a failed Recv is.
+	sent := true
 	for i := range 8 { // pipelined, each with a read queued behind it
 		if last, err = c.Send(zkproto.OpCreate, &zkproto.CreateRequest{Path: fmt.Sprintf("/lost-%d", i), ACL: acl}); err != nil {
-			t.Fatal(err)
+			sent = false
+			break
 		}
 		if last, err = c.Send(zkproto.OpExists, &zkproto.ExistsRequest{Path: "/"}); err != nil {
-			t.Fatal(err)
+			sent = false
+			break
 		}
 	}
-	if h, err := c.Recv(last, nil); err == nil {
+	if !sent {
+		t.Logf("the member closed the connection during the sends: %v", err)
+	} else if h, err := c.Recv(last, nil); err == nil {
 		t.Fatalf("writes without a leader: %+v, want the connection closed", h)
 	}
 	deadline := time.Now().Add(10 * time.Second)
