@@ -88,6 +88,7 @@ leadership over first); SIGUSR1 asks a leader to hand leadership over and keep s
 
 func serve(cfg ensemble.Config, log *slog.Logger) error {
 	start := time.Now()
+	defer tuneGC()()
 	srv, err := ensemble.Start(cfg)
 	if err != nil {
 		return err

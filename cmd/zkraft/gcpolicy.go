@@ -1,0 +1,90 @@
+package main
+
+import (
+	"math"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync"
+)
+
+// A serving process's heap is mostly its data tree, which is pointer-free
+// (storage/datatree): a GC cycle costs about the same whatever the tree's size. Go's
+// default (GOGC=100) still lets the heap grow to twice what is live before it
+// collects, so a node holding a 250 MiB tree would sit near 500 MiB. tuneGC bounds
+// the headroom instead: after each GC it sets the soft memory limit to the live heap
+// plus an eighth of it (at least minHeadroom), plus what the runtime holds outside
+// the heap. A large tree's process stays within about 1.125 times of it (a cycle
+// every eighth of the tree allocated: with a pointer-free tree, a few milliseconds of
+// CPU), and a small one collects as rarely as with GOGC=100 (its goal is below the
+// limit). An operator's GOGC or GOMEMLIMIT turns it off.
+const minHeadroom = 64 << 20
+
+// gcSentinel is allocated for each GC cycle and watched with a cleanup that runs
+// once the cycle found it unreachable (large enough not to share a tiny-allocator
+// block, which could keep it alive).
+type gcSentinel struct {
+	_ [4]*byte
+}
+
+// tuneGC starts the policy unless the environment sets GOGC or GOMEMLIMIT; stop
+// ends it and lifts the limit.
+func tuneGC() (stop func()) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	var (
+		mu      sync.Mutex
+		stopped bool
+		arm     func()
+	)
+	arm = func() {
+		runtime.AddCleanup(new(gcSentinel), func(struct{}) {
+			mu.Lock()
+			defer mu.Unlock()
+			if !stopped {
+				debug.SetMemoryLimit(gcLimit())
+				arm()
+			}
+		}, struct{}{})
+	}
+	arm()
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		debug.SetMemoryLimit(math.MaxInt64)
+	}
+}
+
+var gcSamples = []string{
+	"/gc/heap/live:bytes",
+	"/memory/classes/total:bytes",
+	"/memory/classes/heap/objects:bytes",
+	"/memory/classes/heap/unused:bytes",
+	"/memory/classes/heap/free:bytes",
+	"/memory/classes/heap/released:bytes",
+}
+
+// gcLimit is the memory limit for the heap as the last GC left it.
+func gcLimit() int64 {
+	s := make([]metrics.Sample, len(gcSamples))
+	for i, name := range gcSamples {
+		s[i].Name = name
+	}
+	metrics.Read(s)
+	v := func(i int) uint64 {
+		if s[i].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return s[i].Value.Uint64()
+	}
+	live := v(0)
+	heap := v(2) + v(3) + v(4) + v(5)
+	var nonHeap uint64
+	if t := v(1); t > heap {
+		nonHeap = t - heap
+	}
+	return int64(live + max(live/8, minHeadroom) + nonHeap)
+}
