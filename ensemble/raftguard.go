@@ -79,7 +79,7 @@ func checkRPC(cmd any) error {
 				if err := decodeConfiguration(e.Data); err != nil {
 					return fmt.Errorf("%w: entry %d: %v", errMalformedRPC, i, err)
 				}
-			default:
+			default: // unknown, or the deprecated peer changes no member of ours sends
 				return fmt.Errorf("%w: entry %d has type %v", errMalformedRPC, i, e.Type)
 			}
 		}

@@ -384,3 +384,31 @@ func TestTLSCertificateRotation(t *testing.T) {
 		t.Fatalf("the session opened before the rotation: %v", err)
 	}
 }
+
+// zk_outstanding_tls_handshake counts the TLS handshakes under way: a client that
+// opens the secure port and sends nothing holds one until it goes.
+func TestTLSOutstandingHandshakeGauge(t *testing.T) {
+	w := newTLSWorld(t)
+	srv := w.server(t, tlsconfig.Need, nil)
+	gauge := func(want string) {
+		t.Helper()
+		line := "zk_outstanding_tls_handshake\t" + want + "\n"
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			mntr := fourLetterWord(t, srv.Addr, "mntr")
+			if strings.Contains(mntr, line) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("mntr lacks %q:\n%s", line, mntr)
+			}
+		}
+	}
+	gauge("0")
+	silent, err := net.Dial("tcp", srv.SecureAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gauge("1")
+	silent.Close()
+	gauge("0")
+}
