@@ -2,7 +2,7 @@
 GO       ?= go
 FUZZTIME ?= 60s
 
-.PHONY: build run deps test test-clients lint fuzz fuzz-diff bench chaos powerloss clean
+.PHONY: build run deps test test-clients lint fuzz fuzz-diff bench bench-compare chaos powerloss clean
 
 build:
 	$(GO) build -o bin/zkraft ./cmd/zkraft
@@ -70,6 +70,27 @@ bench:
 	$(GO) test -run '^$$' -bench . -skip TreeMemory -benchmem ./storage/... ./ensemble/... ./zkproto/...
 	$(GO) test -run '^$$' -bench TreeMemory -benchtime 1x -count 3 ./storage/datatree/
 	$(GO) test -run '^$$' -bench Pipelined -benchmem ./integration/
+
+# zkraft beside the reference Apache ZooKeeper 3.8.0 (Debian's; default durability),
+# single node and 3 members on loopback, driven by `zkraft bench` workload by
+# workload, alternating the servers; then memory and restart with BENCH_ZNODES
+# znodes. Writes the ratios with p50/p99 to BENCH_OUT (docs/performance.md). The whole
+# run at 5 s per run and 3 runs per cell takes about 45 minutes plus the tree; a short
+# one: make bench-compare BENCH_DURATION=1s BENCH_REPEATS=1 BENCH_ZNODES=10000
+# (see integration/benchcompare; make test runs a tiny one).
+BENCH_DURATION   ?= 5s
+BENCH_REPEATS    ?= 3
+BENCH_ZNODES     ?= 1000000
+BENCH_WORKLOADS  ?= all
+BENCH_SESSIONS   ?= all
+BENCH_TOPOLOGIES ?= all
+BENCH_OUT        ?= docs/performance.md
+bench-compare: deps
+	BENCH_DURATION=$(BENCH_DURATION) BENCH_REPEATS=$(BENCH_REPEATS) BENCH_ZNODES=$(BENCH_ZNODES) \
+	BENCH_WORKLOADS=$(BENCH_WORKLOADS) BENCH_SESSIONS=$(BENCH_SESSIONS) BENCH_TOPOLOGIES=$(BENCH_TOPOLOGIES) \
+	BENCH_OUT=$(abspath $(BENCH_OUT)) BENCH_PROGRESS=1 \
+	BENCH_COMMAND="make bench-compare BENCH_DURATION=$(BENCH_DURATION) BENCH_REPEATS=$(BENCH_REPEATS) BENCH_ZNODES=$(BENCH_ZNODES) BENCH_WORKLOADS=$(BENCH_WORKLOADS) BENCH_SESSIONS=$(BENCH_SESSIONS) BENCH_TOPOLOGIES=$(BENCH_TOPOLOGIES)" \
+		$(GO) test -count=1 -timeout 0 -v -run '^TestBenchCompare$$' ./integration/benchcompare
 
 clean:
 	rm -rf bin zkraft-data

@@ -4,6 +4,7 @@ import (
 	"crypto/x509/pkix"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,18 +12,57 @@ import (
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
 	"github.com/zkraft/zkraft/ensemble/tlsconfig"
 	"github.com/zkraft/zkraft/ensemble/tlsconfig/tlstest"
+	"github.com/zkraft/zkraft/integration/testkit"
 )
 
+// Every workload completes operations without errors and reports ordered
+// quantiles; the progress lines come while it runs.
 func TestBenchMeasures(t *testing.T) {
 	srv := ensembletest.RunServer(t)
-	for _, op := range []string{"create", "set", "get"} {
-		r, err := runBench([]string{srv.Addr}, 4, 2, 300*time.Millisecond, op, 10, "/bench-"+op, nil)
+	for _, op := range []string{"create", "set", "get", "mixed", "multi", "delete", "watch", "churn"} {
+		var progress testkit.Buffer
+		o := benchOpts{servers: []string{srv.Addr}, clients: 3, inflight: 2, duration: 300 * time.Millisecond,
+			op: op, size: 10, root: "/bench-" + op, progress: 50 * time.Millisecond, log: &progress}
+		r, err := runBench(o)
 		if err != nil {
 			t.Fatalf("%s: %v", op, err)
 		}
-		if r.ops == 0 || r.errors != 0 || r.p50 <= 0 || r.p99 < r.p50 || r.max < r.p99 {
+		if r.Ops == 0 || r.Errors != 0 || r.P50 <= 0 || r.P99 < r.P50 || r.Max < r.P99 || r.Throughput <= 0 || r.Elapsed <= 0 {
 			t.Fatalf("%s: implausible result %+v", op, r)
 		}
+		if !strings.Contains(progress.String(), "bench "+op+": ") {
+			t.Errorf("%s: no progress line in %q", op, progress.String())
+		}
+	}
+}
+
+// fill creates exactly --count znodes, 1,000 under each parent.
+func TestBenchFill(t *testing.T) {
+	srv := ensembletest.RunServer(t)
+	o := benchOpts{servers: []string{srv.Addr}, clients: 2, inflight: 4, op: "fill", count: 1500, size: 10, root: "/fill"}
+	r, err := runBench(o)
+	if err != nil || r.Ops != 1500 || r.Errors != 0 {
+		t.Fatalf("fill: %+v %v", r, err)
+	}
+	c, err := benchConnect([]string{srv.Addr}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for p, want := range map[string]int{"/fill": 2, "/fill/p0": 1000, "/fill/p1": 500} {
+		if kids, _, err := c.Children(p); err != nil || len(kids) != want {
+			t.Errorf("%s: %d children (%v), want %d", p, len(kids), err, want)
+		}
+	}
+}
+
+func TestBenchFloor(t *testing.T) {
+	f, err := measureFloor(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.FsyncP50 <= 0 || f.FsyncP99 < f.FsyncP50 || f.RTTP50 <= 0 || f.RTTP99 < f.RTTP50 {
+		t.Fatalf("implausible floor %+v", f)
 	}
 }
 
@@ -51,8 +91,8 @@ func TestBenchTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := runBench([]string{srv.Addr}, 4, 2, 300*time.Millisecond, "get", 10, "/bench-tls", dial)
-	if err != nil || r.ops == 0 || r.errors != 0 {
+	r, err := runBench(benchOpts{servers: []string{srv.Addr}, clients: 4, inflight: 2, duration: 300 * time.Millisecond, op: "get", size: 10, root: "/bench-tls", dial: dial})
+	if err != nil || r.Ops == 0 || r.Errors != 0 {
 		t.Fatalf("bench over TLS: %+v %v", r, err)
 	}
 	if _, err := (&benchTLS{cert: certPath}).dialer(); err == nil {

@@ -59,11 +59,41 @@ func (b *benchTLS) dialer() (zk.Dialer, error) {
 	return dial, nil
 }
 
+// benchConnect opens a session and waits until the server has established it.
 func benchConnect(servers []string, dial zk.Dialer) (*zk.Conn, error) {
+	var (
+		c      *zk.Conn
+		events <-chan zk.Event
+		err    error
+	)
 	if dial == nil {
-		c, _, err := zk.Connect(servers, 10*time.Second, zk.WithLogInfo(false))
-		return c, err
+		c, events, err = zk.Connect(servers, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(quietZKLogger{}))
+	} else {
+		c, events, err = zk.Connect(servers, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(quietZKLogger{}), zk.WithDialer(dial))
 	}
-	c, _, err := zk.Connect(servers, 10*time.Second, zk.WithLogInfo(false), zk.WithDialer(dial))
-	return c, err
+	if err != nil {
+		return nil, err
+	}
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case ev := <-events:
+			if ev.State == zk.StateHasSession {
+				return c, nil
+			}
+			if ev.State == zk.StateAuthFailed {
+				c.Close()
+				return nil, fmt.Errorf("connect %v: %v", servers, ev.State)
+			}
+		case <-timeout:
+			c.Close()
+			return nil, fmt.Errorf("connect %v: no session within 30s", servers)
+		}
+	}
 }
+
+// quietZKLogger drops go-zookeeper's log lines (reconnects during a benchmark would
+// interleave with its output).
+type quietZKLogger struct{}
+
+func (quietZKLogger) Printf(string, ...any) {}

@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -49,6 +50,11 @@ type ZooKeeperOptions struct {
 	Keep bool
 	// MaxHeap is the JVM's -Xmx (default 256m); a million znodes need about 1g.
 	MaxHeap string
+	// JVMFlags, when not nil, replace the flags tuned for short tests
+	// (-XX:+UseSerialGC -XX:TieredStopAtLevel=1: a quick start, a slower server) and
+	// MaxHeap: []string{"-Xmx1000m"} runs the JVM as ZooKeeper's zkServer.sh does
+	// (its default heap, G1, the full JIT), for benchmarks.
+	JVMFlags []string
 }
 
 // ZooKeeper is a running reference Apache ZooKeeper 3.8.0 (Debian's zookeeper
@@ -69,26 +75,13 @@ type ZooKeeper struct {
 // Should the test binary die without doing so, the kernel kills the JVM with it
 // (Pdeathsig). A missing java or jar is an error naming the Debian package.
 func StartZooKeeper(o ZooKeeperOptions) (*ZooKeeper, error) {
-	java, err := exec.LookPath("java")
+	java, cp, err := zooKeeperClasspath(o)
 	if err != nil {
-		return nil, fmt.Errorf("java not found on PATH (apt-get install openjdk-17-jre-headless): %w", err)
-	}
-	var cp []string
-	for _, j := range zooKeeperJars {
-		if _, err := os.Stat(j.path); err != nil {
-			return nil, fmt.Errorf("%s missing (apt-get install %s): %w", j.path, j.pkg, err)
-		}
-		cp = append(cp, j.path)
-	}
-	for _, j := range o.ExtraClasspath {
-		if _, err := os.Stat(j); err != nil {
-			return nil, fmt.Errorf("%s missing (apt-get install libnetty-java): %w", j, err)
-		}
-		cp = append(cp, j)
+		return nil, err
 	}
 	var lastErr error
 	for range 3 { // the free port may be taken before the JVM binds it
-		z, err := startZooKeeperOnce(java, strings.Join(cp, ":"), o)
+		z, err := startZooKeeperOnce(java, cp, o)
 		if err == nil {
 			return z, nil
 		}
@@ -97,19 +90,54 @@ func StartZooKeeper(o ZooKeeperOptions) (*ZooKeeper, error) {
 	return nil, lastErr
 }
 
+// zooKeeperClasspath finds java and the reference server's jars (an error names the
+// Debian package of what is missing).
+func zooKeeperClasspath(o ZooKeeperOptions) (java, classpath string, err error) {
+	java, err = exec.LookPath("java")
+	if err != nil {
+		return "", "", fmt.Errorf("java not found on PATH (apt-get install openjdk-17-jre-headless): %w", err)
+	}
+	var cp []string
+	for _, j := range zooKeeperJars {
+		if _, err := os.Stat(j.path); err != nil {
+			return "", "", fmt.Errorf("%s missing (apt-get install %s): %w", j.path, j.pkg, err)
+		}
+		cp = append(cp, j.path)
+	}
+	for _, j := range o.ExtraClasspath {
+		if _, err := os.Stat(j); err != nil {
+			return "", "", fmt.Errorf("%s missing (apt-get install libnetty-java): %w", j, err)
+		}
+		cp = append(cp, j)
+	}
+	return java, strings.Join(cp, ":"), nil
+}
+
 func startZooKeeperOnce(java, classpath string, o ZooKeeperOptions) (*ZooKeeper, error) {
+	ports, err := freePorts(1)
+	if err != nil {
+		return nil, err
+	}
+	z, err := launchZooKeeper(java, classpath, o, "org.apache.zookeeper.server.ZooKeeperServerMain", ports[0], nil, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := z.waitServing(60 * time.Second); err != nil {
+		return nil, err
+	}
+	return z, nil
+}
+
+// launchZooKeeper writes zoo.cfg (the defaults, then quorum, then o.Config) and, when
+// myid is set, data/myid into a new directory, and starts mainClass on it.
+func launchZooKeeper(java, classpath string, o ZooKeeperOptions, mainClass string, port int, quorum map[string]string, myid string) (*ZooKeeper, error) {
 	dir, err := os.MkdirTemp("", "zkraft-reference-zk-")
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(1)
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
 	cfg := map[string]string{
 		"dataDir":                filepath.Join(dir, "data"),
-		"clientPort":             fmt.Sprint(ports[0]),
+		"clientPort":             fmt.Sprint(port),
 		"clientPortAddress":      "127.0.0.1",
 		"initLimit":              "10",
 		"syncLimit":              "5",
@@ -117,8 +145,21 @@ func startZooKeeperOnce(java, classpath string, o ZooKeeperOptions) (*ZooKeeper,
 		"4lw.commands.whitelist": "*",
 		"admin.enableServer":     "false",
 	}
+	for k, v := range quorum {
+		cfg[k] = v
+	}
 	for k, v := range o.Config {
 		cfg[k] = v
+	}
+	if myid != "" {
+		if err := os.MkdirAll(cfg["dataDir"], 0o755); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(cfg["dataDir"], "myid"), []byte(myid+"\n"), 0o644); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
 	}
 	cfgPath := filepath.Join(dir, "zoo.cfg")
 	if err := os.WriteFile(cfgPath, []byte(keyValues(cfg, "", "\n")), 0o644); err != nil {
@@ -144,8 +185,11 @@ func startZooKeeperOnce(java, classpath string, o ZooKeeperOptions) (*ZooKeeper,
 		heap = "256m"
 	}
 	args := []string{"-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx" + heap}
+	if o.JVMFlags != nil {
+		args = slices.Clone(o.JVMFlags)
+	}
 	args = append(args, strings.Fields(keyValues(props, "-D", " "))...)
-	args = append(args, "-cp", classpath, "org.apache.zookeeper.server.ZooKeeperServerMain", cfgPath)
+	args = append(args, "-cp", classpath, mainClass, cfgPath)
 	cmd := exec.Command(java, args...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -154,10 +198,7 @@ func startZooKeeperOnce(java, classpath string, o ZooKeeperOptions) (*ZooKeeper,
 	// dies only with the test binary or by Stop.
 	cmd.SysProcAttr = killWithParent()
 	cmd.SysProcAttr.Setpgid = true
-	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	if p, ok := o.Config["clientPort"]; ok {
-		addr = "127.0.0.1:" + p // a restart on the port of an earlier server
-	}
+	addr := "127.0.0.1:" + cfg["clientPort"] // o.Config's: a restart on the port of an earlier server
 	z := &ZooKeeper{Addr: addr, Dir: dir, keep: o.Keep, cmd: cmd, done: make(chan struct{})}
 	started := make(chan error, 1)
 	go func() {
@@ -175,9 +216,15 @@ func startZooKeeperOnce(java, classpath string, o ZooKeeperOptions) (*ZooKeeper,
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start java: %w", err)
 	}
-	// srvr shows Mode: a little before the server takes sessions: wait for both.
-	deadline := time.Now().Add(60 * time.Second)
-	err = WaitFourLetter(z.Addr, "srvr", "Mode:", 60*time.Second, z.done)
+	return z, nil
+}
+
+// waitServing waits until srvr shows a Mode: line and a session handshake succeeds
+// (srvr shows Mode: a little before the server takes sessions); on failure it stops
+// the server and returns an error with its log's tail.
+func (z *ZooKeeper) waitServing(within time.Duration) error {
+	deadline := time.Now().Add(within)
+	err := WaitFourLetter(z.Addr, "srvr", "Mode:", within, z.done)
 	for err == nil {
 		c, cerr := rawzk.Connect(z.Addr, zkproto.ConnectRequest{TimeOut: 1000, Passwd: make([]byte, 16)})
 		if cerr == nil {
@@ -188,22 +235,72 @@ func startZooKeeperOnce(java, classpath string, o ZooKeeperOptions) (*ZooKeeper,
 			}
 			c.Close()
 			if ok {
-				return z, nil
+				return nil
 			}
 		}
 		select {
 		case <-z.done:
-			err = fmt.Errorf("java exited (%v)", cmd.ProcessState)
-		case <-time.After(100 * time.Millisecond):
+			err = fmt.Errorf("java exited (%v)", z.cmd.ProcessState)
+		case <-time.After(20 * time.Millisecond):
 			if time.Now().After(deadline) {
-				err = fmt.Errorf("no session handshake within 60s (%v)", cerr)
+				err = fmt.Errorf("no session handshake within %v (%v)", within, cerr)
 			}
 		}
 	}
 	tail := z.LogTail(30)
 	z.Stop()
-	return nil, fmt.Errorf("reference ZooKeeper on %s: %v; log:\n%s", z.Addr, err, tail)
+	return fmt.Errorf("reference ZooKeeper on %s: %v; log:\n%s", z.Addr, err, tail)
 }
+
+// StartZooKeeperEnsemble starts an ensemble of n reference servers (QuorumPeerMain,
+// server.i=127.0.0.1:peer:election, all ports on loopback) and waits until each
+// serves (60s). o applies to every member; the caller must Stop each.
+func StartZooKeeperEnsemble(n int, o ZooKeeperOptions) ([]*ZooKeeper, error) {
+	java, cp, err := zooKeeperClasspath(o)
+	if err != nil {
+		return nil, err
+	}
+	var lastErr error
+	for range 3 { // a free port may be taken before the JVM binds it
+		ports, err := freePorts(3 * n)
+		if err != nil {
+			return nil, err
+		}
+		quorum := map[string]string{}
+		for i := range n {
+			quorum[fmt.Sprintf("server.%d", i+1)] = fmt.Sprintf("127.0.0.1:%d:%d", ports[3*i+1], ports[3*i+2])
+		}
+		var zs []*ZooKeeper
+		stopAll := func() {
+			for _, z := range zs {
+				z.Stop()
+			}
+		}
+		for i := range n {
+			z, err := launchZooKeeper(java, cp, o, "org.apache.zookeeper.server.quorum.QuorumPeerMain", ports[3*i], quorum, fmt.Sprint(i+1))
+			if err != nil {
+				stopAll()
+				return nil, err
+			}
+			zs = append(zs, z)
+		}
+		lastErr = nil
+		for _, z := range zs {
+			if err := z.waitServing(60 * time.Second); err != nil {
+				lastErr = err
+				break
+			}
+		}
+		if lastErr == nil {
+			return zs, nil
+		}
+		stopAll()
+	}
+	return nil, lastErr
+}
+
+// Pid is the JVM's process id.
+func (z *ZooKeeper) Pid() int { return z.cmd.Process.Pid }
 
 // keyValues renders m sorted by key as prefix+key=value items joined by sep.
 func keyValues(m map[string]string, prefix, sep string) string {
