@@ -1446,11 +1446,41 @@ func (r *Raft) processHeartbeat(rpc RPC) {
 	// Ensure we are only handling a heartbeat
 	switch cmd := rpc.Command.(type) {
 	case *AppendEntriesRequest:
-		r.appendEntries(rpc, cmd)
+		r.fastHeartbeat(rpc, cmd)
 	default:
 		r.logger.Error("expected heartbeat, got", "command", hclog.Fmt("%#v", rpc.Command))
 		rpc.Respond(nil, fmt.Errorf("unexpected command"))
 	}
+}
+
+// fastHeartbeat answers a heartbeat on the transport's goroutine (zkraft).
+//
+// The network transport calls processHeartbeat beside the main loop, not on it.
+// v1.8.0 handled the heartbeat with appendEntries, which makes a leader or candidate
+// hearing of a newer term a follower in that term: a leader's main loop still
+// running could then append its clients' entries in the new term, as if the new
+// leader had written them, and its log diverged from the new leader's at the same
+// index and term; the new leader's appends then matched them and they were applied
+// (hashicorp/raft#695, ZKRAFT-PATCHES.md). Here a heartbeat changes nothing but the
+// leader's address and the last contact, and only on a follower of the heartbeat's
+// term. Any other heartbeat is answered unsuccessful: the leader's AppendEntries,
+// which follow at once and are handled on the main loop, make the change there.
+func (r *Raft) fastHeartbeat(rpc RPC, a *AppendEntriesRequest) {
+	resp := &AppendEntriesResponse{
+		RPCHeader: r.getRPCHeader(),
+		Term:      r.getCurrentTerm(),
+		LastLog:   r.getLastIndex(),
+	}
+	if r.getState() == Follower && a.Term == resp.Term {
+		if len(a.Addr) > 0 {
+			r.setLeader(r.trans.DecodePeer(a.Addr), ServerID(a.ID))
+		} else {
+			r.setLeader(r.trans.DecodePeer(a.Leader), ServerID(a.ID))
+		}
+		r.setLastContact()
+		resp.Success = true
+	}
+	rpc.Respond(resp, nil)
 }
 
 // appendEntries is invoked when we get an append entries RPC call. This must

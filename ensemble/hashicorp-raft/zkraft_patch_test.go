@@ -146,3 +146,50 @@ func installSnapshot(t *testing.T, leader *InmemTransport, addr ServerAddress, i
 		t.Fatalf("snapshot refused: %+v", resp)
 	}
 }
+
+// TestZkraftHeartbeatLeavesLeaderAlone: a heartbeat of a newer term, handled on the
+// transport's fast path beside the main loop, changes neither a leader's state nor
+// its term, and is answered unsuccessful; v1.8.0 made the leader a follower of the
+// newer term there, while its main loop could still append entries — in the newer
+// term (hashicorp/raft#695). A follower of the heartbeat's term takes it as before.
+func TestZkraftHeartbeatLeavesLeaderAlone(t *testing.T) {
+	c := MakeCluster(3, t, nil)
+	defer c.Close()
+	leader := c.Leader()
+	term := leader.getCurrentTerm()
+	heartbeat := func(r *Raft, term uint64) *AppendEntriesResponse {
+		respCh := make(chan RPCResponse, 1)
+		r.processHeartbeat(RPC{
+			Command:  &AppendEntriesRequest{RPCHeader: RPCHeader{ProtocolVersion: ProtocolVersionMax, ID: []byte("elsewhere"), Addr: []byte("elsewhere")}, Term: term},
+			RespChan: respCh,
+		})
+		resp := <-respCh
+		if resp.Error != nil {
+			t.Fatal(resp.Error)
+		}
+		return resp.Response.(*AppendEntriesResponse)
+	}
+	resp := heartbeat(leader, term+1)
+	if resp.Success || resp.Term != term {
+		t.Fatalf("leader answered a newer term's heartbeat %+v; want unsuccessful, term %d", resp, term)
+	}
+	if st, got := leader.getState(), leader.getCurrentTerm(); st != Leader || got != term {
+		t.Fatalf("leader of term %d is %v in term %d after a newer term's heartbeat; want leader, term %d", term, st, got, term)
+	}
+	if err := leader.Apply([]byte("after"), time.Second).Error(); err != nil {
+		t.Fatalf("apply after the heartbeat: %v", err)
+	}
+	var last Log
+	idx := leader.getLastIndex()
+	if err := leader.logs.GetLog(idx, &last); err != nil || last.Term != term {
+		t.Fatalf("entry %d appended in term %d (err %v); want the leader's term %d", idx, last.Term, err, term)
+	}
+
+	follower := c.Followers()[0]
+	if resp := heartbeat(follower, term); !resp.Success {
+		t.Fatalf("follower refused its leader's term's heartbeat: %+v", resp)
+	}
+	if resp := heartbeat(follower, term+1); resp.Success || follower.getCurrentTerm() != term {
+		t.Fatalf("follower took a newer term's heartbeat on the fast path (%+v, term %d); want it left to the main loop", resp, follower.getCurrentTerm())
+	}
+}
