@@ -430,11 +430,20 @@ func (s *side) closeSession(i int) {
 // session: a resume probe after each session timeout (a probe that finds the
 // session alive renews it, hence the full wait between probes), then until its
 // ephemerals are gone.
+//
+// The other sessions without a connection are resumed first: the waits here would
+// expire them too, in an order that depends on timing (and with it the zxids of
+// their closes, which the tree shows in pzxids), not on the program.
 func (s *side) expire(i int) {
 	sl := s.slots[i]
 	if sl.state == slotNone {
 		s.log(i, "expire: no session")
 		return
+	}
+	for j, other := range s.slots {
+		if j != i && other.state == slotDetached {
+			s.conn(j)
+		}
 	}
 	if sl.state == slotAttached {
 		sl.c.Close()
