@@ -90,8 +90,11 @@ type request struct {
 	read    func(t *datatree.Tree) []byte
 	done    chan struct{}
 	reply   []byte
-	ran     uint64 // its place among the connection's requests that took effect (numbered)
-	exec    func() []byte
+	// res, when the read sets it instead of reply, is finished into the reply by the
+	// processor, outside the tree's lock (sorting child names, encoding).
+	res  readResult
+	ran  uint64 // its place among the connection's requests that took effect (numbered)
+	exec func() []byte
 	// serial makes the reader wait until the request is answered before it reads
 	// the next one: a reconfig or a sync runs outside the log, so nothing after it
 	// may start earlier.
@@ -554,9 +557,12 @@ func (c *conn) processLoop() {
 					return
 				}
 			}
-			if r.read != nil {
+			switch {
+			case r.res.done:
+				reply = r.res.reply()
+			case r.read != nil:
 				reply = r.reply
-			} else {
+			default:
 				reply = r.exec()
 			}
 		}

@@ -1,6 +1,7 @@
 package ensemble
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -102,7 +103,10 @@ func (c *conn) prepare(hdr zkproto.RequestHeader, body []byte, now time.Time) *r
 		r.read = func(t *datatree.Tree) []byte { return c.setWatches(t, hdr, req) }
 	default:
 		auth := c.identities()
-		r.read = func(t *datatree.Tree) []byte { return c.read(t, hdr, req, auth) }
+		r.read = func(t *datatree.Tree) []byte {
+			r.res = c.read(t, hdr, req, auth)
+			return nil
+		}
 	}
 	return r
 }
@@ -215,13 +219,47 @@ func (c *conn) authenticate(r *request, body []byte) *request {
 
 // read serves a read from the local tree, which the caller holds locked. Watches are
 // registered under the same lock as the read, so no change can slip between them.
-func (c *conn) read(t *datatree.Tree, hdr zkproto.RequestHeader, req zkproto.Record, auth []zkproto.Id) []byte {
+func (c *conn) read(t *datatree.Tree, hdr zkproto.RequestHeader, req zkproto.Record, auth []zkproto.Id) readResult {
 	zxid := t.LastZxid()
 	body, errBody, code := c.readBody(t, hdr, req, auth)
-	if errBody != nil {
-		return frameOf(&zkproto.ReplyHeader{Xid: hdr.Xid, Zxid: zxid, Err: code}, errBody)
+	return readResult{done: true, xid: hdr.Xid, zxid: zxid, code: code, body: body, errBody: errBody}
+}
+
+// readResult is a read as it ran under the tree's lock. What it holds stays valid
+// after the lock is released (the tree never writes over the data, ACLs and names it
+// returns), so it is sorted and encoded outside the lock.
+type readResult struct {
+	done          bool
+	xid           zkproto.Xid
+	zxid          zkproto.Zxid
+	code          zkproto.ErrCode
+	body, errBody zkproto.Record
+}
+
+// reply sorts the child names the read holds (datatree.ChildrenUnsorted) and
+// encodes the reply.
+func (r *readResult) reply() []byte {
+	if r.errBody != nil {
+		return frameOf(&zkproto.ReplyHeader{Xid: r.xid, Zxid: r.zxid, Err: r.code}, r.errBody)
 	}
-	return c.reply(hdr.Xid, zxid, code, body)
+	sortChildren(r.body)
+	if r.code != zkproto.ErrOK {
+		r.body = nil
+	}
+	return frameOf(&zkproto.ReplyHeader{Xid: r.xid, Zxid: r.zxid, Err: r.code}, r.body)
+}
+
+func sortChildren(body zkproto.Record) {
+	switch b := body.(type) {
+	case *zkproto.GetChildrenResponse:
+		slices.Sort(b.Children)
+	case *zkproto.GetChildren2Response:
+		slices.Sort(b.Children)
+	case *zkproto.MultiResponse:
+		for _, res := range b.Results {
+			sortChildren(res.Response)
+		}
+	}
 }
 
 // readBody runs one read; errBody is the rare error reply that has a body.
@@ -327,7 +365,7 @@ func (c *conn) getData(t *datatree.Tree, q *zkproto.GetDataRequest, auth []zkpro
 // children reads a node's children, setting a child watch when asked and the read
 // succeeds (a failed read sets none, as in ZooKeeper).
 func (c *conn) children(t *datatree.Tree, path string, setWatch bool, auth []zkproto.Id) ([]string, zkproto.Stat, zkproto.ErrCode) {
-	kids, stat, code := t.Children(path, auth)
+	kids, stat, code := t.ChildrenUnsorted(path, auth) // sorted outside the lock (readResult)
 	if code == zkproto.ErrOK && setWatch {
 		c.srv.watches.Add(c, path, watch.Child)
 	}

@@ -26,9 +26,9 @@
 // reference-counted list (ZooKeeper's ReferenceCountedACLCache: most nodes share a
 // handful); its children are a list of ids per parent, in no order (reads sort the
 // names). A pointer-free open-addressing hash index finds an id by path. Arena bytes
-// are never written over: a write appends a new blob, and a chunk less than half
-// alive has its live blobs moved to the current chunk after the transaction, then is
-// dropped (whoever still holds a slice of it keeps it alive).
+// are never written over: a write appends a new blob, and a chunk less than three
+// quarters alive has its live blobs moved to the current chunk after the
+// transaction, then is dropped (whoever still holds a slice of it keeps it alive).
 //
 // Snapshot copies the table of record blocks, the chunk table and the ACL table
 // header and bumps a generation, so a snapshot of a million nodes never stops writes

@@ -107,7 +107,7 @@ type store struct {
 	arenaLive  []int    // live blob bytes per chunk
 	arenaSpare []uint32 // free chunk slots
 	arenaCur   int      // the chunk being appended to, -1 for none
-	sparse     []uint32 // chunks less than half alive, to compact after the txn
+	sparse     []uint32 // chunks less than 3/4 alive, to compact after the txn
 
 	acls      [][]zkproto.ACL // interned ACL lists by id; 0 is the empty list, 1 openACL
 	aclRefs   []int
@@ -300,9 +300,10 @@ func (s *store) freeBlob(c, off uint32) {
 	s.checkSparse(c)
 }
 
-// checkSparse drops a chunk without live blobs and queues one less than half
-// alive for compaction (compactArena); the chunk being appended to waits until it
-// is full.
+// checkSparse drops a chunk without live blobs and queues one less than three
+// quarters alive for compaction (compactArena), so that the arena stays mostly
+// alive under churn (moving at most three bytes per byte reclaimed); the chunk being
+// appended to waits until it is full.
 func (s *store) checkSparse(c uint32) {
 	if int(c) == s.arenaCur || s.arena[c] == nil {
 		return
@@ -310,7 +311,7 @@ func (s *store) checkSparse(c uint32) {
 	switch live := s.arenaLive[c]; {
 	case live == 0:
 		s.dropChunk(c)
-	case live*2 < len(s.arena[c]) && !slices.Contains(s.sparse, c):
+	case live*4 < len(s.arena[c])*3 && !slices.Contains(s.sparse, c):
 		s.sparse = append(s.sparse, c)
 	}
 }
@@ -329,12 +330,10 @@ func (s *store) compactArena() {
 		c := s.sparse[len(s.sparse)-1]
 		s.sparse = s.sparse[:len(s.sparse)-1]
 		b := s.arena[c]
-		if b == nil || int(c) == s.arenaCur {
-			continue
+		if b == nil || int(c) == s.arenaCur || s.arenaLive[c]*4 >= len(b)*3 {
+			continue // dropped since, and its slot perhaps reused
 		}
-		if s.arenaLive[c]*2 >= len(b) {
-			continue // filled up again? (cannot happen: only the current chunk grows)
-		}
+
 		for off := 0; off < len(b); {
 			id := binary.LittleEndian.Uint32(b[off:])
 			size := blobSize(s.arena, c, uint32(off))

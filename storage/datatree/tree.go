@@ -329,6 +329,14 @@ func (t *Tree) NodeACL(path string) ([]zkproto.ACL, bool) {
 // Children returns the names of a node's children, sorted (ZooKeeper returns hash
 // order; any order is legal), and its Stat; it needs READ.
 func (t *Tree) Children(path string, auth []zkproto.Id) ([]string, zkproto.Stat, zkproto.ErrCode) {
+	names, stat, code := t.ChildrenUnsorted(path, auth)
+	slices.Sort(names)
+	return names, stat, code
+}
+
+// ChildrenUnsorted is Children without the sort, for a server that sorts the names
+// after it releases the tree's lock (they stay valid: see the package documentation).
+func (t *Tree) ChildrenUnsorted(path string, auth []zkproto.Id) ([]string, zkproto.Stat, zkproto.ErrCode) {
 	n, ok := t.get(path)
 	if !ok {
 		return nil, zkproto.Stat{}, zkproto.ErrNoNode
@@ -336,9 +344,7 @@ func (t *Tree) Children(path string, auth []zkproto.Id) ([]string, zkproto.Stat,
 	if !CheckPerm(n.acl, zkproto.PermRead, auth) {
 		return nil, zkproto.Stat{}, zkproto.ErrNoAuth
 	}
-	names := t.childNames(path)
-	slices.Sort(names)
-	return names, n.stat(), zkproto.ErrOK
+	return t.childNames(path), n.stat(), zkproto.ErrOK
 }
 
 // GetACL returns a node's ACL and Stat; it needs READ or ADMIN. Without ADMIN the
