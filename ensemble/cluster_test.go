@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -524,4 +525,51 @@ func TestClusterLeaderlessMemberClosesClients(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// A reconfig whose connection closed is not sent to a leader again: its client gave
+// up on it and may have made another change since (the fault harness added back a
+// member that a remove, retried by the member after it had closed the connection,
+// then took out again for good). Here the client asks a member without a leader to
+// remove a member; the member closes its clients' connections, as a member without a
+// leader does; once a leader is back, the member removed must still be there.
+func TestAbandonedReconfigIsNotRetried(t *testing.T) {
+	cl := ensembletest.RunCluster(t, 3, ensembletest.WithConfig(func(c *ensemble.Config) {
+		c.ReconfigEnabled = true
+		c.SuperDigest = "super:" + base64SHA1("super:secret")
+	}))
+	leader := cl.Leader()
+	f, other := (leader+1)%3, (leader+2)%3
+	c := dialSession(t, cl.Members[f].Addr)
+	if err := c.SendXid(zkproto.XidAuth, zkproto.OpAuth, &zkproto.AuthPacket{Scheme: "digest", Auth: []byte("super:secret")}); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := c.Recv(zkproto.XidAuth, nil); err != nil || h.Err != zkproto.ErrOK {
+		t.Fatalf("addauth: %v %v", h.Err, err)
+	}
+	cl.Stop(leader)
+	cl.Stop(other)
+	victim := cl.Members[f].Config.Peers[other].ID
+	if _, err := c.Send(zkproto.OpReconfig, &zkproto.ReconfigRequest{LeavingServers: strconv.FormatInt(victim, 10), CurConfigID: -1}); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := c.Recv(zkproto.Xid(-100), nil); !errors.Is(err, rawzk.ErrClosed) {
+		t.Fatalf("reconfig without a leader: %+v %v, want the connection closed", h, err)
+	}
+	c.Close()
+	cl.Start(leader)
+	cl.Start(other)
+	cl.Leader()
+	// The member would have sent the remove again as soon as it knew the leader.
+	time.Sleep(3 * time.Second)
+	members, err := cl.Members[f].Members()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range members {
+		if m.ID == victim {
+			return
+		}
+	}
+	t.Fatalf("member %d was removed by a reconfig whose client had gone away: %+v", victim, members)
 }
