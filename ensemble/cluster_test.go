@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -266,16 +267,29 @@ func TestClusterReconfig(t *testing.T) {
 	if err != nil || !strings.Contains(string(data), "server.4=") || !strings.Contains(string(data), ":observer;") {
 		t.Fatalf("/zookeeper/config after adds: %q %v", data, err)
 	}
+	// A Raft connection from member 4's address (127.0.0.4) to member 1's peer port
+	// is admitted while 4 is a member, and closed when a reconfig removes it.
+	host4, _, _ := net.SplitHostPort(m4.Config.Peers[3].PeerAddr)
+	open4, err := dialFrom(host4, cl.Members[0].Config.Peers[0].PeerAddr, 'R', time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open4.Close()
+	open4.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, err := open4.Read(make([]byte, 1)); !os.IsTimeout(err) {
+		t.Fatalf("a member's connection was not kept open: %v", err)
+	}
 	if _, err := admin.IncrementalReconfig(nil, []string{"4"}, -1); err != nil {
 		t.Fatalf("reconfig remove 4: %v", err)
+	}
+	if err := closedUnanswered(open4); err != nil {
+		t.Errorf("member 4's open connection after its removal: %v", err)
 	}
 	data, _, _ = admin.Get("/zookeeper/config")
 	if strings.Contains(string(data), "server.4=") {
 		t.Fatalf("/zookeeper/config still lists server 4:\n%s", data)
 	}
-	// The peer port admits members by their address: once 4 is out of the
-	// configuration, member 1 refuses Raft from 4's address (127.0.0.4).
-	host4, _, _ := net.SplitHostPort(m4.Config.Peers[3].PeerAddr)
+	// Nor does member 1 admit a new connection from 4's address.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if verr, _, _ := rogueRaft(t, plainRaftFrom(host4), cl.Members[0].Config.Peers[0].PeerAddr, 0); verr != nil {
 			break

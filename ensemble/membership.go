@@ -45,8 +45,14 @@ type configFSM struct {
 	s *Server
 }
 
-// StoreConfiguration implements raft.ConfigurationStore.
-func (c configFSM) StoreConfiguration(index uint64, _ raft.Configuration) { c.s.noteConfigIndex(index) }
+// StoreConfiguration implements raft.ConfigurationStore. A configuration without a
+// member closes that member's Raft connections (dropRemovedPeers).
+func (c configFSM) StoreConfiguration(index uint64, _ raft.Configuration) {
+	c.s.noteConfigIndex(index)
+	if c.s.peerGate != nil && c.s.ctx.Err() == nil {
+		c.s.goAttach(c.s.dropRemovedPeers)
+	}
+}
 
 // Restore also takes the configuration index of the snapshot restored: the entries
 // before it are not applied again.

@@ -37,7 +37,7 @@ type peerGate struct {
 	mu       sync.Mutex
 	resolved map[string]resolvedHost // host name → its addresses
 	learned  []string                // peer addresses the members told of at the last ask
-	askedAt  time.Time
+	askedAt  time.Time               // of the last ask; learned is trusted for gateLearnedTTL
 }
 
 type resolvedHost struct {
@@ -53,7 +53,10 @@ const (
 	// gateAskInterval bounds how often an unknown address makes this member ask the
 	// others for their member lists: a flood of rogue connections costs one ask.
 	gateAskInterval = 5 * time.Second
-	gateLookup      = 2 * time.Second
+	// gateLearnedTTL is how long what the members told is trusted: a member removed
+	// since is asked about again, and refused.
+	gateLearnedTTL = time.Minute
+	gateLookup     = 2 * time.Second
 )
 
 // admit tells whether c comes from a member's address; a refusal is counted and
@@ -72,7 +75,7 @@ func (g *peerGate) admit(ctx context.Context, c net.Conn, proto byte) bool {
 }
 
 func (g *peerGate) isMember(ctx context.Context, ip net.IP) bool {
-	if g.matches(ctx, g.members(), ip, false) || g.matches(ctx, g.learnedAddrs(), ip, false) {
+	if g.known(ctx, ip) {
 		return true
 	}
 	// Unknown: names may point elsewhere now, or a member joined while this one
@@ -89,7 +92,16 @@ func (g *peerGate) isMember(ctx context.Context, ip net.IP) bool {
 func (g *peerGate) learnedAddrs() []string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if time.Since(g.askedAt) > gateLearnedTTL {
+		return nil
+	}
 	return g.learned
+}
+
+// known tells whether ip is a member's address as this member knows them now,
+// without asking anyone.
+func (g *peerGate) known(ctx context.Context, ip net.IP) bool {
+	return g.matches(ctx, g.members(), ip, false) || g.matches(ctx, g.learnedAddrs(), ip, false)
 }
 
 // askOthers asks the known members for their member lists, unless that was done
@@ -161,6 +173,31 @@ func (g *peerGate) lookup(ctx context.Context, host string, fresh bool) []net.IP
 	g.resolved[host] = resolvedHost{ips: ips, at: time.Now()}
 	g.mu.Unlock()
 	return ips
+}
+
+// dropRemovedPeers closes the Raft connections that no longer come from a member's
+// address: a reconfig that removes a member ends the Raft connections it has open,
+// not only those it opens next. Run after each configuration is applied. Forwarding
+// connections stay: a reconfig that removes the member it came through is answered
+// over them, and a removed member serves no client to forward for.
+func (s *Server) dropRemovedPeers() {
+	g := s.peerGate
+	var conns []net.Conn
+	s.raftStream.mu.Lock()
+	for c := range s.raftStream.inbound {
+		conns = append(conns, c)
+	}
+	s.raftStream.mu.Unlock()
+	for _, c := range conns {
+		if ip := net.ParseIP(remoteIP(c.RemoteAddr())); ip != nil && g.known(s.ctx, ip) {
+			continue
+		}
+		g.refused.Inc()
+		if ok, n := g.quiet.allow("peer removed "+remoteIP(c.RemoteAddr()), time.Now()); ok {
+			g.log.Warn("peer port: closing a connection from an address that is no longer a member's (reconfig)", "remote", c.RemoteAddr().String(), "repeats", n)
+		}
+		c.Close()
+	}
 }
 
 // peerMemberAddrs are the peer addresses of the members as this member knows them:

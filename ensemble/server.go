@@ -63,6 +63,7 @@ type Server struct {
 	peerLn     net.Listener
 	peerTLS    *peerTLS    // nil: plaintext peer port
 	peerSrc    *peerSource // where this member dials the others from
+	peerGate   *peerGate   // nil: the peer port admits any address
 	raftStream *raftStream
 	transport  *raft.NetworkTransport
 	health     *followerHealth
@@ -293,7 +294,8 @@ func (s *Server) startPeers() (raft.Transport, error) {
 	mux := &peerMux{ln: ln, raft: s.raftStream, forward: s.trackForward, probe: s.probeAnswer, wg: &s.wg, done: s.ctx.Done(),
 		fail: s.fail, quiet: &s.quiet, log: s.log, tls: s.peerTLS, ctx: s.ctx, memberAddrs: s.peerMemberAddrs}
 	if !s.cfg.AllowAnyPeerAddress {
-		mux.gate = &peerGate{members: s.peerMemberAddrs, ask: s.askMembers, log: s.log, quiet: &s.quiet, refused: s.obs.metrics.EnsembleAuthFail}
+		s.peerGate = &peerGate{members: s.peerMemberAddrs, ask: s.askMembers, log: s.log, quiet: &s.quiet, refused: s.obs.metrics.EnsembleAuthFail}
+		mux.gate = s.peerGate
 	}
 	s.goAttach(mux.serve)
 	s.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
