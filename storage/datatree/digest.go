@@ -1,9 +1,6 @@
 package datatree
 
-import (
-	"encoding/binary"
-	"hash/crc32"
-)
+import "hash/crc32"
 
 // The tree digest is a sum, over every znode, of a hash of its path and replicated
 // content (ZooKeeper's DigestCalculator, 3.6+). Every write keeps it current in O(1)
@@ -41,21 +38,21 @@ const (
 
 type fnv64 uint64
 
-func (h *fnv64) bytes(b []byte) {
-	for _, c := range b {
-		*h = (*h ^ fnv64(c)) * fnvPrime
-	}
-}
-
 func (h *fnv64) str(s string) {
 	h.u64(uint64(len(s)))
+	x := *h
 	for i := 0; i < len(s); i++ {
-		*h = (*h ^ fnv64(s[i])) * fnvPrime
+		x = (x ^ fnv64(s[i])) * fnvPrime
 	}
+	*h = x
 }
 
+// u64 hashes v's 8 bytes, little-endian.
 func (h *fnv64) u64(v uint64) {
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], v)
-	h.bytes(b[:])
+	x := *h
+	for range 8 {
+		x = (x ^ fnv64(byte(v))) * fnvPrime
+		v >>= 8
+	}
+	*h = x
 }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/zkraft/zkraft/zkproto"
 )
@@ -334,6 +335,27 @@ func (r *snapReader) str() string {
 	return string(r.blob(int(n)))
 }
 
+// strInto reads a string into *buf (grown as needed) and returns it as a string
+// aliasing *buf: valid until *buf is read into again.
+func (r *snapReader) strInto(buf *[]byte) string {
+	n := r.u32()
+	if n > maxSnapString {
+		r.fail("string length %d", n)
+	}
+	if r.err != nil {
+		return ""
+	}
+	if n > 1<<20 {
+		return string(r.blob(int(n))) // grows as it reads: a corrupt length fails on truncation
+	}
+	if cap(*buf) < int(n) {
+		*buf = make([]byte, n, max(n, 256))
+	}
+	b := (*buf)[:n]
+	r.read(b)
+	return unsafe.String(unsafe.SliceData(b), n)
+}
+
 // istr reads a string through an intern table: ACL schemes and ids repeat.
 func (r *snapReader) istr() string {
 	n := r.u32()
@@ -435,11 +457,17 @@ func Restore(src io.Reader) (*Tree, error) {
 	if r.err == nil && nnodes < 1 {
 		r.fail("node count %d", nnodes)
 	}
+	if r.err == nil {
+		t.reserve(int(min(nnodes, 1<<22))) // no growth of the index on the way (a corrupt count allocates no more)
+	}
 	prev := ""
 	var scratch, prevACL []zkproto.ACL
 	data := make([]byte, 0, 512) // never nil: an empty data field must stay non-nil
+	// Paths are read into two buffers in turn (the previous one is prev) and copied
+	// only where the tree keeps them as strings.
+	var paths [2][]byte
 	for i := int64(0); i < nnodes && r.err == nil; i++ {
-		path := r.str()
+		path := r.strInto(&paths[i&1])
 		var n node
 		n.data = r.bytesInto(&data)
 		nacl := r.u32()
@@ -499,7 +527,11 @@ func Restore(src io.Reader) (*Tree, error) {
 				break
 			}
 		}
-		t.rawInsert(path, n)
+		owned := path
+		if n.kind != kindPersistent || quotaTarget(path) != "" {
+			owned = strings.Clone(path) // kept by the ephemeral, container, TTL or quota index
+		}
+		t.rawInsert(owned, n)
 		prev = path
 	}
 	if r.err != nil {

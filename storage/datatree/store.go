@@ -376,6 +376,17 @@ func (s *store) lookup(path string) nodeID {
 	}
 }
 
+// reserve sizes the index for n nodes.
+func (s *store) reserve(n int) {
+	size := minIndexSlots
+	for size*3 < n*4 {
+		size *= 2
+	}
+	if size > len(s.slots) {
+		s.resizeIndex(size)
+	}
+}
+
 func (s *store) indexInsert(path string, id nodeID) {
 	if (s.indexed+1)*4 > len(s.slots)*3 {
 		s.resizeIndex(max(minIndexSlots, 2*len(s.slots)))
