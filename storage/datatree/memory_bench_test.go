@@ -20,8 +20,9 @@ const memTreeNodes = 1_000_000
 // buildMemTree applies, through Apply, the tree of BenchmarkTreeMemory: /app with
 // 1,000 parents /app/<i/1000> and n leaves /app/<i/1000>/node-<i> of 100 B each;
 // every 100th leaf is an ephemeral of one of 8 sessions and every 10th is under one
-// of two digest ACLs, the rest open. It returns the leaves' paths.
-func buildMemTree(tb testing.TB, tr *Tree, n int) []string {
+// of two digest ACLs, the rest open. It returns the leaves' paths and the longest
+// time one create took.
+func buildMemTree(tb testing.TB, tr *Tree, n int) (paths []string, slowest time.Duration) {
 	tb.Helper()
 	for s := zkproto.SessionID(1); s <= 8; s++ {
 		mustApply(tb, tr, sessionTxn(s))
@@ -37,7 +38,7 @@ func buildMemTree(tb testing.TB, tr *Tree, n int) []string {
 			{Perms: zkproto.PermAll, ID: zkproto.Id{Scheme: "digest", ID: DigestID("ops", "secret")}}},
 	}
 	data := bytes.Repeat([]byte("d"), 100)
-	paths := make([]string, n)
+	paths = make([]string, n)
 	req := &zkproto.CreateRequest{}
 	txn := &Txn{Kind: TxnRequest, Time: testTime, Op: zkproto.OpCreate, Request: req}
 	for i := range paths {
@@ -53,11 +54,13 @@ func buildMemTree(tb testing.TB, tr *Tree, n int) []string {
 			req.Flags = zkproto.ModeEphemeral
 			txn.Session = zkproto.SessionID(1 + i/100%8)
 		}
+		t0 := time.Now()
 		if res := tr.Apply(txn); res.Err != zkproto.ErrOK {
 			tb.Fatalf("create %s: %v", paths[i], res.Err)
 		}
+		slowest = max(slowest, time.Since(t0))
 	}
-	return paths
+	return paths, slowest
 }
 
 // procStatus returns a "VmRSS"-style field of /proc/self/status in MiB (0 where
@@ -85,7 +88,7 @@ func heapInuse() uint64 {
 
 // BenchmarkTreeMemory builds a tree of 1,000,000 znodes of 100 B through Apply and
 // reports the heap it holds after a GC (heap-B/znode, heap-MiB), the time per create
-// (ns/create) and the GC CPU fraction while building; then it takes a Snapshot,
+// (ns/create) and the longest one (max-create-ms), the GC pauses while building; then it takes a Snapshot,
 // writes it while 100,000 setData go on (each into another znode, the copy-on-write
 // worst case), and reports the heap held while that snapshot is alive
 // (snap-heap-MiB), how long the write took (snap-write-ms) and how long the first
@@ -100,7 +103,7 @@ func BenchmarkTreeMemory(b *testing.B) {
 		start := time.Now()
 		var before runtime.MemStats
 		runtime.ReadMemStats(&before)
-		paths := buildMemTree(b, tr, memTreeNodes)
+		paths, slowest := buildMemTree(b, tr, memTreeNodes)
 		elapsed := time.Since(start)
 		var after runtime.MemStats
 		runtime.ReadMemStats(&after)
@@ -113,6 +116,7 @@ func BenchmarkTreeMemory(b *testing.B) {
 		b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
 		b.ReportMetric(float64(elapsed.Nanoseconds())/float64(memTreeNodes), "ns/create")
 		b.ReportMetric(float64(after.PauseTotalNs-before.PauseTotalNs)/1e6, "gc-pause-ms")
+		b.ReportMetric(float64(slowest.Microseconds())/1000, "max-create-ms")
 		b.ReportMetric(procStatus("VmRSS"), "rss-MiB")
 		gcStart := time.Now()
 		runtime.GC()

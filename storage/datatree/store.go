@@ -89,13 +89,15 @@ type snapState struct {
 
 // store is the part of a Tree that holds the nodes.
 type store struct {
-	recs    []*recBlock
-	free    []nodeID // ids of removed records, reused first
-	nextID  nodeID   // the next never-used id
-	gen     uint64   // current block generation
-	snap    *snapState
-	indexed int      // nodes in the index
-	slots   []uint64 // hash index: path hash >> idBits << idBits | id; 0 empty
+	recs     []*recBlock
+	free     []nodeID // ids of removed records, reused first
+	nextID   nodeID   // the next never-used id
+	gen      uint64   // current block generation
+	snap     *snapState
+	indexed  int      // nodes in the index
+	slots    []uint64 // hash index: path hash >> idBits << idBits | id; 0 empty
+	oldSlots []uint64 // the table slots is replacing, while its entries move over
+	migrated int      // oldSlots[:migrated] have moved
 
 	// The overlay: while a snapshot is alive, the records written since, by id
 	// (an index into dirtyPool, in chunks so that pointers to them stay valid).
@@ -216,7 +218,7 @@ func (s *store) allocID() nodeID {
 		id = s.free[n-1]
 		s.free = s.free[:n-1]
 	} else {
-		if s.nextID > idMask {
+		if s.nextID >= tombstone {
 			panic("datatree: too many nodes")
 		}
 		id = s.nextID
@@ -352,9 +354,19 @@ func (s *store) compactArena() {
 	}
 }
 
-// The hash index.
+// The hash index. It grows (and shrinks) incrementally: the old table stays, read
+// only but for tombstones, while each insert and delete moves a few of its slots to
+// the new one, so that no write waits for a million entries to be rehashed.
 
 func pathHash(path string) uint64 { return maphash.String(indexSeed, path) }
+
+// tombstone marks a deleted entry of the old table (whose probe chains must stay
+// whole). Its id is never handed out (allocID).
+const tombstone = idMask
+
+// migrateStep is how many old slots each insert or delete moves: at least 2 finishes
+// a growth before the new table needs to grow again.
+const migrateStep = 8
 
 // lookup finds the node at path.
 func (s *store) lookup(path string) nodeID {
@@ -362,13 +374,21 @@ func (s *store) lookup(path string) nodeID {
 		return 0
 	}
 	tag := pathHash(path) >> idBits
-	mask := uint64(len(s.slots) - 1)
+	if id := s.probe(s.slots, 0, tag, path); id != 0 || s.oldSlots == nil {
+		return id
+	}
+	return s.probe(s.oldSlots, s.migrated, tag, path)
+}
+
+// probe finds path in table, ignoring the slots below from (moved already).
+func (s *store) probe(table []uint64, from int, tag uint64, path string) nodeID {
+	mask := uint64(len(table) - 1)
 	for i := tag & mask; ; i = (i + 1) & mask {
-		v := s.slots[i]
+		v := table[i]
 		if v == 0 {
 			return 0
 		}
-		if v>>idBits == tag {
+		if v>>idBits == tag && v != tombstone && int(i) >= from {
 			if id := nodeID(v & idMask); s.pathOf(id) == path {
 				return id
 			}
@@ -376,23 +396,25 @@ func (s *store) lookup(path string) nodeID {
 	}
 }
 
-// reserve sizes the index for n nodes.
+// reserve sizes the index for n nodes (at once: for a restore into an empty tree).
 func (s *store) reserve(n int) {
 	size := minIndexSlots
 	for size*3 < n*4 {
 		size *= 2
 	}
 	if size > len(s.slots) {
-		s.resizeIndex(size)
+		s.finishMigration()
+		s.rehash(size)
 	}
 }
 
 func (s *store) indexInsert(path string, id nodeID) {
 	if (s.indexed+1)*4 > len(s.slots)*3 {
-		s.resizeIndex(max(minIndexSlots, 2*len(s.slots)))
+		s.startResize(max(minIndexSlots, 2*len(s.slots)))
 	}
 	s.place(pathHash(path)>>idBits<<idBits | uint64(id))
 	s.indexed++
+	s.migrate(migrateStep)
 }
 
 func (s *store) place(v uint64) {
@@ -404,7 +426,8 @@ func (s *store) place(v uint64) {
 	s.slots[i] = v
 }
 
-func (s *store) resizeIndex(n int) {
+// rehash moves every entry into a new table of n slots at once.
+func (s *store) rehash(n int) {
 	old := s.slots
 	s.slots = make([]uint64, n)
 	for _, v := range old {
@@ -414,14 +437,70 @@ func (s *store) resizeIndex(n int) {
 	}
 }
 
-// indexDelete removes id (at path) with backward-shift deletion, so that probes
-// never need tombstones.
+// startResize makes a table of n slots; the entries of the current one move over
+// migrateStep slots per insert and delete (a small table at once).
+func (s *store) startResize(n int) {
+	s.finishMigration()
+	if len(s.slots) <= 4*minIndexSlots {
+		s.rehash(n)
+		return
+	}
+	s.oldSlots, s.migrated = s.slots, 0
+	s.slots = make([]uint64, n)
+}
+
+func (s *store) migrate(k int) {
+	if s.oldSlots == nil {
+		return
+	}
+	for ; k > 0 && s.migrated < len(s.oldSlots); k-- {
+		if v := s.oldSlots[s.migrated]; v != 0 && v != tombstone {
+			s.place(v)
+		}
+		s.migrated++
+	}
+	if s.migrated == len(s.oldSlots) {
+		s.oldSlots, s.migrated = nil, 0
+	}
+}
+
+func (s *store) finishMigration() {
+	if s.oldSlots != nil {
+		s.migrate(len(s.oldSlots))
+	}
+}
+
+// indexDelete removes id (at path): from the new table with backward-shift deletion,
+// so that probes never need tombstones there; from the old one with a tombstone.
 func (s *store) indexDelete(path string, id nodeID) {
+	tag := pathHash(path) >> idBits
+	if !s.deleteFrom(tag, id) {
+		mask := uint64(len(s.oldSlots) - 1)
+		i := tag & mask
+		for ; s.oldSlots[i]&idMask != uint64(id) || int(i) < s.migrated || s.oldSlots[i] == tombstone; i = (i + 1) & mask {
+			if s.oldSlots[i] == 0 {
+				panic("datatree: index lost " + path)
+			}
+		}
+		s.oldSlots[i] = tombstone
+	}
+	s.indexed--
+	if len(s.slots) > minIndexSlots && s.indexed*8 < len(s.slots) {
+		s.startResize(len(s.slots) / 2)
+	}
+	s.migrate(migrateStep)
+}
+
+// deleteFrom removes id from the new table, if there.
+func (s *store) deleteFrom(tag uint64, id nodeID) bool {
 	mask := uint64(len(s.slots) - 1)
-	i := pathHash(path) >> idBits & mask
+	i := tag & mask
 	for s.slots[i]&idMask != uint64(id) {
 		if s.slots[i] == 0 {
-			panic("datatree: index lost " + path)
+			if s.oldSlots == nil {
+				panic("datatree: index lost an entry")
+			}
+			return false
 		}
 		i = (i + 1) & mask
 	}
@@ -440,10 +519,7 @@ func (s *store) indexDelete(path string, id nodeID) {
 		}
 	}
 	s.slots[i] = 0
-	s.indexed--
-	if len(s.slots) > minIndexSlots && s.indexed*8 < len(s.slots) {
-		s.resizeIndex(len(s.slots) / 2)
-	}
+	return true
 }
 
 // Interned ACL lists, reference-counted as ZooKeeper's ReferenceCountedACLCache.

@@ -281,3 +281,59 @@ func TestRestoreKeepsNilAndEmptyData(t *testing.T) {
 		t.Fatal("snapshot → restore → snapshot differs")
 	}
 }
+
+// TestIndexMigration: the index grows and shrinks a few slots per write; inserts,
+// deletes and lookups in the middle of a move find every node and no other.
+func TestIndexMigration(t *testing.T) {
+	tr := New()
+	mustApply(t, tr, createTxn("/p", "", 0))
+	r := rand.New(rand.NewPCG(3, 4))
+	live := map[int]bool{}
+	path := func(i int) string { return fmt.Sprintf("/p/n%d", i) }
+	check := func(when string) {
+		t.Helper()
+		checkStore(t, tr)
+		for range 200 {
+			i := r.IntN(20000)
+			if _, ok := tr.Exists(path(i)); ok != live[i] {
+				t.Fatalf("%s: %s exists %v, want %v", when, path(i), ok, live[i])
+			}
+		}
+	}
+	migrations := 0
+	step := func(create bool, i int) {
+		if create {
+			mustApply(t, tr, createTxn(path(i), "", 0))
+			live[i] = true
+		} else {
+			mustApply(t, tr, deleteTxn(path(i), -1))
+			delete(live, i)
+		}
+		if tr.oldSlots != nil {
+			migrations++
+			if migrations%97 == 0 {
+				check("migrating")
+			}
+		}
+	}
+	for i := range 12000 {
+		step(true, i)
+		if i%3 == 2 { // some deletes while growing, of old and new entries
+			step(false, i-r.IntN(2)*2)
+			step(true, i-r.IntN(2)*2+20000)
+		}
+	}
+	check("grown")
+	for i := range 32000 {
+		if live[i] {
+			step(false, i)
+		}
+	}
+	check("shrunk")
+	if migrations < 1000 {
+		t.Fatalf("only %d writes ran during a move of the index", migrations)
+	}
+	if len(tr.slots) > 8*minIndexSlots || tr.indexed != tr.count {
+		t.Fatalf("index of %d slots, %d entries for %d nodes after the deletes", len(tr.slots), tr.indexed, tr.count)
+	}
+}
