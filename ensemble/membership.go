@@ -50,6 +50,7 @@ type configFSM struct {
 func (c configFSM) StoreConfiguration(index uint64, _ raft.Configuration) {
 	c.s.noteConfigIndex(index)
 	if c.s.peerGate != nil && c.s.ctx.Err() == nil {
+		c.s.peerGate.forget()
 		c.s.goAttach(c.s.dropRemovedPeers)
 	}
 }

@@ -98,6 +98,15 @@ func (g *peerGate) learnedAddrs() []string {
 	return g.learned
 }
 
+// forget drops what the members told: this member's own configuration changed, and
+// is newer. The next ask waits gateAskInterval, so that an ask answered from the
+// configurations before the change does not bring a removed member back at once.
+func (g *peerGate) forget() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.learned, g.askedAt = nil, time.Now()
+}
+
 // known tells whether ip is a member's address as this member knows them now,
 // without asking anyone.
 func (g *peerGate) known(ctx context.Context, ip net.IP) bool {
