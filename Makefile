@@ -75,7 +75,8 @@ bench:
 # single node and 3 members on loopback, driven by `zkraft bench` workload by
 # workload, alternating the servers; then memory and restart with BENCH_ZNODES
 # znodes. Writes the ratios with p50/p99 to BENCH_OUT (docs/performance.md). The whole
-# run at 5 s per run and 3 runs per cell takes about 45 minutes plus the tree; a short
+# run at 4 s per run and 3 runs per cell took 45 minutes on a loaded 2-CPU machine, plus
+# the tree (5 s: about 55); a short
 # one: make bench-compare BENCH_DURATION=1s BENCH_REPEATS=1 BENCH_ZNODES=10000
 # (see integration/benchcompare; make test runs a tiny one).
 BENCH_DURATION   ?= 5s

@@ -267,6 +267,12 @@ func runBench(o benchOpts) (benchResult, error) {
 		}()
 	}
 	if o.op == "watch" {
+		if err := createAll(setup, o.root+"/watched", data); err != nil {
+			return benchResult{}, err
+		}
+		if err := syncAll(conns, o.root+"/watched"); err != nil {
+			return benchResult{}, err
+		}
 		return runWatch(o, setup, conns, data)
 	}
 	// Each session's own znode c<i> (and its multi targets m0..m9).
@@ -286,6 +292,11 @@ func runBench(o benchOpts) (benchResult, error) {
 				multis[i] = append(multis[i], &zk.SetDataRequest{Path: p, Data: data, Version: -1})
 			}
 		}
+	}
+	// The setup session created them, maybe through another member: each session's
+	// member must have them before the clock starts.
+	if err := syncAll(conns, o.root); err != nil {
+		return benchResult{}, err
 	}
 	var prefilled [][]int // delete: znodes each worker created, by [session][slot]
 	if o.op == "delete" {
@@ -421,9 +432,6 @@ func prefill(o benchOpts, conns []*zk.Conn, own []string, data []byte) ([][]int,
 // just before that setData to its arrival.
 func runWatch(o benchOpts, setup *zk.Conn, conns []*zk.Conn, data []byte) (benchResult, error) {
 	target := o.root + "/watched"
-	if err := createAll(setup, target, data); err != nil {
-		return benchResult{}, err
-	}
 	r := &recorder{}
 	stop := progressLines(o, r, 0)
 	defer stop()
@@ -522,6 +530,17 @@ func runFill(o benchOpts, setup *zk.Conn, data []byte) (benchResult, error) {
 	elapsed := time.Since(start)
 	stop()
 	return r.result(o, elapsed), nil
+}
+
+// syncAll makes the member of each session catch up with the leader (sync): what
+// another session created is then visible to it.
+func syncAll(conns []*zk.Conn, path string) error {
+	for i, c := range conns {
+		if _, err := c.Sync(path); err != nil {
+			return fmt.Errorf("session %d: sync %s: %w", i+1, path, err)
+		}
+	}
+	return nil
 }
 
 // createAll creates path and its missing parents (data only on path itself).

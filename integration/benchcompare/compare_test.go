@@ -203,8 +203,12 @@ func TestBenchCompare(t *testing.T) {
 							t.Errorf("%s %s %s on %s: %v", topo, w, s.key, target, err)
 							continue
 						}
-						cfg.logf(t, "%s %s %s %s (%d×%d) %s: %.0f ops/s p50 %v p99 %v errors %d",
-							progress, topo, w, s.key, clients, inflight, target, res.Throughput, res.p50(), res.p99(), res.Errors)
+						first := ""
+						if res.FirstError != "" {
+							first = " (first: " + res.FirstError + ")"
+						}
+						cfg.logf(t, "%s %s %s %s (%d×%d) %s: %.0f ops/s p50 %v p99 %v errors %d%s",
+							progress, topo, w, s.key, clients, inflight, target, res.Throughput, res.p50(), res.p99(), res.Errors, first)
 						c.runs[target] = append(c.runs[target], res)
 					}
 				}

@@ -125,6 +125,25 @@ func (r *report) render() string {
 				rnd(k50), rnd(z50), rnd(k99), rnd(z99), ke, ze)
 		}
 		p("\n")
+		var errs []string
+		for _, c := range tr.cells {
+			for _, target := range []string{targetZkraft, targetZK} {
+				n, first := 0, ""
+				for _, run := range c.runs[target] {
+					n += run.Errors
+					if first == "" {
+						first = run.FirstError
+					}
+				}
+				if n > 0 {
+					clients, inflight := c.sessions.forWorkload(c.workload)
+					errs = append(errs, fmt.Sprintf("- %s, %d × %d, %s: %d errors, the first: %s", workloadNames[c.workload], clients, inflight, target, n, first))
+				}
+			}
+		}
+		if len(errs) > 0 {
+			p("Errors (operations that failed are not counted in ops/s or latency):\n\n%s\n\n", strings.Join(errs, "\n"))
+		}
 	}
 	if r.mem != nil {
 		k, z := r.mem[targetZkraft], r.mem[targetZK]
@@ -146,7 +165,7 @@ func (r *report) render() string {
 		p("\n")
 	}
 	p("## Reproduce\n\n")
-	p("    make bench-compare BENCH_DURATION=5s BENCH_ZNODES=1000000   # the whole comparison (about an hour at 5 s)\n")
+	p("    make bench-compare BENCH_DURATION=4s BENCH_REPEATS=3 BENCH_ZNODES=1000000   # everything: 45 min on a loaded 2-CPU machine, plus the tree\n")
 	p("    make bench-compare BENCH_WORKLOADS=set,get BENCH_SESSIONS=1,16x16 BENCH_TOPOLOGIES=single BENCH_ZNODES=10000\n\n")
 	p("Variables: BENCH_DURATION (per run), BENCH_REPEATS (alternating runs per cell), BENCH_WORKLOADS (%s, or all), BENCH_SESSIONS (1, 16, 64, 16x16, or all), BENCH_TOPOLOGIES (single, three, or all), BENCH_ZNODES (0 skips memory and restart), BENCH_OUT. A single workload against a running server: `zkraft bench --server HOST:PORT --op set --clients 16 --inflight 16 --duration 30s`.\n",
 		strings.Join(allWorkloads, ", "))
