@@ -230,3 +230,18 @@ func TestPeerGateLearnsMemberAddedWhileAway(t *testing.T) {
 		t.Fatalf("member 5 after its restart: /while-away exists %v, %v", ok, err)
 	}
 }
+
+// zkraft.peerAddressCheck=false (AllowAnyPeerAddress), for members behind a NAT or
+// proxy: the peer port answers Raft from any address again.
+func TestPeerAddressCheckOff(t *testing.T) {
+	cl := ensembletest.RunCluster(t, 3, ensembletest.WithConfig(func(c *ensemble.Config) { c.AllowAnyPeerAddress = true }))
+	leader := cl.Leader()
+	follower := (leader + 1) % 3
+	target := cl.Members[follower].Config.Peers[follower].PeerAddr
+	if err, _, vote := rogueRaft(t, plainRaftFrom(rogueHost), target, 0); err != nil || vote.Granted || vote.Term == 0 {
+		t.Fatalf("with the check off, a vote request from %s: vote %+v, err %v", rogueHost, vote, err)
+	}
+	if n := ensembleAuthFail(t, cl.Members[follower].Addr); n != 0 {
+		t.Errorf("zk_ensemble_auth_fail = %d with the check off", n)
+	}
+}
