@@ -440,11 +440,13 @@ func (s *side) expire(i int) {
 		s.log(i, "expire: no session")
 		return
 	}
+	s.pingMu.Lock() // keepaliveDuring pings the other slots meanwhile
 	for j, other := range s.slots {
 		if j != i && other.state == slotDetached {
 			s.conn(j)
 		}
 	}
+	s.pingMu.Unlock()
 	if sl.state == slotAttached {
 		sl.c.Close()
 		sl.state, sl.dropped = slotDetached, time.Now()
