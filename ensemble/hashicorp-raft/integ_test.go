@@ -16,18 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// CheckInteg will skip a test if integration testing is not enabled.
-func CheckInteg(t *testing.T) {
-	if !IsInteg() {
-		t.Skip("an upstream integration test: set INTEG_TESTS=yes to run it")
-	}
-}
-
-// IsInteg returns a boolean telling you if we're in integ testing mode.
-func IsInteg() bool {
-	return os.Getenv("INTEG_TESTS") != ""
-}
-
 type RaftEnv struct {
 	dir      string
 	conf     *Config
@@ -223,7 +211,6 @@ func logBytes(i, sz int) []byte {
 // Tests Raft by creating a cluster, growing it to 5 nodes while
 // causing various stressful conditions
 func TestRaft_Integ(t *testing.T) {
-	CheckInteg(t)
 	conf := DefaultConfig()
 	conf.LocalID = ServerID("first")
 	conf.HeartbeatTimeout = 50 * time.Millisecond
@@ -362,7 +349,6 @@ func TestRaft_Integ(t *testing.T) {
 }
 
 func TestRaft_RestartFollower_LongInitialHeartbeat(t *testing.T) {
-	CheckInteg(t)
 	tests := []struct {
 		name                   string
 		restartInitialTimeouts time.Duration
@@ -498,7 +484,6 @@ func TestRaft_RestartFollower_LongInitialHeartbeat(t *testing.T) {
 // to use as a trick to avoid heartbeat keeping the cluster stable.
 // That fast-path only exists in the net transport.
 func TestRaft_PreVote_LeaderSpam(t *testing.T) {
-	CheckInteg(t)
 	conf := DefaultConfig()
 	conf.LocalID = ServerID("first")
 	conf.HeartbeatTimeout = 50 * time.Millisecond
