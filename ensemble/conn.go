@@ -53,7 +53,12 @@ type conn struct {
 	held           []heldEvent
 	heldBytes      int
 
-	closed    chan struct{}
+	// ctx ends when the connection closes (closed is its Done): what a request does
+	// on the client's behalf — a sync, a reconfig riding out a leader change — stops
+	// then, since the client has given up on it.
+	ctx       context.Context
+	cancel    context.CancelFunc
+	closed    <-chan struct{}
 	closeOnce sync.Once
 
 	// lastWrite is the origin seq of the session's latest write on this connection
@@ -152,10 +157,11 @@ func (s *Server) newConn(nc net.Conn) *conn {
 		est:      time.Now(),
 		pending:  make(chan *request, maxPendingPerConn),
 		outWake:  make(chan struct{}, 1),
-		closed:   make(chan struct{}),
 		// Like ZooKeeper, every connection is identified by its address for ip ACLs.
 		auth: []zkproto.Id{{Scheme: "ip", ID: ip}},
 	}
+	c.ctx, c.cancel = context.WithCancel(s.ctx)
+	c.closed = c.ctx.Done()
 	s.conns[c] = struct{}{}
 	s.perIP[ip]++
 	return c
@@ -175,7 +181,7 @@ func remoteIP(a net.Addr) string {
 // close shuts the connection; the goroutines notice and exit. Idempotent.
 func (c *conn) close() {
 	c.closeOnce.Do(func() {
-		close(c.closed)
+		c.cancel()
 		c.nc.Close()
 	})
 }

@@ -101,6 +101,17 @@ func (f *forwarder) answerLocked(p *fwdPending, rep fwdReply) {
 	p.reply <- rep
 }
 
+// settleLocked gives up on resending p: a write already applied here (its first
+// copy took effect, its result is there) is answered as committed, any other fails
+// with err.
+func (f *forwarder) settleLocked(p *fwdPending, err error) {
+	if f.s.fsm.pending(p.origin) {
+		f.answerLocked(p, fwdReply{err: err})
+	} else {
+		f.answerLocked(p, fwdReply{})
+	}
+}
+
 // isCarrying tells whether writes of the client write stream are on their way
 // through the forwarder.
 func (f *forwarder) isCarrying(stream uint64) bool {
@@ -183,8 +194,8 @@ func (f *forwarder) connectLocked(addr string) error {
 	f.resend = nil
 	for i, p := range resend {
 		if !f.s.fsm.pending(p.origin) {
-			// Applied meanwhile (the copy sent first took effect: its result is
-			// there), or its client gave up on it.
+			// Applied meanwhile (its first copy took effect: its result is
+			// there), or its client gave up on it: nothing to send.
 			f.answerLocked(p, fwdReply{})
 			continue
 		}
@@ -262,11 +273,7 @@ func (f *forwarder) resender() {
 		if time.Now().After(f.resendBy) {
 			err := &leaderError{kind: kindOutcomeUnknown, msg: "the leader went away with the write in flight, and no new leader took it again within " + f.s.leaderWait().String()}
 			for _, p := range f.resend {
-				if f.s.fsm.pending(p.origin) {
-					f.answerLocked(p, fwdReply{err: err})
-				} else {
-					f.answerLocked(p, fwdReply{}) // it took effect: its result is there
-				}
+				f.settleLocked(p, err)
 			}
 			f.resend, f.resendBy = nil, time.Time{}
 			f.mu.Unlock()

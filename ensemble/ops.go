@@ -94,7 +94,7 @@ func (c *conn) prepare(hdr zkproto.RequestHeader, body []byte, now time.Time) *r
 		// Serial: the processor runs it after every earlier request is answered, and
 		// nothing after it starts before it is answered, so the reads after it see
 		// what it caught up with and none of the session's later writes.
-		r.barrier = func() error { return s.sync(s.ctx) }
+		r.barrier = func() error { return s.sync(c.ctx) }
 		r.serial = true
 		r.exec = func() []byte {
 			return c.reply(hdr.Xid, s.lastZxid(), zkproto.ErrOK, &zkproto.SyncResponse{Path: req.(*zkproto.SyncRequest).Path})

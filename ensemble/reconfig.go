@@ -443,20 +443,14 @@ func (s *Server) peerInfo(id int64) Peer {
 // the change; removed reports that the change took this member out of the ensemble.
 func (c *conn) execReconfig(hdr zkproto.RequestHeader, req *zkproto.ReconfigRequest, allowed bool) (reply []byte, removed bool) {
 	s := c.srv
-	ctx, cancel := context.WithTimeout(s.ctx, reconfigTimeout)
+	// The connection's context: once the connection is closed (by this member
+	// without a leader, or by the server), the client has given up on the change and
+	// may make another (add back the member this removes), so the change is not sent
+	// to a leader again; it rides out leader changes while the connection stands. (A
+	// client's own close is seen only after the answer: the reader waits for a serial
+	// request.)
+	ctx, cancel := context.WithTimeout(c.ctx, reconfigTimeout)
 	defer cancel()
-	// Once the connection is closed (by this member without a leader, or by the
-	// server), the client has given up on the change and may make another (add back
-	// the member this removes): the change is not sent to a leader again after that,
-	// though it rides out leader changes while the connection stands. (A client's own
-	// close is seen only after the answer: the reader waits for a serial request.)
-	go func() {
-		select {
-		case <-c.closed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	// What the change will be, as this member sees it now: the answer of a member
 	// that the change removes (it will apply nothing after its removal, and may not
 	// even receive the entry that removes it).
