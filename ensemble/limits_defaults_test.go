@@ -68,13 +68,10 @@ var (
 	openACL    = []zkproto.ACL{{Perms: zkproto.PermAll, ID: zkproto.Id{Scheme: "world", ID: "anyone"}}}
 )
 
-// rawSession opens a session on addr, closed when the test ends.
+// rawSession opens a session on addr (dialSession), closed when the test ends.
 func rawSession(t *testing.T, addr string) *rawzk.Conn {
 	t.Helper()
-	c, err := rawzk.Connect(addr, newSession)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialSession(t, addr)
 	t.Cleanup(func() { c.Close() })
 	return c
 }

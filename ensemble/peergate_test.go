@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -34,18 +33,6 @@ func dialFrom(host, addr string, proto byte, timeout time.Duration) (net.Conn, e
 		_, err = c.Write([]byte{proto})
 	}
 	return c, err
-}
-
-var authFailRe = regexp.MustCompile(`zk_ensemble_auth_fail\t(\d+)\n`)
-
-func ensembleAuthFail(t *testing.T, addr string) int {
-	t.Helper()
-	m := authFailRe.FindStringSubmatch(fourLetter(t, addr, "mntr"))
-	if m == nil {
-		t.Fatalf("no zk_ensemble_auth_fail in mntr of %s", addr)
-	}
-	n, _ := strconv.Atoi(m[1])
-	return n
 }
 
 // closedUnanswered tells whether the member closes c without a byte of answer.
@@ -78,7 +65,7 @@ func TestPeerPortRefusesNonMembers(t *testing.T) {
 	}
 	target := cl.Members[follower].Config.Peers[follower].PeerAddr
 	termBefore := raftTerm(t, cl.Members[leader].Addr)
-	failedBefore := ensembleAuthFail(t, cl.Members[follower].Addr)
+	failedBefore := mntrValue(t, cl.Members[follower].Addr, "ensemble_auth_fail")
 
 	// The harness reaches Raft from a member's address: a vote request of an old
 	// term is refused with the member's own term.
@@ -104,7 +91,7 @@ func TestPeerPortRefusesNonMembers(t *testing.T) {
 		}
 		c.Close()
 	}
-	if got := ensembleAuthFail(t, cl.Members[follower].Addr) - failedBefore; got < 4 {
+	if got := mntrValue(t, cl.Members[follower].Addr, "ensemble_auth_fail") - failedBefore; got < 4 {
 		t.Errorf("zk_ensemble_auth_fail grew by %d, want at least 4 (vote, append, forward, member list)", got)
 	}
 	if got := cl.Members[follower].RaftLastIndex(); got > lastBefore+10 {
@@ -241,7 +228,7 @@ func TestPeerAddressCheckOff(t *testing.T) {
 	if err, _, vote := rogueRaft(t, plainRaftFrom(rogueHost), target, 0); err != nil || vote.Granted || vote.Term == 0 {
 		t.Fatalf("with the check off, a vote request from %s: vote %+v, err %v", rogueHost, vote, err)
 	}
-	if n := ensembleAuthFail(t, cl.Members[follower].Addr); n != 0 {
+	if n := mntrValue(t, cl.Members[follower].Addr, "ensemble_auth_fail"); n != 0 {
 		t.Errorf("zk_ensemble_auth_fail = %d with the check off", n)
 	}
 }
