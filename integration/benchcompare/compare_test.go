@@ -472,7 +472,7 @@ func waitRead(t *testing.T, addrs []string, path string, start time.Time) time.D
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
-		if c, _, err := zk.Connect(addrs, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(quiet{})); err == nil {
+		if c, _, err := zk.Connect(addrs, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(ensembleproc.QuietLogger{})); err == nil {
 			ok, _, err := c.Exists(path)
 			c.Close()
 			if err == nil && ok {
@@ -488,10 +488,6 @@ func waitRead(t *testing.T, addrs []string, path string, start time.Time) time.D
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-
-type quiet struct{}
-
-func (quiet) Printf(string, ...any) {}
 
 // procMem is a process's resident memory now and its peak (VmRSS, VmHWM), in bytes.
 func procMem(t *testing.T, pid int) (rss, peak int64) {
