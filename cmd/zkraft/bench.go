@@ -260,11 +260,7 @@ func runBench(o benchOpts) (benchResult, error) {
 		if conns, err = benchSessions(o.servers, o.dial, o.clients); err != nil {
 			return benchResult{}, err
 		}
-		defer func() {
-			for _, c := range conns {
-				c.Close()
-			}
-		}()
+		defer closeAll(conns)
 	}
 	if o.op == "watch" {
 		if err := createAll(setup, o.root+"/watched", data); err != nil {
@@ -493,11 +489,7 @@ func runFill(o benchOpts, setup *zk.Conn, data []byte) (benchResult, error) {
 	if err != nil {
 		return benchResult{}, err
 	}
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
+	defer closeAll(conns)
 	r := &recorder{}
 	stop := progressLines(o, r, o.count)
 	defer stop()
@@ -578,13 +570,18 @@ func benchSessions(servers []string, dial zk.Dialer, n int) ([]*zk.Conn, error) 
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			for _, c := range conns {
-				if c != nil {
-					c.Close()
-				}
-			}
+			closeAll(conns)
 			return nil, fmt.Errorf("session %d of %d: %w", i+1, n, err)
 		}
 	}
 	return conns, nil
+}
+
+// closeAll closes the sessions of conns (nil entries: those that failed to open).
+func closeAll(conns []*zk.Conn) {
+	for _, c := range conns {
+		if c != nil {
+			c.Close()
+		}
+	}
 }

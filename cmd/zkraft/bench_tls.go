@@ -61,16 +61,11 @@ func (b *benchTLS) dialer() (zk.Dialer, error) {
 
 // benchConnect opens a session and waits until the server has established it.
 func benchConnect(servers []string, dial zk.Dialer) (*zk.Conn, error) {
-	var (
-		c      *zk.Conn
-		events <-chan zk.Event
-		err    error
-	)
-	if dial == nil {
-		c, events, err = zk.Connect(servers, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(quietZKLogger{}))
-	} else {
-		c, events, err = zk.Connect(servers, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(quietZKLogger{}), zk.WithDialer(dial))
+	withDialer := func(*zk.Conn) {} // go-zookeeper's own dialer
+	if dial != nil {
+		withDialer = zk.WithDialer(dial)
 	}
+	c, events, err := zk.Connect(servers, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(quietZKLogger{}), withDialer)
 	if err != nil {
 		return nil, err
 	}
