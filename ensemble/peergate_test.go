@@ -182,8 +182,10 @@ func TestPeerGateLearnsMemberAddedWhileAway(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for cl.Leader() == away {
-		time.Sleep(10 * time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); cl.Leader() == away; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("member %d still leads 10s after handing over", away+1)
+		}
 	}
 	cl.Stop(away)
 	admin := connectTo(t, cl.Members[0].Addr)
