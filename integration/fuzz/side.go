@@ -167,6 +167,7 @@ func (s *side) step(st Step) {
 			s.log(st.Slot, "drop: not connected")
 			return
 		}
+		s.settle(st.Slot)
 		sl.c.Close()
 		sl.state, sl.dropped = slotDetached, time.Now()
 		s.log(st.Slot, "drop")
@@ -343,6 +344,18 @@ func (s *side) readReply(i int, c *rawzk.Conn) (zkproto.ReplyHeader, *zkproto.De
 	}
 }
 
+// settle syncs the slot's session before its connection is dropped, logging the
+// events read before the sync's reply: the member has then applied every write
+// acknowledged so far, so the events of earlier steps are all read, on both sides,
+// instead of as many as happened to arrive (the sync's reply is not logged).
+func (s *side) settle(i int) {
+	c := s.slots[i].c
+	c.Raw().SetDeadline(time.Now().Add(replyTimeout))
+	if err := c.SendXid(c.NextXid(), zkproto.OpSync, &zkproto.SyncRequest{Path: "/"}); err == nil {
+		s.readReply(i, c)
+	}
+}
+
 // ping sends a ping on the slot's connection and logs the events before its reply
 // (the reply itself is not logged: when pings happen depends on timing).
 func (s *side) ping(i int) {
@@ -448,6 +461,7 @@ func (s *side) expire(i int) {
 	}
 	s.pingMu.Unlock()
 	if sl.state == slotAttached {
+		s.settle(i)
 		sl.c.Close()
 		sl.state, sl.dropped = slotDetached, time.Now()
 	}
