@@ -304,69 +304,80 @@ func (r *snapReader) i64() int64 {
 	return int64(binary.BigEndian.Uint64(r.tmp[:8]))
 }
 
+// blobChunk is the most blob allocates before the bytes it has arrive.
+const blobChunk = 1 << 20
+
 // blob reads n bytes, growing the buffer as bytes arrive so a corrupt length
 // fails on the truncation instead of allocating gigabytes.
 func (r *snapReader) blob(n int) []byte {
-	const chunk = 1 << 20
-	if n <= chunk {
+	if n <= blobChunk {
 		b := make([]byte, n)
 		r.read(b)
 		return b
 	}
 	var b []byte
 	for len(b) < n && r.err == nil {
-		k := min(chunk, n-len(b))
+		k := min(blobChunk, n-len(b))
 		b = append(b, make([]byte, k)...)
 		r.read(b[len(b)-k:])
 	}
 	return b
 }
 
-const maxSnapString = 1 << 24
-
-func (r *snapReader) str() string {
-	n := r.u32()
-	if n > maxSnapString {
-		r.fail("string length %d", n)
+// blobInto reads n bytes into *buf, grown as needed, and returns them: valid
+// until *buf is read into again. Without a buffer, or beyond blobChunk (a corrupt
+// length must fail on the truncation), it reads into a new slice (blob).
+func (r *snapReader) blobInto(buf *[]byte, n int) []byte {
+	if buf == nil || n > blobChunk {
+		return r.blob(n)
 	}
-	if r.err != nil {
-		return ""
-	}
-	return string(r.blob(int(n)))
-}
-
-// strInto reads a string into *buf (grown as needed) and returns it as a string
-// aliasing *buf: valid until *buf is read into again.
-func (r *snapReader) strInto(buf *[]byte) string {
-	n := r.u32()
-	if n > maxSnapString {
-		r.fail("string length %d", n)
-	}
-	if r.err != nil {
-		return ""
-	}
-	if n > 1<<20 {
-		return string(r.blob(int(n))) // grows as it reads: a corrupt length fails on truncation
-	}
-	if cap(*buf) < int(n) {
+	if cap(*buf) < n {
 		*buf = make([]byte, n, max(n, 256))
 	}
 	b := (*buf)[:n]
 	r.read(b)
-	return unsafe.String(unsafe.SliceData(b), n)
+	return b
+}
+
+const maxSnapString = 1 << 24
+
+// strLen reads a string's length; ok is false once reading has failed (a length
+// over maxSnapString fails it).
+func (r *snapReader) strLen() (n int, ok bool) {
+	u := r.u32()
+	if u > maxSnapString {
+		r.fail("string length %d", u)
+	}
+	return int(u), r.err == nil
+}
+
+func (r *snapReader) str() string {
+	n, ok := r.strLen()
+	if !ok {
+		return ""
+	}
+	return string(r.blob(n))
+}
+
+// strInto reads a string into *buf (blobInto) and returns it as a string aliasing
+// what it was read into: valid until *buf is read into again.
+func (r *snapReader) strInto(buf *[]byte) string {
+	n, ok := r.strLen()
+	if !ok {
+		return ""
+	}
+	b := r.blobInto(buf, n) // shorter than n when the read fails
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // istr reads a string through an intern table: ACL schemes and ids repeat.
 func (r *snapReader) istr() string {
-	n := r.u32()
-	if n > maxSnapString {
-		r.fail("string length %d", n)
-	}
-	if r.err != nil {
+	n, ok := r.strLen()
+	if !ok {
 		return ""
 	}
 	if n > 256 {
-		return string(r.blob(int(n)))
+		return string(r.blob(n))
 	}
 	b := r.tmpStr[:n]
 	r.read(b)
@@ -380,8 +391,8 @@ func (r *snapReader) istr() string {
 	return s
 }
 
-// bytesInto reads a byte string into *buf (grown as needed) and returns it, or
-// nil for a nil one. The tree copies it.
+// bytesInto reads a byte string into *buf (blobInto) and returns it, or nil for a
+// nil one. The tree copies it.
 func (r *snapReader) bytesInto(buf *[]byte) []byte {
 	n := r.i32()
 	if r.err != nil || n == -1 {
@@ -391,28 +402,11 @@ func (r *snapReader) bytesInto(buf *[]byte) []byte {
 		r.fail("byte length %d", n)
 		return nil
 	}
-	if int(n) > 1<<20 {
-		return r.blob(int(n)) // grows as it reads: a corrupt length fails on truncation
-	}
-	if cap(*buf) < int(n) {
-		*buf = make([]byte, n)
-	}
-	b := (*buf)[:n]
-	r.read(b)
-	return b
+	return r.blobInto(buf, int(n))
 }
 
-func (r *snapReader) bytes() []byte {
-	n := r.i32()
-	if r.err != nil || n == -1 {
-		return nil
-	}
-	if n < 0 {
-		r.fail("byte length %d", n)
-		return nil
-	}
-	return r.blob(int(n))
-}
+// bytes reads a byte string into a new slice.
+func (r *snapReader) bytes() []byte { return r.bytesInto(nil) }
 
 // Restore reads a snapshot written by WriteTo and rebuilds the tree and its
 // indexes. Any damage (bad magic or version, truncation, CRC mismatch, unsorted or
