@@ -80,9 +80,7 @@ func (n *node) record(path string) NodeRecord {
 func (s *Snapshot) Nodes() iter.Seq[NodeRecord] {
 	return func(yield func(NodeRecord) bool) {
 		for _, id := range s.sortedIDs() {
-			r := s.rec(id)
-			p, _ := blobAt(s.arena, r.chunk, r.off)
-			n := viewOf(r, s.arena, s.acls)
+			p, n := s.nodeAt(id)
 			if !yield(n.record(p)) {
 				return
 			}

@@ -52,7 +52,6 @@ var ErrCorruptSnapshot = errors.New("datatree: corrupt snapshot")
 type Snapshot struct {
 	recs         []*recBlock
 	over         map[nodeID]rec // records changed since an older live snapshot
-	nextID       nodeID
 	arena        [][]byte
 	acls         [][]zkproto.ACL
 	count        int
@@ -94,7 +93,7 @@ func (t *Tree) Snapshot() *Snapshot {
 	t.snap.gen.Store(t.gen)
 	t.aclShared = true
 	s := &Snapshot{
-		recs: slices.Clone(t.recs), over: t.overlayCopy(), nextID: t.nextID,
+		recs: slices.Clone(t.recs), over: t.overlayCopy(),
 		arena: slices.Clone(t.arena), acls: t.acls,
 		count: t.count, zxid: t.zxid,
 		sessions: maps.Clone(t.sessions), incarnations: maps.Clone(t.incarnations),
@@ -127,10 +126,18 @@ func (s *Snapshot) pathOf(id nodeID) string {
 	return p
 }
 
-// sortedIDs lists the snapshot's nodes sorted by path.
+// nodeAt is the path and content of the node id.
+func (s *Snapshot) nodeAt(id nodeID) (string, node) {
+	r := s.rec(id)
+	p, _ := blobAt(s.arena, r.chunk, r.off)
+	return p, viewOf(r, s.arena, s.acls)
+}
+
+// sortedIDs lists the snapshot's nodes sorted by path. The records past the last
+// id ever handed out are zero, so not live.
 func (s *Snapshot) sortedIDs() []nodeID {
 	ids := make([]nodeID, 0, s.count)
-	for id := nodeID(1); id < s.nextID; id++ {
+	for id := nodeID(1); int(id) < len(s.recs)*recBlockLen; id++ {
 		if s.rec(id).flags&flagLive != 0 {
 			ids = append(ids, id)
 		}
@@ -215,9 +222,7 @@ func (s *Snapshot) WriteTo(dst io.Writer) (int64, error) {
 	nodes := s.sortedIDs()
 	w.i64(int64(len(nodes)))
 	for _, id := range nodes {
-		r := s.rec(id)
-		p, _ := blobAt(s.arena, r.chunk, r.off)
-		n := viewOf(r, s.arena, s.acls)
+		p, n := s.nodeAt(id)
 		w.str(p)
 		w.bytes(n.data)
 		w.u32(uint32(len(n.acl)))
