@@ -337,14 +337,15 @@ func (t *Tree) Children(path string, auth []zkproto.Id) ([]string, zkproto.Stat,
 // ChildrenUnsorted is Children without the sort, for a server that sorts the names
 // after it releases the tree's lock (they stay valid: see the package documentation).
 func (t *Tree) ChildrenUnsorted(path string, auth []zkproto.Id) ([]string, zkproto.Stat, zkproto.ErrCode) {
-	n, ok := t.get(path)
-	if !ok {
+	id := t.lookup(path)
+	if id == 0 {
 		return nil, zkproto.Stat{}, zkproto.ErrNoNode
 	}
+	n := t.view(id)
 	if !CheckPerm(n.acl, zkproto.PermRead, auth) {
 		return nil, zkproto.Stat{}, zkproto.ErrNoAuth
 	}
-	return t.childNames(path), n.stat(), zkproto.ErrOK
+	return t.childNames(id, path), n.stat(), zkproto.ErrOK
 }
 
 // GetACL returns a node's ACL and Stat; it needs READ or ADMIN. Without ADMIN the
@@ -386,17 +387,17 @@ func redactDigests(acl []zkproto.ACL) []zkproto.ACL {
 // AllChildrenNumber is the number of descendants of path (getAllChildrenNumber);
 // it needs READ on path.
 func (t *Tree) AllChildrenNumber(path string, auth []zkproto.Id) (int, zkproto.ErrCode) {
-	n, ok := t.get(path)
-	if !ok {
+	id := t.lookup(path)
+	if id == 0 {
 		return 0, zkproto.ErrNoNode
 	}
-	if !CheckPerm(n.acl, zkproto.PermRead, auth) {
+	if !CheckPerm(t.view(id).acl, zkproto.PermRead, auth) {
 		return 0, zkproto.ErrNoAuth
 	}
 	if path == "/" {
 		return t.count - 1, zkproto.ErrOK
 	}
-	return t.descendants(t.lookup(path)), zkproto.ErrOK
+	return t.descendants(id), zkproto.ErrOK
 }
 
 func (t *Tree) descendants(id nodeID) int {
@@ -410,10 +411,10 @@ func (t *Tree) descendants(id nodeID) int {
 	return total
 }
 
-// childNames lists the names of the children of the node at path, in no order.
+// childNames lists the names of the children of the node id at path, in no order.
 // They alias the arena (never written over), so they stay valid.
-func (t *Tree) childNames(path string) []string {
-	kids := t.kidsOf(t.rec(t.lookup(path)))
+func (t *Tree) childNames(id nodeID, path string) []string {
+	kids := t.kidsOf(t.rec(id))
 	names := make([]string, len(kids))
 	skip := len(path) + 1
 	if path == "/" {
