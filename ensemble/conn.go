@@ -565,7 +565,7 @@ func (c *conn) processLoop() {
 			}
 			switch {
 			case r.res.done:
-				reply = r.res.reply()
+				reply = c.readReply(r)
 			case r.read != nil:
 				reply = r.reply
 			default:

@@ -222,31 +222,28 @@ func (c *conn) authenticate(r *request, body []byte) *request {
 func (c *conn) read(t *datatree.Tree, hdr zkproto.RequestHeader, req zkproto.Record, auth []zkproto.Id) readResult {
 	zxid := t.LastZxid()
 	body, errBody, code := c.readBody(t, hdr, req, auth)
-	return readResult{done: true, xid: hdr.Xid, zxid: zxid, code: code, body: body, errBody: errBody}
+	return readResult{done: true, zxid: zxid, code: code, body: body, errBody: errBody}
 }
 
-// readResult is a read as it ran under the tree's lock. What it holds stays valid
-// after the lock is released (the tree never writes over the data, ACLs and names it
-// returns), so it is sorted and encoded outside the lock.
+// readResult is a read as it ran under the tree's lock (request.res). What it holds
+// stays valid after the lock is released (the tree never writes over the data, ACLs
+// and names it returns), so it is sorted and encoded outside the lock (readReply).
 type readResult struct {
 	done          bool
-	xid           zkproto.Xid
 	zxid          zkproto.Zxid
 	code          zkproto.ErrCode
 	body, errBody zkproto.Record
 }
 
-// reply sorts the child names the read holds (datatree.ChildrenUnsorted) and
-// encodes the reply.
-func (r *readResult) reply() []byte {
-	if r.errBody != nil {
-		return frameOf(&zkproto.ReplyHeader{Xid: r.xid, Zxid: r.zxid, Err: r.code}, r.errBody)
+// readReply sorts the child names r's read holds (datatree.ChildrenUnsorted) and
+// encodes its reply.
+func (c *conn) readReply(r *request) []byte {
+	res := &r.res
+	if res.errBody != nil {
+		return frameOf(&zkproto.ReplyHeader{Xid: r.hdr.Xid, Zxid: res.zxid, Err: res.code}, res.errBody)
 	}
-	sortChildren(r.body)
-	if r.code != zkproto.ErrOK {
-		r.body = nil
-	}
-	return frameOf(&zkproto.ReplyHeader{Xid: r.xid, Zxid: r.zxid, Err: r.code}, r.body)
+	sortChildren(res.body)
+	return c.reply(r.hdr.Xid, res.zxid, res.code, res.body)
 }
 
 func sortChildren(body zkproto.Record) {
