@@ -527,8 +527,8 @@ func Restore(src io.Reader) (*Tree, error) {
 			}
 		}
 		owned := path
-		if n.kind != kindPersistent || quotaTarget(path) != "" {
-			owned = strings.Clone(path) // kept by the ephemeral, container, TTL or quota index
+		if keepsPath(path, n.kind) {
+			owned = strings.Clone(path)
 		}
 		t.rawInsert(owned, n)
 		prev = path

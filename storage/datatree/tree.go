@@ -191,6 +191,8 @@ func (t *Tree) insert(path string, n node) {
 	t.rawInsert(path, n)
 }
 
+// rawInsert keeps path itself, beyond its copy in the arena, where keepsPath says:
+// a caller that lends it a path it will write over (Restore) passes a copy there.
 func (t *Tree) rawInsert(path string, n node) {
 	var parent nodeID
 	if path != "/" {
@@ -222,6 +224,12 @@ func (t *Tree) rawInsert(path string, n node) {
 	case kindTTL:
 		t.ttls[path] = struct{}{}
 	}
+}
+
+// keepsPath tells whether rawInsert keeps the path of a node of kind in an index
+// (ephemerals, containers, TTLs, quotas).
+func keepsPath(path string, kind nodeKind) bool {
+	return kind != kindPersistent || quotaTarget(path) != ""
 }
 
 // remove deletes the (childless) node n at path and unlinks it from its parent.
