@@ -85,7 +85,8 @@ func (k *snapToken) release() {
 // it under the lock that serializes Apply, then release the lock and write the view.
 // Until the snapshot is released (Release, or the GC finding it unreachable), the
 // first write to a node record copies it (about 100 bytes). A snapshot taken while
-// an older one is still alive also copies the records written since that one.
+// an older one is still alive also copies the records written since that one; one
+// taken after the last was released first folds back what is left of the overlay.
 func (t *Tree) Snapshot() *Snapshot {
 	t.fold(math.MaxInt)
 	t.gen++
