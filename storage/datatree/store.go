@@ -337,16 +337,14 @@ func (s *store) compactArena() {
 		}
 
 		for off := 0; off < len(b); {
-			id := binary.LittleEndian.Uint32(b[off:])
+			id := binary.LittleEndian.Uint32(b[off:]) // a blob's id was handed out, so its block exists
 			size := blobSize(s.arena, c, uint32(off))
-			if int(id>>recShift) < len(s.recs) {
-				if r := s.rec(id); r.flags&flagLive != 0 && r.chunk == c && r.off == uint32(off) {
-					path, data := blobAt(s.arena, c, uint32(off))
-					nc, noff := s.putBlob(id, path, data)
-					w := s.recw(id)
-					w.chunk, w.off = nc, noff
-					s.arenaLive[c] -= size
-				}
+			if r := s.rec(id); r.flags&flagLive != 0 && r.chunk == c && r.off == uint32(off) {
+				path, data := blobAt(s.arena, c, uint32(off))
+				nc, noff := s.putBlob(id, path, data)
+				w := s.recw(id)
+				w.chunk, w.off = nc, noff
+				s.arenaLive[c] -= size
 			}
 			off += size
 		}
@@ -545,7 +543,7 @@ func (s *store) internACL(acl []zkproto.ACL) uint32 {
 	if len(acl) == 0 {
 		return 0
 	}
-	if len(acl) == 1 && unsafe.SliceData(acl) == unsafe.SliceData(openACL) {
+	if sameACL(acl, openACL) {
 		return aclOpen
 	}
 	h := aclHash(acl)
