@@ -21,6 +21,10 @@ func startTest(t *testing.T, mutate func(*Config)) *Server {
 	cfg := NewConfig()
 	cfg.ClientAddr = "127.0.0.1:0"
 	cfg.TickTime = 100 * time.Millisecond
+	// A short tick makes reaping quick; sessions keep the timeout their clients ask
+	// for, since 20 ticks (2 s, a 1.3 s client read timeout) is shorter than an fsync
+	// can stall on a loaded CI machine.
+	cfg.MaxSessionTimeout = 30 * time.Second
 	if mutate != nil {
 		mutate(&cfg)
 	}
