@@ -182,6 +182,12 @@ func (s *Server) startRaft() error {
 	// behind a snapshot, so that a member further behind is sent the snapshot.
 	rc.SnapshotInterval = min(rc.SnapshotInterval, max(10*s.cfg.TickTime, time.Second))
 	rc.TrailingLogs = min(rc.TrailingLogs, s.cfg.SnapshotThreshold)
+	// Group commit, as ZooKeeper's SyncRequestProcessor does (up to 1,000 txns per
+	// fsync): every connection's reader proposes its writes one at a time, and with an
+	// unbuffered apply channel a log append could carry no more writes than there are
+	// connections. Buffered, the leader takes all that queued while it last synced.
+	rc.BatchApplyCh = true
+	rc.MaxAppendEntries = 1024
 	notify := make(chan bool, 8)
 	rc.NotifyCh = notify
 	s.leaderNotify = notify

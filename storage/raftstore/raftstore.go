@@ -110,7 +110,7 @@ func Open(dir string, opts Options) (*Stores, error) {
 		Path: dbPath,
 		// A second server on the same directory fails fast instead of waiting forever
 		// for bbolt's file lock.
-		BoltOptions: &bbolt.Options{Timeout: time.Second},
+		BoltOptions: &bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType},
 	})
 	if err != nil {
 		if errors.Is(err, bbolt.ErrTimeout) {
