@@ -2,7 +2,7 @@
 GO       ?= go
 FUZZTIME ?= 60s
 
-.PHONY: build run deps test test-clients lint fuzz fuzz-diff bench bench-compare chaos powerloss clean
+.PHONY: build run deps test test-clients lint fuzz fuzz-diff bench bench-logstore bench-compare chaos powerloss clean
 
 build:
 	$(GO) build -o bin/zkraft ./cmd/zkraft
@@ -70,6 +70,11 @@ bench:
 	$(GO) test -run '^$$' -bench . -skip TreeMemory -benchmem ./storage/... ./ensemble/... ./zkproto/...
 	$(GO) test -run '^$$' -bench TreeMemory -benchtime 1x -count 3 ./storage/datatree/
 	$(GO) test -run '^$$' -bench Pipelined -benchmem ./integration/
+
+# The Raft log store zkraft ships (raft-boltdb) beside hashicorp/raft-wal: fsynced
+# appends of 1 to 256 entries (its own module: raft-wal is not a dependency of zkraft).
+bench-logstore:
+	cd storage/raftstore/logstorebench && $(GO) test -run '^$$' -bench . -benchtime 2000x -count 3 .
 
 # zkraft beside the reference Apache ZooKeeper 3.8.0 (Debian's; default durability),
 # single node and 3 members on loopback, driven by `zkraft bench` workload by

@@ -19,7 +19,7 @@ import (
 // One op is one acknowledged write; ns/op is the inverse of throughput.
 func BenchmarkWrites(b *testing.B) {
 	for _, op := range []string{"set", "create"} {
-		for _, shape := range []struct{ sessions, window int }{{1, 1}, {16, 1}, {16, 16}} {
+		for _, shape := range []struct{ sessions, window int }{{1, 1}, {16, 1}, {64, 1}, {16, 16}} {
 			b.Run(fmt.Sprintf("%s/%dx%d", op, shape.sessions, shape.window), func(b *testing.B) {
 				benchWrites(b, op, shape.sessions, shape.window)
 			})
