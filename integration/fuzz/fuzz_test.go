@@ -3,11 +3,13 @@ package fuzz
 import (
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,9 +60,14 @@ func newRunner(t testing.TB, targetName string) *Runner {
 		SuperPassword: compat.DiffSettings.SuperPassword,
 		Root:          "/fuzz",
 	}
+	logs := &logRing{}
+	r.ZkraftLog = logs.tail
+	logTo := func(c *ensemble.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})).With("member", c.ServerID)
+	}
 	switch targetName {
 	case "single":
-		srv := ensembletest.RunServer(t, ensembletest.WithConfig(compat.DiffSettings.Configure))
+		srv := ensembletest.RunServer(t, ensembletest.WithConfig(compat.DiffSettings.Configure), ensembletest.WithConfig(logTo))
 		r.Zkraft = Target{Name: "zkraft", Addrs: []string{srv.Addr}, Tick: srv.Config.TickTime}
 	case "ensemble3":
 		// A tick of 1s (Raft's heartbeat and election timeout) instead of 100ms:
@@ -72,6 +79,7 @@ func newRunner(t testing.TB, targetName string) *Runner {
 		c := ensembletest.RunCluster(t, 3, ensembletest.WithConfig(func(c *ensemble.Config) {
 			compat.DiffSettings.Configure(c)
 			c.TickTime = tick
+			logTo(c)
 		}))
 		r.Zkraft = Target{Name: "zkraft-ensemble3", Addrs: c.Addrs(), Tick: tick}
 		r.Quiesce = func() error { return quiesce(c.Addrs()) }
@@ -112,6 +120,32 @@ func quiesce(addrs []string) error {
 	}
 }
 
+// logRing keeps the last lines zkraft's servers logged (slog's text handler writes
+// one line per record).
+type logRing struct {
+	mu    sync.Mutex
+	lines [200]string
+	n     int
+}
+
+func (l *logRing) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines[l.n%len(l.lines)] = string(p)
+	l.n++
+	return len(p), nil
+}
+
+func (l *logRing) tail(lines int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var b strings.Builder
+	for i := max(0, l.n-min(lines, len(l.lines))); i < l.n; i++ {
+		b.WriteString(l.lines[i%len(l.lines)])
+	}
+	return b.String()
+}
+
 // genOptions: what shows the open differences is left out, unless -fuzz.strict.
 func genOptions(n int) GenOptions {
 	return GenOptions{Steps: n, AvoidOpen: !*strict}
@@ -139,8 +173,8 @@ func found(t testing.TB, r *Runner, targetName string, seed int64, p Program, d 
 		}
 		class = r.Classify(small, sd)
 	} else {
-		t.Logf("seed %d on %s: the difference did not show again in 2 runs; the reference's log ends:\n%s",
-			seed, targetName, ref.LogTail(30))
+		t.Logf("seed %d on %s: the difference did not show again in 2 runs; the reference's log ends:\n%s\nzkraft's log ends:\n%s",
+			seed, targetName, ref.LogTail(30), r.ZkraftLog(30))
 	}
 	t.Logf("seed %d on %s: shrunk %d steps to %d in %d runs (%v); class %s", seed, targetName, len(p.Steps),
 		len(small.Steps), runs, time.Since(t0).Round(time.Millisecond), class)

@@ -22,6 +22,9 @@ type Runner struct {
 	Root          string
 	Quiesce       func() error
 	Slots         int
+	// ZkraftLog returns the last lines zkraft logged (info and above), for a
+	// difference that does not show again: why it closed a connection, say.
+	ZkraftLog func(lines int) string
 }
 
 // Result is what a run found.
