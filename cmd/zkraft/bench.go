@@ -295,8 +295,9 @@ func runBench(o benchOpts) (benchResult, error) {
 		return benchResult{}, err
 	}
 	var prefilled [][]int // delete: znodes each worker created, by [session][slot]
+	run := time.Now().UnixNano()
 	if o.op == "delete" {
-		if prefilled, err = prefill(o, conns, own, data); err != nil {
+		if prefilled, err = prefill(o, conns, own, run, data); err != nil {
 			return benchResult{}, err
 		}
 	}
@@ -340,7 +341,7 @@ func runBench(o benchOpts) (benchResult, error) {
 						if n >= prefilled[i][g] {
 							return // all deleted before the time was up
 						}
-						err = c.Delete(fmt.Sprintf("%s/d%d-%d", own[i], g, n), -1)
+						err = c.Delete(deleteName(own[i], run, g, n), -1)
 					case "churn":
 						var cc *zk.Conn
 						if cc, err = benchConnect(o.servers, o.dial); err == nil {
@@ -358,10 +359,17 @@ func runBench(o benchOpts) (benchResult, error) {
 	return r.result(o, elapsed), nil
 }
 
+// deleteName is the k-th znode of worker g under session znode own for the delete
+// workload; run (the run's start) tells them from those an earlier run against the
+// same server left undeleted.
+func deleteName(own string, run int64, g, k int) string {
+	return fmt.Sprintf("%s/d%x-%d-%d", own, run, g, k)
+}
+
 // prefill creates, untimed and for o.duration, the znodes the delete workload then
-// deletes: worker (i, g) creates d<g>-0, d<g>-1, ... under session i's znode, with 8
-// creates in flight each so that the deletes rarely run out.
-func prefill(o benchOpts, conns []*zk.Conn, own []string, data []byte) ([][]int, error) {
+// deletes: worker (i, g) creates its deleteName 0, 1, ... under session i's znode,
+// with 8 creates in flight each so that the deletes rarely run out.
+func prefill(o benchOpts, conns []*zk.Conn, own []string, run int64, data []byte) ([][]int, error) {
 	acl := zk.WorldACL(zk.PermAll)
 	ctx, cancel := context.WithTimeout(context.Background(), o.duration)
 	defer cancel()
@@ -386,7 +394,7 @@ func prefill(o benchOpts, conns []*zk.Conn, own []string, data []byte) ([][]int,
 					defer pw.Done()
 					for ctx.Err() == nil {
 						k := int(next.Add(1) - 1)
-						_, err := conns[i].Create(fmt.Sprintf("%s/d%d-%d", own[i], g, k), data, 0, acl)
+						_, err := conns[i].Create(deleteName(own[i], run, g, k), data, 0, acl)
 						mmu.Lock()
 						for len(made) <= k {
 							made = append(made, false)

@@ -36,6 +36,19 @@ func TestBenchMeasures(t *testing.T) {
 	}
 }
 
+// A second delete run against the same server deletes znodes of its own, not the
+// ones the first left undeleted (it once failed: node already exists).
+func TestBenchDeleteTwice(t *testing.T) {
+	srv := ensembletest.RunServer(t)
+	for run := range 2 {
+		o := benchOpts{servers: []string{srv.Addr}, clients: 2, inflight: 1, duration: 200 * time.Millisecond,
+			op: "delete", size: 10, root: "/bench-delete"}
+		if r, err := runBench(o); err != nil || r.Ops == 0 || r.Errors != 0 {
+			t.Fatalf("run %d: %+v %v", run, r, err)
+		}
+	}
+}
+
 // fill creates exactly --count znodes, 1,000 under each parent.
 func TestBenchFill(t *testing.T) {
 	srv := ensembletest.RunServer(t)
