@@ -109,7 +109,9 @@ func Open(dir string, opts Options) (*Stores, error) {
 	db, err := raftboltdb.New(raftboltdb.Options{
 		Path: dbPath,
 		// A second server on the same directory fails fast instead of waiting forever
-		// for bbolt's file lock.
+		// for bbolt's file lock. The freelist is not written with every commit (one
+		// page write less per Raft append; bbolt rebuilds it from the pages when it
+		// opens the file, and reads a file that has one either way).
 		BoltOptions: &bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType},
 	})
 	if err != nil {
