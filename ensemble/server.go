@@ -714,10 +714,10 @@ func (p proposal) wait(ctx context.Context) (*datatree.Result, error) {
 		return fail(p.err)
 	case p.future != nil:
 		// hashicorp/raft can drop a future it committed when it shuts down (its FSM
-		// loop returns with batches still queued, and a log future has no shutdown
-		// channel), and then Error blocks for ever and so would Close, which waits
-		// for this request: wait for it beside the apply and the contexts. (Seen
-		// once in 400 simulated power losses.)
+		// loop returns with batches still queued); our copy ends a log future at
+		// shutdown (ZKRAFT-PATCHES.md, 4), but the apply may come first, or the
+		// caller's context may end: wait for whichever is first. (A dropped future
+		// was seen once in 400 simulated power losses.)
 		errc := make(chan error, 1)
 		go func() { errc <- p.future.Error() }()
 		select {

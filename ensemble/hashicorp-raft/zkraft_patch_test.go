@@ -1,12 +1,13 @@
 package raft
 
-// Regression tests for the two changes zkraft makes to hashicorp/raft v1.8.0 (see
+// Regression tests for the changes zkraft makes to hashicorp/raft v1.8.0 (see
 // ZKRAFT-PATCHES.md). Each sends a follower the RPC a leader may send and checks the
 // rule of the Raft paper (Figure 2 / Figure 13) that v1.8.0 does not keep.
 
 import (
 	"bytes"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -191,5 +192,70 @@ func TestZkraftHeartbeatLeavesLeaderAlone(t *testing.T) {
 	}
 	if resp := heartbeat(follower, term+1); resp.Success || follower.getCurrentTerm() != term {
 		t.Fatalf("follower took a newer term's heartbeat on the fast path (%+v, term %d); want it left to the main loop", resp, follower.getCurrentTerm())
+	}
+}
+
+// gatedStore blocks StoreLogs, once blocked is set, until release is closed: the
+// leader loop stays busy with one append.
+type gatedStore struct {
+	*InmemStore
+	blocked atomic.Bool
+	release chan struct{}
+}
+
+func (g *gatedStore) StoreLogs(logs []*Log) error {
+	if g.blocked.Load() {
+		<-g.release
+	}
+	return g.InmemStore.StoreLogs(logs)
+}
+
+// TestZkraftQueuedApplyAnsweredAtShutdown: with BatchApplyCh the apply channel is
+// buffered, and a future still in it when Raft shuts down was never answered: its
+// Error blocked for ever (and so did whoever waited for it, zkraft's Close among
+// them). Log futures now end with ErrRaftShutdown like Raft's other futures.
+func TestZkraftQueuedApplyAnsweredAtShutdown(t *testing.T) {
+	conf := inmemConfig(t)
+	conf.LocalID = "solo"
+	conf.BatchApplyCh = true
+	conf.HeartbeatTimeout, conf.ElectionTimeout, conf.LeaderLeaseTimeout = 10*time.Millisecond, 10*time.Millisecond, 10*time.Millisecond
+	store := &gatedStore{InmemStore: NewInmemStore(), release: make(chan struct{})}
+	addr, trans := NewInmemTransport("solo")
+	snaps := NewInmemSnapshotStore()
+	if err := BootstrapCluster(conf, store, store, snaps, trans, Configuration{Servers: []Server{{ID: "solo", Address: addr}}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRaft(conf, &MockFSM{}, store, store, snaps, trans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-r.LeaderCh():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no leader")
+	}
+	for r.State() != Leader {
+		time.Sleep(time.Millisecond)
+	}
+	store.blocked.Store(true) // the next append blocks the leader loop
+	var futures []Future
+	for i := range 10 {
+		futures = append(futures, r.Apply([]byte(fmt.Sprint(i)), 0))
+	}
+	futures = append(futures, r.Barrier(0))
+	shut := r.Shutdown()
+	time.Sleep(50 * time.Millisecond) // shutdown has begun; now let the blocked append finish
+	close(store.release)
+	if err := shut.Error(); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range futures {
+		errc := make(chan error, 1)
+		go func() { errc <- f.Error() }()
+		select {
+		case <-errc: // answered: applied, failed or ErrRaftShutdown
+		case <-time.After(5 * time.Second):
+			t.Fatalf("future %d of %d never answered after shutdown", i+1, len(futures))
+		}
 	}
 }

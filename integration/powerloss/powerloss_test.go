@@ -112,6 +112,14 @@ func TestPowerLoss(t *testing.T) {
 	for i, m := range cl.Members {
 		cfgs[i], srvs[i] = m.Config, m.Server
 	}
+	// The members running at the end are closed then. Not a cleanup per restart: it
+	// would keep every stopped server, tree and all, until the test ends (about
+	// 100 MB a cycle under -race: 200 cycles filled 24 GiB).
+	t.Cleanup(func() {
+		for _, s := range srvs {
+			s.Close()
+		}
+	})
 	w := startWriters(t, cl.Addrs(), 4, 4)
 	defer w.halt()
 
@@ -177,7 +185,6 @@ func TestPowerLoss(t *testing.T) {
 			if err != nil {
 				t.Fatalf("cycle %d: member %d cannot restart after the power loss: %v", cycle, v+1, err)
 			}
-			t.Cleanup(func() { srv.Close() })
 			srvs[v] = srv
 			restarts++
 		}
