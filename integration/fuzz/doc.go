@@ -9,6 +9,13 @@
 // events) and, now and then, the whole tree. A difference is shrunk (Shrink) to a
 // small Program and written as a repro file that TestReplay plays on both servers.
 //
+// A difference that two more runs of the same program do not show is timing, not
+// behaviour (class flaky): two independent servers under the same load do not expire
+// a session whose resume came late, reap a container, or lose a leader at the same
+// instant. It is written down whole with both servers' last log lines and does not
+// fail a run; a difference that shows again is shrunk and classified, and one of class
+// new fails TestFuzzLong.
+//
 // `make test` runs a few fixed seeds (TestFuzzShort); `make fuzz-diff` runs fresh
 // seeds for FUZZ_DURATION (TestFuzzLong) and prints each seed, so that a failure
 // can be replayed with -fuzz.seed. Test support only: nothing outside integration
