@@ -69,7 +69,7 @@ powerloss:
 bench:
 	$(GO) test -run '^$$' -bench . -skip TreeMemory -benchmem ./storage/... ./ensemble/... ./zkproto/...
 	$(GO) test -run '^$$' -bench TreeMemory -benchtime 1x -count 3 ./storage/datatree/
-	$(GO) test -run '^$$' -bench Pipelined -benchmem ./integration/
+	$(GO) test -run '^$$' -bench 'Pipelined|Writes' -benchmem ./integration/
 
 # The Raft log store zkraft ships (raft-boltdb) beside hashicorp/raft-wal: fsynced
 # appends of 1 to 256 entries (its own module: raft-wal is not a dependency of zkraft).
