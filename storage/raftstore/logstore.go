@@ -161,8 +161,40 @@ func (s *checkedStore) StoreLogs(logs []*raft.Log) error {
 	})
 }
 
-// DeleteRange implements raft.LogStore.
+// compactChunk bounds the entries one transaction deletes when raft compacts the
+// log after a snapshot. bbolt has one writer: compacting half a million entries in
+// one transaction held it for half a second, and every append (every write of every
+// client) waited behind it; in chunks, appends go between them.
+const compactChunk = 4096
+
+// DeleteRange implements raft.LogStore. A compaction (a prefix, short of the last
+// entry) is deleted chunk by chunk from the front, so that a crash in between leaves
+// a shorter prefix to compact, never a hole; any other range (a conflicting tail, the
+// whole log) goes in one transaction, as a partly deleted one could leave entries
+// that must not survive.
 func (s *checkedStore) DeleteRange(lo, hi uint64) error {
+	first, err := s.inner.FirstIndex()
+	if err != nil {
+		return err
+	}
+	last, err := s.inner.LastIndex()
+	if err != nil {
+		return err
+	}
+	if lo != first || hi >= last {
+		return s.deleteRange(lo, hi)
+	}
+	for lo <= hi {
+		end := min(hi, lo+compactChunk-1)
+		if err := s.deleteRange(lo, end); err != nil {
+			return err
+		}
+		lo = end + 1
+	}
+	return nil
+}
+
+func (s *checkedStore) deleteRange(lo, hi uint64) error {
 	return s.latch.do(WriteOp{Kind: "delete logs", Path: s.path}, "delete log entries", func() error {
 		return s.inner.DeleteRange(lo, hi)
 	})

@@ -400,6 +400,48 @@ func TestRetryable(t *testing.T) {
 
 // A write that fails with EIO (as bbolt's fdatasync reports it) stops every later
 // write, of the log, the stable store and snapshots; a lack of space does not.
+// A compaction deletes in chunks (appends go between them); a tail or the whole
+// log goes in one transaction, leaving no hole and nothing that must not survive.
+func TestCompactionInChunks(t *testing.T) {
+	var deletes []string
+	hook := func(op WriteOp, write func() error) error {
+		if op.Kind == "delete logs" {
+			deletes = append(deletes, op.Kind)
+		}
+		return write()
+	}
+	s := open(t, t.TempDir(), Options{WriteHook: hook})
+	defer s.Close()
+	const n = 3*compactChunk + 100
+	logs := make([]*raft.Log, 0, n)
+	for i := uint64(1); i <= n; i++ {
+		logs = append(logs, entry(i))
+	}
+	must(t, s.Log.StoreLogs(logs))
+	check := func(what string, first, last uint64, txns int) {
+		t.Helper()
+		f, err := s.Log.FirstIndex()
+		must(t, err)
+		l, err := s.Log.LastIndex()
+		must(t, err)
+		if f != first || l != last || len(deletes) != txns {
+			t.Fatalf("%s: entries %d..%d in %d transactions, want %d..%d in %d", what, f, l, len(deletes), first, last, txns)
+		}
+		var got raft.Log
+		must(t, s.Log.GetLog(first, &got))
+		must(t, s.Log.GetLog(last, &got))
+		deletes = nil
+	}
+	must(t, s.Log.DeleteRange(1, 2*compactChunk+50)) // a compaction
+	check("compaction", 2*compactChunk+51, n, 3)
+	must(t, s.Log.DeleteRange(n-10, n)) // a conflicting tail
+	check("tail", 2*compactChunk+51, n-11, 1)
+	must(t, s.Log.DeleteRange(2*compactChunk+51, n-11)) // the whole log
+	if f, _ := s.Log.FirstIndex(); f != 0 || len(deletes) != 1 {
+		t.Fatalf("whole log: first index %d after %d transactions, want 0 after 1", f, len(deletes))
+	}
+}
+
 func TestWriteErrorLatches(t *testing.T) {
 	var inject error
 	hook := func(op WriteOp, write func() error) error {
