@@ -115,7 +115,17 @@ func (r *Runner) Run(p Program) (res Result) {
 				return res
 			}
 		}
-		par(func() { ref.awaitReaper(); ref.keepalive(-1) }, func() { zr.awaitReaper(); zr.keepalive(-1) })
+		// Waiting for the reaper may take up to reapWithin, longer than a session
+		// timeout: the sessions are kept alive meanwhile, as during a step.
+		stop = make(chan struct{})
+		for _, s := range []*side{ref, zr} {
+			kw.Add(1)
+			go func() { defer kw.Done(); s.keepaliveDuring(-1, stop) }()
+		}
+		par(func() { ref.awaitReaper() }, func() { zr.awaitReaper() })
+		close(stop)
+		kw.Wait()
+		par(func() { ref.keepalive(-1) }, func() { zr.keepalive(-1) })
 		// A dropped session is resumed before it could expire (its next step may
 		// come much later), at the same point on both: expiry is the expire
 		// step's, on a timing both servers share.

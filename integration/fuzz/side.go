@@ -655,6 +655,8 @@ func (s *side) noteCreated(op Op, err zkproto.ErrCode, resp zkproto.Record) {
 		}
 		if k := kind(o); k != 0 {
 			s.special[p] = k
+		} else {
+			delete(s.special, p) // a container deleted and created again as a plain node
 		}
 		if isCreate(o.Code) && !readable(o.ACL) {
 			s.restricted[strings.TrimPrefix(p, s.root)] = true
@@ -681,6 +683,14 @@ func isCreate(c zkproto.OpCode) bool {
 // delete (an empty container that had children, an empty short-TTL node), so that
 // what it does happens between steps, at the same point on both targets.
 func (s *side) awaitReaper() {
+	// A reap can make another node reapable (a short-TTL child goes, and its
+	// container parent is empty): pass again until a pass reaps nothing.
+	for s.reapPass() {
+	}
+}
+
+// reapPass waits for each node the reaper may delete now; it reports whether one went.
+func (s *side) reapPass() (reaped bool) {
 	paths := make([]string, 0, len(s.special))
 	for p := range s.special {
 		paths = append(paths, p)
@@ -690,7 +700,7 @@ func (s *side) awaitReaper() {
 		var ex zkproto.ExistsResponse
 		h, err := s.obsCall(0, zkproto.OpExists, &zkproto.ExistsRequest{Path: p}, &ex)
 		if err != nil {
-			return
+			return false
 		}
 		if h.Err == zkproto.ErrNoNode {
 			delete(s.special, p)
@@ -704,10 +714,11 @@ func (s *side) awaitReaper() {
 		for {
 			h, err := s.obsCall(0, zkproto.OpExists, &zkproto.ExistsRequest{Path: p}, &ex)
 			if err != nil {
-				return
+				return false
 			}
 			if h.Err == zkproto.ErrNoNode {
 				delete(s.special, p)
+				reaped = true
 				break
 			}
 			if time.Now().After(deadline) {
@@ -718,6 +729,7 @@ func (s *side) awaitReaper() {
 			s.sleep(30*time.Millisecond, -2)
 		}
 	}
+	return reaped
 }
 
 // A labeler names zxids by order of first sight (z1, z2...) and writes where a
