@@ -106,10 +106,21 @@ func TestOperationsDocPrometheus(t *testing.T) {
 	cfg := "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [" + rulesPath + "]\n" +
 		strings.Replace(docTargets.ReplaceAllString(scrape, "targets: ["+strings.Join(targets, ", ")+"]"),
 			"scrape_interval: 15s", "scrape_interval: 1s", 1)
-	web := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	p := testkit.Start(t, exec.Command(prometheus, "--config.file="+write("prometheus.yml", cfg),
-		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+web, "--log.level=warn"))
-	base := "http://" + web
+	// Prometheus takes its listen address as a flag, not a socket: the free port can
+	// be taken by another process before it binds (seen in make test, where packages
+	// run at once). Then it exits at once, and it gets another port.
+	var p *testkit.Process
+	var base string
+	for attempt := 1; ; attempt++ {
+		web := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		p = testkit.Start(t, exec.Command(prometheus, "--config.file="+write("prometheus.yml", cfg),
+			"--storage.tsdb.path="+filepath.Join(dir, fmt.Sprintf("tsdb%d", attempt)), "--web.listen-address="+web, "--log.level=warn"))
+		base = "http://" + web
+		if !lostPort(p, base) || attempt == 3 {
+			break
+		}
+		t.Logf("prometheus could not bind %s (attempt %d); trying another port", web, attempt)
+	}
 
 	// Poll until the scrape shows the healthy ensemble (a member's first scrape, a
 	// rule evaluation from before it, or a leader change on a loaded machine can make
@@ -155,6 +166,23 @@ func TestOperationsDocPrometheus(t *testing.T) {
 	}
 	t.Logf("Prometheus scrape of 3 members: up %v, leaders %v, synced_followers %v, quorum_size %v, zkraft_raft_term %v, znode_count %v",
 		up, leaders, synced, quorum, term, znodes)
+}
+
+// lostPort reports whether Prometheus exited because its listen port was taken,
+// waiting until it serves or exits (up to 30 s).
+func lostPort(p *testkit.Process, base string) bool {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		if resp, err := http.Get(base + "/-/ready"); err == nil {
+			resp.Body.Close()
+			return false
+		}
+		select {
+		case <-p.Done():
+			return strings.Contains(p.Output(), "address already in use")
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return false
 }
 
 func sum(m map[string]float64) float64 {
