@@ -100,15 +100,7 @@ func (r *Runner) Run(p Program) (res Result) {
 	}()
 	cmp := comparer{r: r, ref: ref, zr: zr, pos: map[int]int{}}
 	for i, st := range p.Steps {
-		stop := make(chan struct{})
-		var kw sync.WaitGroup
-		for _, s := range []*side{ref, zr} {
-			kw.Add(1)
-			go func() { defer kw.Done(); s.keepaliveDuring(st.Slot, stop) }()
-		}
-		par(func() { ref.step(st) }, func() { zr.step(st) })
-		close(stop)
-		kw.Wait()
+		keepingAlive(st.Slot, func() { par(func() { ref.step(st) }, func() { zr.step(st) }) }, ref, zr)
 		if r.Quiesce != nil {
 			if err := r.Quiesce(); err != nil {
 				res.Err = fmt.Errorf("step %d: %w", i, err)
@@ -117,14 +109,7 @@ func (r *Runner) Run(p Program) (res Result) {
 		}
 		// Waiting for the reaper may take up to reapWithin, longer than a session
 		// timeout: the sessions are kept alive meanwhile, as during a step.
-		stop = make(chan struct{})
-		for _, s := range []*side{ref, zr} {
-			kw.Add(1)
-			go func() { defer kw.Done(); s.keepaliveDuring(-1, stop) }()
-		}
-		par(func() { ref.awaitReaper() }, func() { zr.awaitReaper() })
-		close(stop)
-		kw.Wait()
+		keepingAlive(-1, func() { par(func() { ref.awaitReaper() }, func() { zr.awaitReaper() }) }, ref, zr)
 		par(func() { ref.keepalive(-1) }, func() { zr.keepalive(-1) })
 		// A dropped session is resumed before it could expire (its next step may
 		// come much later), at the same point on both: expiry is the expire
@@ -293,6 +278,20 @@ func streamName(k int) string {
 		return "tree"
 	}
 	return fmt.Sprintf("c%d", k)
+}
+
+// keepingAlive runs fn while the sessions of both sides but slot's (-1: all) are
+// pinged as they go idle (keepaliveDuring).
+func keepingAlive(slot int, fn func(), sides ...*side) {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, s := range sides {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.keepaliveDuring(slot, stop) }()
+	}
+	fn()
+	close(stop)
+	wg.Wait()
 }
 
 // par runs the functions at once and waits for all.
