@@ -3,6 +3,7 @@ package fuzz
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/zkraft/zkraft/zkproto"
 )
@@ -260,7 +261,29 @@ func (g *gen) multi() []Op {
 		}
 		ops = append(ops, s)
 	}
+	// ZooKeeper 3.8.0 refuses a multi whose create carries a TTL mode with
+	// MARSHALLINGERROR, an exception its PrepRequestProcessor does not roll back:
+	// the sub-ops prepared before it stay in its outstanding changes, and the next
+	// write of those paths is versioned from them (seed 1796307149697426907: a
+	// refused multi {setData /b; …; create mode=5} and the next setData of /b
+	// answered version 5 on ZooKeeper, 4 on zkraft; a direct probe saw the tree's
+	// version go 4 → 6 over that one setData, in 1 of 5 rounds). zkraft changes
+	// nothing for a refused multi, as it must. So such a create goes first, where
+	// nothing has been prepared before it, and the refusal is still explored.
+	if i := slices.IndexFunc(ops, unpreparable); i > 0 {
+		ops[0], ops[i] = ops[i], ops[0]
+	}
 	return ops
+}
+
+// unpreparable is a multi's sub-op that ZooKeeper fails to prepare with an
+// exception other than a KeeperException (see multi).
+func unpreparable(o Op) bool {
+	switch o.Code {
+	case zkproto.OpCreate, zkproto.OpCreate2, zkproto.OpCreateContainer:
+		return zkproto.CreateMode(o.Mode).IsTTL()
+	}
+	return false
 }
 
 var names = []string{"a", "b", "c"}
