@@ -40,8 +40,9 @@ func RunCluster(t testing.TB, n int, opts ...Option) *Cluster {
 		peers[i] = ensemble.Peer{ID: int64(i + 1), PeerAddr: peerLns[i].Addr().String(), ClientAddr: clientLns[i].Addr().String(), ElectionPort: freePort(t)}
 	}
 	c := &Cluster{t: t, Members: make([]*Server, n), configs: make([]ensemble.Config, n)}
+	log := testLogger(t)
 	for i := range peers {
-		cfg := testConfig()
+		cfg := testConfig(log.With("member", peers[i].ID))
 		cfg.TickTime = clusterTick
 		cfg.ServerID = peers[i].ID
 		cfg.Peers = peers

@@ -7,7 +7,6 @@ package ensembletest
 
 import (
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 
@@ -35,10 +34,11 @@ func WithConfig(fn func(*ensemble.Config)) Option { return Option(fn) }
 
 // RunServer starts a server on 127.0.0.1 with a free port, waits until it serves and
 // stops it when the test ends. State lives in memory unless WithDataDir is given.
-// Set ZKRAFT_TEST_LOG=1 to see the server's logs.
+// Its last log lines are printed if the test fails; set ZKRAFT_TEST_LOG=1 to see
+// all of them as they come.
 func RunServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	cfg := testConfig()
+	cfg := testConfig(testLogger(t))
 	cfg.ClientAddr = "127.0.0.1:0"
 	for _, o := range opts {
 		o(&cfg)
@@ -49,15 +49,13 @@ func RunServer(t testing.TB, opts ...Option) *Server {
 // testConfig is the base of every test server: short ticks keep session-timeout
 // tests fast (clients may still ask for more), all four-letter words, no
 // per-address connection limit.
-func testConfig() ensemble.Config {
+func testConfig(log *slog.Logger) ensemble.Config {
 	cfg := ensemble.NewConfig()
 	cfg.TickTime = 100 * time.Millisecond
 	cfg.MaxSessionTimeout = time.Minute
 	cfg.MaxClientCnxns = 0
 	cfg.FourLetterWhitelist = []string{"*"}
-	if os.Getenv("ZKRAFT_TEST_LOG") != "" {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
+	cfg.Logger = log
 	return cfg
 }
 

@@ -24,11 +24,27 @@ import (
 const zkCli = "/usr/share/zookeeper/bin/zkCli.sh"
 
 // A step of a zkCli.sh session: a command line typed on its stdin, or an action of
-// the test between commands.
+// the test between commands. Lines are typed ahead of zkCli.sh (it reads them as it
+// gets to them, after a slow JVM start on a loaded machine); an action that must
+// come after some command's effect waits for the sentinel that awaitLine types.
 type cliStep struct {
 	line   string
 	pause  time.Duration
+	await  string // before action: wait until the output holds this
 	action func()
+}
+
+// sentinelPrefix is a path whose stat prints "Node does not exist: <path>", like a
+// mark, without starting a section.
+const sentinelPrefix = "/__sentinel__/"
+
+// awaitLine types a sentinel command and runs action once zkCli.sh has printed its
+// output, that is, after every command typed before it.
+func awaitLine(name string, action func()) []cliStep {
+	return []cliStep{
+		{line: "stat " + sentinelPrefix + name},
+		{await: "Node does not exist: " + sentinelPrefix + name, action: action},
+	}
 }
 
 // markerLine separates the output of sections: `stat` of a missing path prints
@@ -71,6 +87,9 @@ func runZkCliFlags(t *testing.T, addr, jvmFlags string, steps []cliStep) (map[st
 	go func() {
 		defer stdin.Close()
 		for _, s := range steps {
+			if s.await != "" && !awaitOutput(out.Name(), s.await, 60*time.Second) {
+				return // zkCli.sh is stuck or gone: the checks say what is missing
+			}
 			if s.action != nil {
 				s.action()
 			}
@@ -111,6 +130,16 @@ func runZkCliFlags(t *testing.T, addr, jvmFlags string, steps []cliStep) (map[st
 		sections[cur] += l + "\n"
 	}
 	return sections, text
+}
+
+// awaitOutput polls file until it holds want, up to limit.
+func awaitOutput(file, want string, limit time.Duration) bool {
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if b, err := os.ReadFile(file); err == nil && strings.Contains(string(b), want) {
+			return true
+		}
+	}
+	return false
 }
 
 // expect checks that section name of the output contains each want: a plain
@@ -291,7 +320,11 @@ func zkCliSession(t *testing.T, addrs []string, proxies []*recorder.Proxy) {
 		// A data watch and the persistent one on /zc/p survive a dropped connection:
 		// the client re-arms them with setWatches2 when it reconnects.
 		{line: "get -w /zc"},
-		{pause: 200 * time.Millisecond, action: dropConns},
+	}
+	// The drop must come after the watch is set, not when the lines are typed:
+	// on a loaded machine zkCli.sh may still be at an earlier command (a sync).
+	steps = append(steps, awaitLine("watch-armed", dropConns)...)
+	steps = append(steps, []cliStep{
 		// Idle long enough to reconnect, then to ping (session timeout 4.5 s).
 		{pause: 3 * time.Second},
 		{action: otherDo(func() error { _, err := other.Set("/zc", []byte("from-other"), -1); return err })},
@@ -310,7 +343,7 @@ func zkCliSession(t *testing.T, addrs []string, proxies []*recorder.Proxy) {
 		{line: "deleteall /zc"},
 		{line: "ls /"},
 		mark("end"),
-	}
+	}...)
 	start := time.Now()
 	sec, all := runZkCli(t, strings.Join(connect, ","), steps)
 	t.Logf("zkCli.sh session took %v", time.Since(start).Round(time.Millisecond))

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -60,8 +59,8 @@ func newRunner(t testing.TB, targetName string) *Runner {
 		SuperPassword: compat.DiffSettings.SuperPassword,
 		Root:          "/fuzz",
 	}
-	logs := &logRing{}
-	r.ZkraftLog = logs.tail
+	logs := &ensembletest.LogRing{}
+	r.ZkraftLog = logs.Tail
 	logTo := func(c *ensemble.Config) {
 		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})).With("member", c.ServerID)
 	}
@@ -119,32 +118,6 @@ func quiesce(addrs []string) error {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-}
-
-// logRing keeps the last lines zkraft's servers logged (slog's text handler writes
-// one line per record).
-type logRing struct {
-	mu    sync.Mutex
-	lines [200]string
-	n     int
-}
-
-func (l *logRing) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines[l.n%len(l.lines)] = string(p)
-	l.n++
-	return len(p), nil
-}
-
-func (l *logRing) tail(lines int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var b strings.Builder
-	for i := max(0, l.n-min(lines, len(l.lines))); i < l.n; i++ {
-		b.WriteString(l.lines[i%len(l.lines)])
-	}
-	return b.String()
 }
 
 // genOptions: what shows the open differences is left out, unless -fuzz.strict.
