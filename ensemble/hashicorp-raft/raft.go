@@ -162,6 +162,11 @@ func (r *Raft) runFollower() {
 	r.logger.Info("entering follower state", "follower", r, "leader-address", leaderAddr, "leader-id", leaderID)
 	metrics.IncrCounter([]string{"raft", "state", "follower"}, 1)
 	heartbeatTimer := randomTimeout(r.config().HeartbeatTimeout)
+	// zkraft: the only voter has no leader to hear from and no rival to wait out: it
+	// starts its election at once instead of after one to two heartbeat timeouts.
+	if soleVoter(r.configurations.latest, r.localID) {
+		heartbeatTimer = time.After(0)
+	}
 
 	for r.getState() == Follower {
 		r.mainThreadSaturation.sleeping()
@@ -259,6 +264,17 @@ func (r *Raft) runFollower() {
 // liveBootstrap attempts to seed an initial configuration for the cluster. See
 // the Raft object's member BootstrapCluster for more details. This must only be
 // called on the main thread, and only makes sense in the follower state.
+// soleVoter says whether id is the only voter of configuration (zkraft).
+func soleVoter(configuration Configuration, id ServerID) bool {
+	voters := 0
+	for _, s := range configuration.Servers {
+		if s.Suffrage == Voter {
+			voters++
+		}
+	}
+	return voters == 1 && hasVote(configuration, id)
+}
+
 func (r *Raft) liveBootstrap(configuration Configuration) error {
 	if !hasVote(configuration, r.localID) {
 		// Reject this operation since we are not a voter

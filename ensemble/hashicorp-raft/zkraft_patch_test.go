@@ -259,3 +259,51 @@ func TestZkraftQueuedApplyAnsweredAtShutdown(t *testing.T) {
 		}
 	}
 }
+
+// TestZkraftSoleVoterElectsItselfAtOnce: a node that is the only voter becomes
+// leader without first waiting out a heartbeat timeout (here 10 s; v1.8.0 waits 10–20 s).
+func TestZkraftSoleVoterElectsItselfAtOnce(t *testing.T) {
+	conf := inmemConfig(t)
+	conf.LocalID = "solo"
+	conf.HeartbeatTimeout, conf.ElectionTimeout, conf.LeaderLeaseTimeout = 10*time.Second, 10*time.Second, 10*time.Second
+	store := NewInmemStore()
+	addr, trans := NewInmemTransport("solo")
+	snaps := NewInmemSnapshotStore()
+	if err := BootstrapCluster(conf, store, store, snaps, trans, Configuration{Servers: []Server{{ID: "solo", Address: addr}}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRaft(conf, &MockFSM{}, store, store, snaps, trans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Shutdown()
+	select {
+	case <-r.LeaderCh():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the sole voter was not leader within 5s (half its heartbeat timeout)")
+	}
+}
+
+// TestZkraftVoterOfTwoWaits: with another voter in the configuration, a node waits
+// for a leader's heartbeat as before (the patch is for the sole voter only).
+func TestZkraftVoterOfTwoWaits(t *testing.T) {
+	conf := inmemConfig(t)
+	conf.LocalID = "a"
+	conf.HeartbeatTimeout, conf.ElectionTimeout, conf.LeaderLeaseTimeout = 10*time.Second, 10*time.Second, 10*time.Second
+	store := NewInmemStore()
+	addr, trans := NewInmemTransport("a")
+	snaps := NewInmemSnapshotStore()
+	cfg := Configuration{Servers: []Server{{ID: "a", Address: addr}, {ID: "b", Address: "b"}}}
+	if err := BootstrapCluster(conf, store, store, snaps, trans, cfg); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRaft(conf, &MockFSM{}, store, store, snaps, trans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Shutdown()
+	time.Sleep(500 * time.Millisecond)
+	if st := r.State(); st != Follower {
+		t.Fatalf("state %v after 0.5s of a 10s heartbeat timeout, want Follower", st)
+	}
+}
