@@ -296,6 +296,24 @@ func (f *forwarder) resender() {
 	}
 }
 
+// linked tells whether the connection goes to the leader at addr.
+func (f *forwarder) linked(addr string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.nc != nil && f.leader == addr
+}
+
+// link connects to the leader at addr now rather than at the first forwarded
+// request, so that the connection's end tells of the leader's (leaderlink.go). A
+// failure is left to the next request, which connects again.
+func (f *forwarder) link(addr string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.closed {
+		f.connectLocked(addr)
+	}
+}
+
 func (f *forwarder) close() {
 	f.mu.Lock()
 	f.closed = true
@@ -314,7 +332,11 @@ func (f *forwarder) readReplies(nc net.Conn, pending map[uint64]*fwdPending) {
 		if err != nil {
 			f.mu.Lock()
 			if f.nc == nc {
+				// Ended by the leader's side, not by this member moving on.
 				f.lostLocked(fmt.Errorf("connection to leader lost: %w", err))
+				if leader := f.leader; !f.closed {
+					f.s.goAttach(func() { f.s.checkLeaderGone(leader) })
+				}
 			}
 			f.mu.Unlock()
 			return

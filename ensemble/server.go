@@ -60,6 +60,7 @@ type Server struct {
 	instance   uint64        // origin of the entries this run proposes
 	seq        atomic.Uint64 // their sequence
 	forwarder  *forwarder
+	linking    atomic.Bool // linkLeader's dial is under way
 	peerLn     net.Listener
 	peerTLS    *peerTLS    // nil: plaintext peer port
 	peerSrc    *peerSource // where this member dials the others from
@@ -424,6 +425,7 @@ func (s *Server) runLeadership() {
 			if s.leader.Load() {
 				continue
 			}
+			s.linkLeader()
 			if !s.isReady() {
 				if err := s.followerSync(s.ctx); err == nil {
 					s.markReady()

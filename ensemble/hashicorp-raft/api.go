@@ -215,6 +215,9 @@ type Raft struct {
 	// followerNotifyCh is used to tell followers that config has changed
 	followerNotifyCh chan struct{}
 
+	// leaderGoneCh (zkraft) carries LeaderGone's address to the follower loop.
+	leaderGoneCh chan ServerAddress
+
 	// mainThreadSaturation measures the saturation of the main raft goroutine.
 	mainThreadSaturation *saturationMetric
 
@@ -580,6 +583,7 @@ func NewRaft(conf *Config, fsm FSM, logs LogStore, stable StableStore, snaps Sna
 		leadershipTransferCh:  make(chan *leadershipTransferFuture, 1),
 		leaderNotifyCh:        make(chan struct{}, 1),
 		followerNotifyCh:      make(chan struct{}, 1),
+		leaderGoneCh:          make(chan ServerAddress, 1),
 		mainThreadSaturation:  newSaturationMetric([]string{"raft", "thread", "main", "saturation"}, 1*time.Second),
 		preVoteDisabled:       conf.PreVoteDisabled || !transportSupportPreVote,
 		noLegacyTelemetry:     conf.NoLegacyTelemetry,
@@ -1330,4 +1334,18 @@ func (r *Raft) LeadershipTransferToServer(id ServerID, address ServerAddress) Fu
 	}
 
 	return r.initiateLeadershipTransfer(&id, &address)
+}
+
+// LeaderGone (zkraft) tells a follower that the leader at address is known to be
+// gone — its process no longer accepts connections, as after a crash or kill -9 —
+// so that it stands for election at once, as a ZooKeeper follower does when its
+// connection to the leader breaks, instead of after one to two heartbeat timeouts.
+// It is ignored unless address is the leader this follower follows. Standing early is
+// always safe in Raft; if a voter still hears from the leader, it refuses the
+// (pre-)vote and nothing changes.
+func (r *Raft) LeaderGone(address ServerAddress) {
+	select {
+	case r.leaderGoneCh <- address:
+	default: // one is queued already
+	}
 }

@@ -167,6 +167,8 @@ func (r *Raft) runFollower() {
 	if soleVoter(r.configurations.latest, r.localID) {
 		heartbeatTimer = time.After(0)
 	}
+	// zkraft: LeaderGone said the leader followed in goneTerm is gone.
+	leaderGone, goneTerm := false, uint64(0)
 
 	for r.getState() == Follower {
 		r.mainThreadSaturation.sleeping()
@@ -216,6 +218,21 @@ func (r *Raft) runFollower() {
 		case <-r.followerNotifyCh:
 			heartbeatTimer = time.After(0)
 
+		case addr := <-r.leaderGoneCh:
+			// zkraft: LeaderGone. Only about the leader followed now: a late word
+			// about an earlier one must not unseat its successor. The leader is
+			// forgotten at once, so that this follower grants the votes of the others
+			// it hears of the loss at the same moment; it stands after a delay by its
+			// rank among them (a tenth of a heartbeat timeout a place: longer than a
+			// pre-vote round), so that they do not split the vote, and the next stands
+			// only if no election began meanwhile (the first's log was behind).
+			if leaderAddr, _ := r.LeaderWithID(); addr != "" && addr == leaderAddr {
+				r.setLeader("", "")
+				leaderGone, goneTerm = true, r.getCurrentTerm()
+				rank := standingRank(r.configurations.latest, r.localID, addr)
+				heartbeatTimer = time.After(time.Duration(rank) * r.config().HeartbeatTimeout / 10)
+			}
+
 		case <-heartbeatTimer:
 			r.mainThreadSaturation.working()
 			// Restart the heartbeat timer
@@ -224,7 +241,14 @@ func (r *Raft) runFollower() {
 
 			// Check if we have had a successful contact
 			lastContact := r.LastContact()
-			if time.Since(lastContact) < hbTimeout {
+			if leaderGone {
+				// zkraft: stand unless another leader took over, or another
+				// follower began an election, meanwhile.
+				leaderGone = false
+				if leaderAddr, _ := r.LeaderWithID(); leaderAddr != "" || r.getCurrentTerm() != goneTerm {
+					continue
+				}
+			} else if time.Since(lastContact) < hbTimeout {
 				continue
 			}
 
@@ -264,6 +288,18 @@ func (r *Raft) runFollower() {
 // liveBootstrap attempts to seed an initial configuration for the cluster. See
 // the Raft object's member BootstrapCluster for more details. This must only be
 // called on the main thread, and only makes sense in the follower state.
+// standingRank is id's place among the voters of configuration other than the one at
+// gone, ordered by id (zkraft: LeaderGone).
+func standingRank(configuration Configuration, id ServerID, gone ServerAddress) int {
+	rank := 0
+	for _, s := range configuration.Servers {
+		if s.Suffrage == Voter && s.Address != gone && s.ID < id {
+			rank++
+		}
+	}
+	return rank
+}
+
 // soleVoter says whether id is the only voter of configuration (zkraft).
 func soleVoter(configuration Configuration, id ServerID) bool {
 	voters := 0

@@ -307,3 +307,47 @@ func TestZkraftVoterOfTwoWaits(t *testing.T) {
 		t.Fatalf("state %v after 0.5s of a 10s heartbeat timeout, want Follower", st)
 	}
 }
+
+// TestZkraftLeaderGoneStandsAtOnce: followers told that their leader is gone elect a
+// new one well before their heartbeat timeout (10 s here: v1.8.0 waits that long or
+// longer); word about another address than the leader's changes nothing.
+func TestZkraftLeaderGoneStandsAtOnce(t *testing.T) {
+	c := MakeCluster(3, t, inmemConfig(t))
+	defer c.Close()
+	leader := c.Leader()
+	followers := c.Followers()
+	for _, f := range followers {
+		rc := f.ReloadableConfig()
+		rc.HeartbeatTimeout, rc.ElectionTimeout = 10*time.Second, 10*time.Second
+		if err := f.ReloadConfig(rc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Word about another address is ignored.
+	followers[0].LeaderGone(followers[1].localAddr)
+	time.Sleep(300 * time.Millisecond)
+	if leader.State() != Leader || followers[0].State() != Follower {
+		t.Fatalf("after LeaderGone of a non-leader: leader %v, follower %v", leader.State(), followers[0].State())
+	}
+	// The leader goes; the followers are told.
+	c.Disconnect(leader.localAddr)
+	if err := leader.Shutdown().Error(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for _, f := range followers {
+		f.LeaderGone(leader.localAddr)
+	}
+	for {
+		for _, f := range followers {
+			if f.State() == Leader {
+				t.Logf("new leader %s %v after LeaderGone", f.localID, time.Since(start).Round(time.Millisecond))
+				return
+			}
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("no new leader within 5s of LeaderGone (half the heartbeat timeout)")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -3,6 +3,7 @@ package ensemble_it
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -185,5 +186,42 @@ func checkEphemerals(t *testing.T, e *ensemble, i int, owners ...int64) {
 		if st.EphemeralOwner != owners[k] {
 			t.Errorf("member %d: %s owner %#x, want %#x", i+1, p, st.EphemeralOwner, owners[k])
 		}
+	}
+}
+
+// TestLeaderKillNoticedAtOnce: the followers of a leader killed with SIGKILL learn
+// it from their link to it (leaderlink.go), as ZooKeeper's followers do from their
+// connection, and elect the next leader without waiting out a heartbeat timeout: with
+// tickTime 2000 none can fire before 2 s after the kill, yet a new leader serves
+// well before (an election takes tens of milliseconds). Twice, in 5 members: the
+// second leader's followers link to it though no client sends them anything.
+func TestLeaderKillNoticedAtOnce(t *testing.T) {
+	const tick = 2000
+	e := startEnsemble(t, options{N: 5, TickMs: tick, LogLevel: "info"})
+	leader := e.Leader(20 * time.Second)
+	for round := 1; round <= 2; round++ {
+		// The followers link to the leader within half a tick of learning of it.
+		time.Sleep(tick * time.Millisecond)
+		kill := time.Now()
+		e.Kill(leader)
+		newLeader := e.Leader(15 * time.Second)
+		elected := time.Since(kill)
+		if newLeader == leader {
+			t.Fatalf("killed member %d still leads", leader+1)
+		}
+		t.Logf("kill %d, tickTime %dms: member %d leads %v after it", round, tick, newLeader+1, elected.Round(time.Millisecond))
+		if elected >= tick*time.Millisecond {
+			t.Fatalf("kill %d: member %d leads %v after it: the followers waited for their heartbeat timeout (%dms)", round, newLeader+1, elected, tick)
+		}
+		leader = newLeader
+	}
+	noticed := 0
+	for _, m := range e.Members {
+		if m.Proc != nil { // not killed
+			noticed += strings.Count(m.Proc.Output(), "the leader's process is gone")
+		}
+	}
+	if noticed < 2 {
+		t.Fatalf("%d followers logged that the leader's process was gone", noticed)
 	}
 }
