@@ -2,7 +2,7 @@
 GO       ?= go
 FUZZTIME ?= 60s
 
-.PHONY: build run deps test test-clients lint fuzz fuzz-diff bench bench-logstore bench-compare chaos powerloss clean
+.PHONY: build run deps test test-clients lint fuzz fuzz-diff bench bench-logstore bench-compare bench-failover chaos powerloss clean
 
 build:
 	$(GO) build -o bin/zkraft ./cmd/zkraft
@@ -97,6 +97,13 @@ bench-compare: deps
 	BENCH_OUT=$(abspath $(BENCH_OUT)) BENCH_PROGRESS=1 \
 	BENCH_COMMAND="make bench-compare BENCH_DURATION=$(BENCH_DURATION) BENCH_REPEATS=$(BENCH_REPEATS) BENCH_ZNODES=$(BENCH_ZNODES) BENCH_WORKLOADS=$(BENCH_WORKLOADS) BENCH_SESSIONS=$(BENCH_SESSIONS) BENCH_TOPOLOGIES=$(BENCH_TOPOLOGIES)" \
 		$(GO) test -count=1 -timeout 0 -v -run '^TestBenchCompare$$' ./integration/benchcompare
+
+# Failover side by side: SIGKILL of the leader of a 3-member ZooKeeper and a 3-member
+# zkraft ensemble (tickTime 500) under writes; the longest gap between acknowledged
+# writes per round, and the medians (make test runs one round).
+FAILOVER_ROUNDS ?= 7
+bench-failover: deps
+	FAILOVER_ROUNDS=$(FAILOVER_ROUNDS) $(GO) test -count=1 -timeout 0 -v -run '^TestFailoverCompare$$' ./integration/benchcompare
 
 clean:
 	rm -rf bin zkraft-data
