@@ -110,6 +110,9 @@ type Config struct {
 	// StorageWriteHook, for fault-injection tests only, runs around every write to
 	// the data directory (see raftstore.WriteHook); nil in production.
 	StorageWriteHook raftstore.WriteHook
+	// StorageSegmentSize, for tests only, is the size of the Raft log's segment files
+	// (0: raftstore's default).
+	StorageSegmentSize int
 
 	// Logger receives the server's structured logs; nil discards them.
 	Logger *slog.Logger

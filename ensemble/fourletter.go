@@ -3,13 +3,13 @@ package ensemble
 import (
 	"io/fs"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/zkraft/zkraft/ensemble/fourletter"
 	"github.com/zkraft/zkraft/storage/datatree"
+	"github.com/zkraft/zkraft/storage/raftstore"
 )
 
 // fourLetterWord answers a four-letter word on the client port, honouring the
@@ -229,7 +229,7 @@ func (f flwSource) Dirs() (dataDirSize, logDirSize int64) {
 	if logDir == "" {
 		logDir = s.cfg.DataDir
 	}
-	logDirSize = fileSize(filepath.Join(logDir, "raft.db"))
+	logDirSize = dirSize(raftstore.LogPath(logDir)) // segments are preallocated: their size is what they take
 	return dataDirSize, logDirSize
 }
 
@@ -261,12 +261,4 @@ func dirSize(dir string) int64 {
 		return nil
 	})
 	return n
-}
-
-func fileSize(p string) int64 {
-	info, err := os.Stat(p)
-	if err != nil {
-		return 0
-	}
-	return info.Size()
 }

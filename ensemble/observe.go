@@ -140,17 +140,24 @@ func (s *Server) observeLeader(ob *raft.Observation) bool {
 	return false
 }
 
-// timedLogStore measures the Raft log's appends: each is one bbolt commit and fsync
-// (fsynctime, sync_processor_batch_size), and on a follower the entries it received
-// (learner_proposal_received_count). It hides the optional interfaces Raft looks for
-// on a log store (MonotonicLogStore, CommitTrackingLogStore): raftstore implements
-// none today; one that does must be forwarded here.
+// timedLogStore measures the Raft log's appends: each is one append and fdatasync of
+// a raft-wal segment (fsynctime, sync_processor_batch_size), and on a follower the
+// entries it received (learner_proposal_received_count). It forwards the optional
+// interfaces Raft looks for on a log store that raftstore implements
+// (MonotonicLogStore; not CommitTrackingLogStore).
 type timedLogStore struct {
 	raft.LogStore
 	s *Server
 }
 
 func (t timedLogStore) StoreLog(l *raft.Log) error { return t.StoreLogs([]*raft.Log{l}) }
+
+// IsMonotonic passes on whether the store keeps no holes (raft-wal does not): raft
+// then removes the whole log when it installs a snapshot.
+func (t timedLogStore) IsMonotonic() bool {
+	m, ok := t.LogStore.(raft.MonotonicLogStore)
+	return ok && m.IsMonotonic()
+}
 
 func (t timedLogStore) StoreLogs(logs []*raft.Log) error {
 	start := time.Now()
@@ -320,7 +327,7 @@ func (s *Server) metricSamples() []metrics.Sample {
 	d, l := src.Dirs()
 	out = append(out,
 		metrics.Sample{Name: "zkraft_storage_snapshot_bytes", Help: "Size of the snapshot files in the data directory.", Value: float64(d)},
-		metrics.Sample{Name: "zkraft_storage_log_bytes", Help: "Size of the Raft log (raft.db).", Value: float64(l)})
+		metrics.Sample{Name: "zkraft_storage_log_bytes", Help: "Size of the Raft log (the files of wal/).", Value: float64(l)})
 	return out
 }
 

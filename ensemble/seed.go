@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/hashicorp/raft"
 
@@ -142,8 +141,8 @@ func ReadDataDir(dataDir, dataLogDir string) (*datatree.Tree, error) {
 	if logDir == "" {
 		logDir = dataDir
 	}
-	if _, err := os.Stat(filepath.Join(logDir, "raft.db")); err != nil {
-		return nil, fmt.Errorf("%s is not a zkraft data directory (no raft.db): %w", logDir, err)
+	if !raftstore.HasLog(logDir) {
+		return nil, fmt.Errorf("%s is not a zkraft data directory (no wal/ nor raft.db)", logDir)
 	}
 	stores, err := raftstore.Open(dataDir, raftstore.Options{LogDir: dataLogDir})
 	if err != nil {

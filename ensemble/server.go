@@ -171,7 +171,7 @@ func (s *Server) startRaft() error {
 	s.raftLog = &slogWriter{log: s.cfg.Logger.With("component", "raft")}
 	if s.cfg.DataDir == "" {
 		s.stores = raftstore.InMemory()
-	} else if s.stores, err = raftstore.Open(s.cfg.DataDir, raftstore.Options{LogDir: s.cfg.DataLogDir, LogOutput: s.raftLog, WriteHook: s.cfg.StorageWriteHook}); err != nil {
+	} else if s.stores, err = raftstore.Open(s.cfg.DataDir, raftstore.Options{LogDir: s.cfg.DataLogDir, LogOutput: s.raftLog, WriteHook: s.cfg.StorageWriteHook, SegmentSize: s.cfg.StorageSegmentSize}); err != nil {
 		return err
 	}
 	id := raftID(s.cfg.ServerID)

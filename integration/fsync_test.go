@@ -15,7 +15,7 @@ import (
 
 // TestFsyncEIOStopsProcess fails the real fdatasync of the real binary with EIO
 // (strace's syscall fault injection, from the 30th call on, as a failing disk keeps
-// failing): the server must exit with an error naming raft.db, not retry nor panic,
+// failing): the server must exit with an error naming its log (wal/), not retry nor panic,
 // and every write it acknowledged must be there after a restart without the fault.
 func TestFsyncEIOStopsProcess(t *testing.T) {
 	strace, err := exec.LookPath("strace")
@@ -53,8 +53,8 @@ func TestFsyncEIOStopsProcess(t *testing.T) {
 		t.Fatalf("zkraft still runs 20s after its fdatasync failed (%d writes acknowledged):\n%s", len(acked), p.Output())
 	}
 	out := p.Output()
-	if p.Cmd.ProcessState.ExitCode() == 0 || !strings.Contains(out, "raft.db") || !strings.Contains(out, "input/output error") || strings.Contains(out, "panic") {
-		t.Fatalf("exit code %d; want a failure naming raft.db and EIO, no panic:\n%s", p.Cmd.ProcessState.ExitCode(), out)
+	if p.Cmd.ProcessState.ExitCode() == 0 || !strings.Contains(out, filepath.Join(data, "wal")) || !strings.Contains(out, "input/output error") || strings.Contains(out, "panic") {
+		t.Fatalf("exit code %d; want a failure naming the log (wal/) and EIO, no panic:\n%s", p.Cmd.ProcessState.ExitCode(), out)
 	}
 	t.Logf("%d writes acknowledged before the failed fdatasync; the server said: %s", len(acked), lastLine(out))
 	if len(acked) == 0 {

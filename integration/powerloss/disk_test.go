@@ -3,6 +3,7 @@ package powerloss
 import (
 	"bytes"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -15,45 +16,66 @@ import (
 // errPowerLost is what every write gets from the moment the power is cut.
 var errPowerLost = errors.New("power lost (simulated)")
 
-// Stages of bbolt's commit at which the power can go: it writes a transaction's
-// pages to free space, fdatasyncs, writes the meta page that makes them the
-// database, and fdatasyncs again.
+// How much of what was not yet synced reaches the disk when the power goes: of a
+// raft-wal segment's writes since its last fdatasync, or of the bbolt commit of
+// wal-meta.db in flight (bbolt writes a transaction's pages to free space,
+// fdatasyncs, writes the meta page that makes them the database, and fdatasyncs
+// again).
 const (
-	stageNothing   = iota // nothing of the transaction reached the disk
-	stageSomePages        // some sectors of its pages did, not the meta page
-	stagePagesMeta        // all its pages; the meta page or not (a torn prefix)
-	stageAll              // all of it: committed, though the caller never heard so
+	stageNothing   = iota // none of it
+	stageSomePages        // some of its sectors, not bbolt's meta page
+	stagePagesMeta        // bbolt: all its pages and a torn prefix of the meta page; a segment: all but some sectors
+	stageAll              // all of it, though the caller never heard so
 	numStages
 )
 
 const sector = 512
 
+// pending is a write to a segment file since its last sync: what it replaced.
+type pending struct {
+	off int64
+	old []byte
+}
+
 // disk simulates the power supply of one member's data directory through the
-// stores' write hook. Armed, it lets a number of writes through and cuts the power
-// during the next: what that write put in raft.db after the last fsync is torn at a
-// random stage of the commit, and from then on every write fails. restore puts the
-// torn image in place once the member is down, and drops the unsynced part of any
-// unfinished snapshot.
+// stores' write hook, at the level of the log's files. Armed, it lets a number of
+// file writes through and cuts the power during the next; from then on every write
+// fails. restore then leaves the files as the power loss did, once the member is
+// down: each segment file loses a random part (whole sectors) of what was written to
+// it since it was last synced, a segment created and never synced may be gone, a
+// bbolt commit of wal-meta.db in flight is torn at a random stage, and the unsynced
+// part of an unfinished snapshot is dropped.
 type disk struct {
 	dir string
 
-	mu      sync.Mutex // serializes raft.db writes, so that images before and after one are exact
-	armed   int        // writes to let through before the crash; -1 when not armed
-	crashed bool
-	image   []byte // raft.db as the crash left it; nil when no write was in flight
-	rng     *rand.Rand
-	stages  [numStages]int
+	mu        sync.Mutex // serializes the files' writes, so that what they replace is exact
+	armed     int        // writes to let through before the crash; -1 when not armed
+	crashed   bool
+	unsynced  map[string][]pending // segment file → its writes since its last sync
+	unlisted  map[string]bool      // segment files created and not synced yet
+	metaImage []byte               // wal-meta.db as the crash left it; nil when no commit was in flight
+	metaPath  string
+	rng       *rand.Rand
+	stages    [numStages]int
 }
 
 func newDisk(dir string, seed uint64) *disk {
-	return &disk{dir: dir, armed: -1, rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))}
+	return &disk{dir: dir, armed: -1, unsynced: map[string][]pending{}, unlisted: map[string]bool{},
+		rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))}
 }
 
 func (d *disk) hook(op raftstore.WriteOp, write func() error) error {
-	isDB := filepath.Base(op.Path) == "raft.db"
+	switch op.Kind {
+	case "store logs", "delete logs", "set":
+		// The stores' operations: their file writes come through here one by one.
+		if d.isCrashed() {
+			return errPowerLost
+		}
+		return write()
+	}
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.crashed {
-		d.mu.Unlock()
 		return errPowerLost
 	}
 	crash := d.armed == 0
@@ -62,32 +84,61 @@ func (d *disk) hook(op raftstore.WriteOp, write func() error) error {
 	} else if d.armed > 0 {
 		d.armed--
 	}
-	if !isDB {
-		d.mu.Unlock()
+	switch op.Kind {
+	case "segment create":
 		if crash {
-			return errPowerLost // a snapshot's unsynced data: restore drops it
+			return errPowerLost
 		}
+		d.unlisted[op.Path] = true
 		return write()
+	case "segment write":
+		old := make([]byte, len(op.Data))
+		if f, err := os.Open(op.Path); err == nil {
+			_, _ = f.ReadAt(old, op.Off) // past the end: zeros, as a hole reads
+			f.Close()
+		}
+		err := write()
+		d.unsynced[op.Path] = append(d.unsynced[op.Path], pending{off: op.Off, old: old})
+		if crash {
+			return errPowerLost
+		}
+		return err
+	case "segment sync":
+		if crash { // it may have written some of it: restore decides
+			return errPowerLost
+		}
+		err := write()
+		if err == nil {
+			delete(d.unsynced, op.Path)
+			delete(d.unlisted, op.Path)
+		}
+		return err
+	case "meta commit":
+		if !crash {
+			return write()
+		}
+		d.metaPath = op.Path
+		pre, err := os.ReadFile(op.Path)
+		if err != nil {
+			panic(err)
+		}
+		_ = write()
+		post, err := os.ReadFile(op.Path)
+		if err != nil {
+			panic(err)
+		}
+		d.metaImage = d.tear(pre, post)
+		return errPowerLost
 	}
-	defer d.mu.Unlock()
-	if !crash {
-		return write()
+	// A snapshot's writes, a segment's deletion (synced before it returns).
+	if crash {
+		return errPowerLost // a snapshot's unsynced data: restore drops it
 	}
-	path := filepath.Join(op.Path)
-	pre, err := os.ReadFile(path)
-	if err != nil {
-		panic(err)
-	}
-	_ = write()
-	post, err := os.ReadFile(path)
-	if err != nil {
-		panic(err)
-	}
-	d.image = d.tear(pre, post)
-	return errPowerLost
+	return write()
 }
 
-// tear returns raft.db as a power loss during the write from pre to post leaves it.
+// tear returns wal-meta.db as a power loss during bbolt's commit from pre to post
+// leaves it.
 func (d *disk) tear(pre, post []byte) []byte {
 	stage := d.rng.IntN(numStages)
 	d.stages[stage]++
@@ -120,6 +171,39 @@ func (d *disk) tear(pre, post []byte) []byte {
 	return img
 }
 
+// tearSegment undoes, sector by sector, a random part of the writes to a segment
+// file since its last sync, newest first.
+func (d *disk) tearSegment(path string, writes []pending) error {
+	stage := d.rng.IntN(numStages)
+	d.stages[stage]++
+	if stage == stageAll {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	defer f.Close()
+	for i := len(writes) - 1; i >= 0; i-- {
+		w := writes[i]
+		end := w.off + int64(len(w.old))
+		for lo := w.off; lo < end; lo = (lo/sector + 1) * sector {
+			hi := min(end, (lo/sector+1)*sector)
+			lost := stage == stageNothing ||
+				(stage == stageSomePages && d.rng.IntN(2) == 0) ||
+				(stage == stagePagesMeta && d.rng.IntN(8) == 0)
+			if lost {
+				if _, err := f.WriteAt(w.old[lo-w.off:hi-w.off], lo); err != nil && !errors.Is(err, io.EOF) {
+					return err
+				}
+			}
+		}
+	}
+	return f.Sync()
+}
+
 // arm cuts the power during the write after the next n.
 func (d *disk) arm(n int) {
 	d.mu.Lock()
@@ -145,8 +229,21 @@ func (d *disk) isCrashed() bool {
 func (d *disk) restore() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.image != nil {
-		if err := os.WriteFile(filepath.Join(d.dir, "raft.db"), d.image, 0o600); err != nil {
+	for path, writes := range d.unsynced {
+		if err := d.tearSegment(path, writes); err != nil {
+			return err
+		}
+	}
+	// A file whose directory entry was never synced may be gone.
+	for path := range d.unlisted {
+		if d.rng.IntN(2) == 0 {
+			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	if d.metaImage != nil {
+		if err := os.WriteFile(d.metaPath, d.metaImage, 0o600); err != nil {
 			return err
 		}
 	}
@@ -163,6 +260,7 @@ func (d *disk) restore() error {
 			}
 		}
 	}
-	d.crashed, d.armed, d.image = false, -1, nil
+	d.crashed, d.armed, d.metaImage = false, -1, nil
+	d.unsynced, d.unlisted = map[string][]pending{}, map[string]bool{}
 	return nil
 }

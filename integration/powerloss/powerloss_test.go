@@ -88,10 +88,11 @@ func (w *writers) count() int {
 
 // TestPowerLoss cuts the power of members of a 3-member ensemble (the leader, a
 // follower, or all three at once) while clients write, drops what each wrote after
-// its last fsync (tearing bbolt's pages at a random stage of a commit), restarts
-// them, and requires every member to restart and every acknowledged write to be on
-// every member at the end. Snapshots are taken every 64 entries, so snapshot
-// writes and log compactions are among the writes the power cuts.
+// its last fsync (sectors of the log's segment files; bbolt's pages of wal-meta.db
+// torn at a random stage of a commit), restarts them, and requires every member to
+// restart and every acknowledged write to be on every member at the end. Snapshots
+// are taken every 64 entries and segments hold 64 KiB, so snapshot writes, new
+// segments and the deletion of old ones are among the writes the power cuts.
 func TestPowerLoss(t *testing.T) {
 	s := *seed
 	if s == 0 {
@@ -106,6 +107,7 @@ func TestPowerLoss(t *testing.T) {
 		disks[c.ServerID-1] = d
 		c.StorageWriteHook = d.hook
 		c.SnapshotThreshold = 64
+		c.StorageSegmentSize = 64 << 10
 	}))
 	cfgs := make([]ensemble.Config, n)
 	srvs := make([]*ensemble.Server, n)
@@ -239,7 +241,7 @@ func TestPowerLoss(t *testing.T) {
 		}
 	}
 	t.Logf("%d power losses (%v) in %v, %d member restarts, 0 that could not restart; "+
-		"commits torn at stage nothing/some pages/pages+meta/all: %v; %d writes tried, %d acknowledged, %d lost",
+		"writes in flight torn at stage nothing/some/most/all: %v; %d writes tried, %d acknowledged, %d lost",
 		*cycles, modes, time.Since(start).Round(time.Second), restarts, stages, w.tries, acked, lost)
 	if acked < *cycles*5 {
 		t.Fatalf("only %d acknowledged writes over %d cycles: the test did not write much", acked, *cycles)

@@ -49,18 +49,18 @@ func (e *WriteError) Error() string {
 
 func (e *WriteError) Unwrap() []error { return []error{ErrWriteFailed, e.Err} }
 
-// retryable reports whether a failed write left the files as they were before it,
-// so that the write may be tried again: bbolt writes a transaction's pages to free
-// space, syncs, then writes and syncs the meta page that makes them visible. A write
-// refused for lack of space (ENOSPC, EDQUOT from pwrite, or from growing the file
-// before anything is written) returns synchronously, before any meta page of that
-// transaction reaches the file, so the committed state is untouched and nothing was
-// acknowledged; this is how a full disk behaves (integration TestDiskFull, and
-// TestFullDiskIsRetryable here, which shows what bbolt returns). So are a snapshot's
-// file and directory operations refused for lack of space (the unfinished snapshot is
-// discarded). Every other error stops writing: EIO, and any error of fsync or
-// fdatasync (bbolt returns fdatasync's bare errno), whose ENOSPC means that writeback
-// failed and pages were dropped.
+// retryable reports whether a failed write left what was synced as it was, so that
+// the write may be tried again: a write refused for lack of space (ENOSPC, EDQUOT
+// from pwrite, or from growing a file before anything is written) returns before
+// anything of it is synced or acknowledged. raft-wal then rolls its tail segment
+// back to the last commit (the next append overwrites what the failed one left);
+// bbolt (wal-meta.db) has not written the meta page that would commit the
+// transaction. This is how a full disk behaves (integration TestDiskFull, and
+// TestFullDiskIsRetryable here, which shows what the stores return). So are a
+// snapshot's file and directory operations refused for lack of space (the
+// unfinished snapshot is discarded). Every other error stops writing: EIO, and any
+// error of fsync or fdatasync (bbolt returns fdatasync's bare errno), whose ENOSPC
+// means that writeback failed and pages were dropped.
 func retryable(err error) bool {
 	var pe *os.PathError
 	var le *os.LinkError
@@ -79,10 +79,16 @@ func noSpace(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
-// WriteOp describes one write of the stores, for a WriteHook.
+// WriteOp describes one write of the stores, for a WriteHook. The stores' operations
+// ("store logs", "delete logs", "set", "snapshot create", "snapshot write",
+// "snapshot close") contain the file operations of the log ("segment create",
+// "segment write", "segment sync", "segment delete", "meta commit"), which raft-wal
+// also makes on its own goroutine when it starts a new segment.
 type WriteOp struct {
-	Kind string // "store logs", "delete logs", "set", "snapshot write", "snapshot close"
-	Path string // the file written (the snapshot directory for snapshots)
+	Kind string // what is written
+	Path string // the file written (the log or snapshot directory for the stores' operations)
+	Off  int64  // "segment write": where in the file
+	Data []byte // "segment write": what; the hook must not keep or change it
 }
 
 // A WriteHook runs around every write the stores make: it calls write (or does not,
@@ -124,6 +130,26 @@ func (l *latch) do(op WriteOp, what string, write func() error) error {
 		return err
 	}
 	return l.force(op, what, err)
+}
+
+// file runs a file operation of the log unless writing stopped, and stops writing
+// when it fails unless the failure is retryable. Its error reaches raft through the
+// store's operation (raft-wal returns it, or refuses the next append after a failed
+// start of a new segment), which then returns the latched error naming this file.
+func (l *latch) file(op WriteOp, write func() error) error {
+	if err := l.get(); err != nil {
+		return err
+	}
+	var err error
+	if l.hook != nil {
+		err = l.hook(op, write)
+	} else {
+		err = write()
+	}
+	if err == nil || retryable(err) {
+		return err
+	}
+	return l.force(op, op.Kind, err)
 }
 
 // force latches err (unless an error is latched already) and returns the latched one.

@@ -5,23 +5,26 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"os"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	wal "github.com/hashicorp/raft-wal"
 	"go.etcd.io/bbolt"
 )
 
-// Checksummed formats, inside what raft-boltdb stores.
+// Checksummed formats, inside what the log store keeps (raft-wal; raft-boltdb for the
+// log of older versions, read once to move it into raft-wal: migrate.go).
 //
 // A log entry carries its checksum in Extensions: "zkc1", then the CRC-32C
 // (Castagnoli, big-endian) of the entry's index, term, type, append time, data and
 // the caller's own extensions, then those extensions. A stable-store value is "zks1",
-// the CRC-32C of its key and value, then the value. The format record (key
-// formatKey) says which log entries predate checksums: those at or below
-// legacyLast, written by a version without them, are read unchecked (they go with
-// the next compaction); every later entry must carry a checksum.
+// the CRC-32C of its key and value, then the value. In raft.db, the format record
+// (key formatKey) says which log entries predate checksums: those at or below
+// legacyLast, written by a version without them, are read unchecked; every later
+// entry must carry a checksum. Entries moved into raft-wal are all checksummed.
 const (
 	logMagic    = "zkc1"
 	stableMagic = "zks1"
@@ -35,7 +38,7 @@ var (
 	raftKeys = [][]byte{[]byte("CurrentTerm"), []byte("LastVoteTerm"), []byte("LastVoteCand")}
 )
 
-// logStore is what checkedStore wraps: raft-boltdb, or a test double.
+// logStore is what checkedStore wraps: raft-wal, or raft-boltdb while migrating.
 type logStore interface {
 	raft.LogStore
 	raft.StableStore
@@ -46,7 +49,9 @@ type logStore interface {
 // (see latch).
 type checkedStore struct {
 	inner      logStore
-	path       string
+	path       string                  // the store's file or directory
+	fileOf     func(idx uint64) string // the file that holds entry idx; nil: path
+	stablePath string                  // the file of the stable store; "": path
 	latch      *latch
 	legacyLast uint64 // entries up to this index may have no checksum
 	// raftRunning is set once raft's goroutines use the store (see Set);
@@ -56,6 +61,22 @@ type checkedStore struct {
 
 func (s *checkedStore) corrupt(format string, args ...any) error {
 	return &CorruptError{Path: s.path, What: fmt.Sprintf(format, args...)}
+}
+
+func (s *checkedStore) corruptStable(format string, args ...any) error {
+	if s.stablePath == "" {
+		return s.corrupt(format, args...)
+	}
+	return &CorruptError{Path: s.stablePath, What: fmt.Sprintf(format, args...)}
+}
+
+// corruptEntry reports damage to entry idx, naming its file.
+func (s *checkedStore) corruptEntry(idx uint64, format string, args ...any) error {
+	path := s.path
+	if s.fileOf != nil {
+		path = s.fileOf(idx)
+	}
+	return &CorruptError{Path: path, What: fmt.Sprintf(format, args...)}
 }
 
 func logCRC(l *raft.Log, ext []byte) uint32 {
@@ -94,7 +115,7 @@ func (s *checkedStore) unseal(idx uint64, l *raft.Log) error {
 		if idx <= s.legacyLast && l.Index == idx {
 			return nil // written before checksums
 		}
-		return s.corrupt("log entry %d has no checksum", idx)
+		return s.corruptEntry(idx, "log entry %d has no checksum", idx)
 	}
 	want := binary.BigEndian.Uint32(ext[4:])
 	if len(ext) == sealLen {
@@ -103,10 +124,10 @@ func (s *checkedStore) unseal(idx uint64, l *raft.Log) error {
 		l.Extensions = ext[sealLen:]
 	}
 	if got := logCRC(l, l.Extensions); got != want {
-		return s.corrupt("log entry %d: checksum mismatch (stored %08x, computed %08x)", idx, want, got)
+		return s.corruptEntry(idx, "log entry %d: checksum mismatch (stored %08x, computed %08x)", idx, want, got)
 	}
 	if l.Index != idx {
-		return s.corrupt("log entry stored under index %d says it is entry %d", idx, l.Index)
+		return s.corruptEntry(idx, "log entry stored under index %d says it is entry %d", idx, l.Index)
 	}
 	return nil
 }
@@ -129,7 +150,7 @@ func (s *checkedStore) GetLog(idx uint64, l *raft.Log) error {
 	case errors.Is(err, raft.ErrLogNotFound) || !isDecodeError(err):
 		return err
 	default:
-		err = s.corrupt("log entry %d cannot be decoded: %v", idx, err)
+		err = s.corruptEntry(idx, "log entry %d cannot be read: %v", idx, err)
 	}
 	if err != nil && s.raftStarted.Load() {
 		// Damage found while running: raft would panic (applying entries) or retry
@@ -141,10 +162,20 @@ func (s *checkedStore) GetLog(idx uint64, l *raft.Log) error {
 	return err
 }
 
-// isDecodeError tells msgpack's complaints from bbolt's own errors (a closed
-// database), which are not about the bytes read.
+// isDecodeError tells complaints about the bytes read (raft-wal's damaged frames,
+// its codec's or msgpack's decode errors) from a closed store or a failed read.
 func isDecodeError(err error) bool {
-	return !errors.Is(err, bbolt.ErrDatabaseNotOpen) && !errors.Is(err, bbolt.ErrTxClosed)
+	var pe *os.PathError
+	var errno syscall.Errno
+	return !errors.Is(err, bbolt.ErrDatabaseNotOpen) && !errors.Is(err, bbolt.ErrTxClosed) &&
+		!errors.Is(err, wal.ErrClosed) && !errors.As(err, &pe) && !errors.As(err, &errno)
+}
+
+// IsMonotonic implements raft.MonotonicLogStore: raft-wal keeps no holes, so raft
+// must remove the whole log when it installs a snapshot instead of keeping some.
+func (s *checkedStore) IsMonotonic() bool {
+	m, ok := s.inner.(raft.MonotonicLogStore)
+	return ok && m.IsMonotonic()
 }
 
 // StoreLog implements raft.LogStore.
@@ -161,40 +192,10 @@ func (s *checkedStore) StoreLogs(logs []*raft.Log) error {
 	})
 }
 
-// compactChunk bounds the entries one transaction deletes when raft compacts the
-// log after a snapshot. bbolt has one writer: compacting half a million entries in
-// one transaction held it for half a second, and every append (every write of every
-// client) waited behind it; in chunks, appends go between them.
-const compactChunk = 4096
-
-// DeleteRange implements raft.LogStore. A compaction (a prefix, short of the last
-// entry) is deleted chunk by chunk from the front, so that a crash in between leaves
-// a shorter prefix to compact, never a hole; any other range (a conflicting tail, the
-// whole log) goes in one transaction, as a partly deleted one could leave entries
-// that must not survive.
+// DeleteRange implements raft.LogStore. raft-wal deletes a prefix (a compaction)
+// by recording its new first index and removing whole segments, a suffix by sealing
+// the tail and starting a new segment: one metadata commit either way.
 func (s *checkedStore) DeleteRange(lo, hi uint64) error {
-	first, err := s.inner.FirstIndex()
-	if err != nil {
-		return err
-	}
-	last, err := s.inner.LastIndex()
-	if err != nil {
-		return err
-	}
-	if lo != first || hi >= last {
-		return s.deleteRange(lo, hi)
-	}
-	for lo <= hi {
-		end := min(hi, lo+compactChunk-1)
-		if err := s.deleteRange(lo, end); err != nil {
-			return err
-		}
-		lo = end + 1
-	}
-	return nil
-}
-
-func (s *checkedStore) deleteRange(lo, hi uint64) error {
 	return s.latch.do(WriteOp{Kind: "delete logs", Path: s.path}, "delete log entries", func() error {
 		return s.inner.DeleteRange(lo, hi)
 	})
@@ -237,16 +238,22 @@ func (s *checkedStore) Set(k, v []byte) error {
 	return err
 }
 
-// Get implements raft.StableStore. A missing key is raft-boltdb's "not found", the
-// text raft looks for.
+// errNotFound is a missing stable-store key: raft-boltdb's error, the text raft
+// looks for (raft-wal returns no value and no error).
+var errNotFound = errors.New("not found")
+
+// Get implements raft.StableStore.
 func (s *checkedStore) Get(k []byte) ([]byte, error) {
 	raw, err := s.inner.Get(k)
 	if err != nil {
 		return nil, err
 	}
+	if raw == nil {
+		return nil, errNotFound
+	}
 	v, ok := unsealValue(k, raw)
 	if !ok {
-		return nil, s.corrupt("stable store value %q fails its checksum", k)
+		return nil, s.corruptStable("stable store value %q fails its checksum", k)
 	}
 	return v, nil
 }
@@ -263,13 +270,13 @@ func (s *checkedStore) GetUint64(k []byte) (uint64, error) {
 		return 0, err
 	}
 	if len(v) != 8 {
-		return 0, s.corrupt("stable store value %q has %d bytes, not 8", k, len(v))
+		return 0, s.corruptStable("stable store value %q has %d bytes, not 8", k, len(v))
 	}
 	return binary.BigEndian.Uint64(v), nil
 }
 
 func isNotFound(err error) bool {
-	return err != nil && err.Error() == raftboltdb.ErrKeyNotFound.Error()
+	return err != nil && err.Error() == errNotFound.Error()
 }
 
 // format record: version 1, then legacyLast.

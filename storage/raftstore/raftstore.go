@@ -1,23 +1,20 @@
 // Package raftstore opens the stores hashicorp/raft keeps on disk: the log and stable
-// store (raft-boltdb on bbolt, fsynced on every append) and the snapshot files. It is
-// the one place that chooses them. It adds what they lack: a checksum on every log
-// entry, stable value and snapshot's metadata, a check of all of them at start, and a
-// latch that stops all writing after a write or fsync fails (see faults.go for which
-// failures are safe to retry).
+// store (hashicorp/raft-wal: segment files fsynced on every append, and a small bbolt
+// file) and the snapshot files. It is the one place that chooses them. It adds what
+// they lack: a checksum on every log entry, stable value and snapshot's metadata, a
+// check of all of them at start, and a latch that stops all writing after a write or
+// fsync fails (see faults.go for which failures are safe to retry). A log written by
+// older versions (raft.db, raft-boltdb) is moved into raft-wal once (migrate.go).
 package raftstore
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
 )
 
 // Stores are what raft.NewRaft needs besides the FSM and the transport.
@@ -29,7 +26,7 @@ type Stores struct {
 	latch    *latch
 }
 
-// Close releases the log database. Snapshot files need no closing.
+// Close releases the log. Snapshot files need no closing.
 func (s *Stores) Close() error {
 	if s.closer == nil {
 		return nil
@@ -79,19 +76,22 @@ const retainSnapshots = 2
 
 // Options are Open's optional settings.
 type Options struct {
-	// LogDir, when not empty, holds raft.db instead of the data directory (zoo.cfg's
-	// dataLogDir: put the log on its own disk).
+	// LogDir, when not empty, holds the log (wal/) instead of the data directory
+	// (zoo.cfg's dataLogDir: put the log on its own disk).
 	LogDir string
-	// LogOutput receives the snapshot store's log lines.
+	// LogOutput receives the snapshot store's and the log's log lines.
 	LogOutput io.Writer
 	// WriteHook, for fault-injection tests only, runs around every write.
 	WriteHook WriteHook
+	// SegmentSize, for tests, is the size of the log's segment files (0: 8 MiB).
+	SegmentSize int
 }
 
-// Open opens (creating if needed) the stores under dir: raft.db for the log and stable
-// state, snapshots/ for snapshot files. It checks every log entry, stable value and
-// snapshot first, and fails with a *CorruptError (wrapping ErrCorrupt) that names
-// the file if one is damaged.
+// Open opens (creating if needed) the stores: wal/ under the log directory for the
+// log and stable state, snapshots/ under dir for snapshot files. It moves a log of
+// older versions (raft.db) into wal/ first. It checks every log entry, stable value
+// and snapshot, and fails with a *CorruptError (wrapping ErrCorrupt) that names the
+// file if one is damaged.
 func Open(dir string, opts Options) (*Stores, error) {
 	logDir := opts.LogDir
 	if logDir == "" {
@@ -105,50 +105,36 @@ func Open(dir string, opts Options) (*Stores, error) {
 			return nil, fmt.Errorf("create data directory %q: %w", d, err)
 		}
 	}
-	dbPath := filepath.Join(logDir, "raft.db")
-	db, err := raftboltdb.New(raftboltdb.Options{
-		Path: dbPath,
-		// A second server on the same directory fails fast instead of waiting forever
-		// for bbolt's file lock. The freelist is not written with every commit (one
-		// page write less per Raft append; bbolt rebuilds it from the pages when it
-		// opens the file, and reads a file that has one either way).
-		BoltOptions: &bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType},
-	})
-	if err != nil {
-		if errors.Is(err, bbolt.ErrTimeout) {
-			return nil, fmt.Errorf("open raft log %q: locked by another process (is another zkraft running on this data directory?)", dbPath)
-		}
-		if errors.Is(err, bbolt.ErrInvalid) || errors.Is(err, bbolt.ErrChecksum) || errors.Is(err, bbolt.ErrVersionMismatch) {
-			return nil, &CorruptError{Path: dbPath, What: err.Error()}
-		}
-		return nil, fmt.Errorf("open raft log %q: %w", dbPath, err)
-	}
 	l := newLatch(opts.WriteHook)
-	logs := &checkedStore{inner: db, path: dbPath, latch: l}
 	inner, err := raft.NewFileSnapshotStore(dir, retainSnapshots, opts.LogOutput)
 	if err != nil {
-		db.Close()
 		return nil, fmt.Errorf("open snapshot store in %q: %w", dir, err)
 	}
 	snaps := &snapshotStore{inner: inner, dir: filepath.Join(dir, "snapshots"), latch: l}
-	if err := check(dbPath, func() error {
-		if err := logs.load(); err != nil {
-			return err
-		}
-		// Raft restores the newest snapshot and reads the log only past it.
-		var snapIndex uint64
-		if metas, err := inner.List(); err == nil && len(metas) > 0 {
-			snapIndex = metas[0].Index
-		}
+	// Raft restores the newest snapshot and reads the log only past it.
+	var snapIndex uint64
+	if metas, err := inner.List(); err == nil && len(metas) > 0 {
+		snapIndex = metas[0].Index
+	}
+	walDir := filepath.Join(logDir, walDirName)
+	if err := migrate(logDir, walDir, snapIndex, opts); err != nil {
+		return nil, err
+	}
+	w, err := openWAL(walDir, l, opts.SegmentSize, opts.LogOutput)
+	if err != nil {
+		return nil, err
+	}
+	logs := &checkedStore{inner: w, path: walDir, fileOf: w.filer.fileOf, stablePath: filepath.Join(walDir, metaName), latch: l}
+	if err := check(filepath.Join(walDir, metaName), func() error {
 		if err := logs.verify(snapIndex); err != nil {
 			return err
 		}
 		return snaps.verify()
 	}); err != nil {
-		db.Close()
+		w.Close()
 		return nil, err
 	}
-	return &Stores{Log: logs, Stable: logs, Snapshot: snaps, closer: db, latch: l}, nil
+	return &Stores{Log: logs, Stable: logs, Snapshot: snaps, closer: w, latch: l}, nil
 }
 
 // check runs the verification, turning a panic of bbolt on a damaged page (or a fault
@@ -173,4 +159,18 @@ func check(dbPath string, verify func() error) (err error) {
 func InMemory() *Stores {
 	mem := raft.NewInmemStore()
 	return &Stores{Log: mem, Stable: mem, Snapshot: raft.NewInmemSnapshotStore()}
+}
+
+// LogPath is the directory of the Raft log under the log directory.
+func LogPath(logDir string) string { return filepath.Join(logDir, walDirName) }
+
+// HasLog reports whether the log directory holds a Raft log: wal/, or raft.db of
+// older versions (which Open moves into wal/).
+func HasLog(logDir string) bool {
+	for _, p := range []string{LogPath(logDir), filepath.Join(logDir, legacyName)} {
+		if _, err := os.Stat(p); err == nil {
+			return true
+		}
+	}
+	return false
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -105,9 +106,13 @@ func TestRoundTrip(t *testing.T) {
 
 // flipEach flips byte k of a value at every offset in at, for every k below n in
 // turn (leaving the others intact), and requires Open to fail with a CorruptError
-// naming wantPath, or else everything to read back as written (see intact).
-func flipEach(t *testing.T, dir, path string, at []int, n int, wantPath string) {
+// naming wantPath, or else what it reads to be acceptable (accept returns "";
+// intact when nil), at most maxAccepted times.
+func flipEach(t *testing.T, dir string, opts Options, path string, at []int, n int, wantPath string, accept func(*Stores) string, maxAccepted int) {
 	t.Helper()
+	if accept == nil {
+		accept = func(s *Stores) string { return intact(s, 20) }
+	}
 	orig, err := os.ReadFile(path)
 	must(t, err)
 	defer os.WriteFile(path, orig, 0o600)
@@ -120,13 +125,16 @@ func flipEach(t *testing.T, dir, path string, at []int, n int, wantPath string) 
 		}
 		must(t, os.WriteFile(path, b, 0o600))
 		var s *Stores
-		s, err = Open(dir, Options{})
+		s, err = Open(dir, opts)
 		if err == nil {
-			if what := intact(s); what != "" {
+			what := accept(s)
+			s.Close()
+			if what != "" {
 				t.Fatalf("byte %d of %s flipped (%q → %q): the stores opened and %s", off, path, orig[off], b[off], what)
 			}
-			s.Close()
 			harmless++
+			// Opening may have written (a torn tail is overwritten by the next
+			// append only), so each flip starts from the original files.
 			continue
 		}
 		var ce *CorruptError
@@ -136,10 +144,13 @@ func flipEach(t *testing.T, dir, path string, at []int, n int, wantPath string) 
 		checked++
 	}
 	must(t, os.WriteFile(path, orig, 0o600))
-	s := open(t, dir, Options{}) // intact again
+	s := open(t, dir, opts) // intact again
+	if what := intact(s, 20); what != "" {
+		t.Fatalf("after the flips: %s", what)
+	}
 	s.Close()
 	t.Logf("%d flipped bytes of %s detected, %d changed nothing read; an error: %v", checked, filepath.Base(path), harmless, err)
-	if harmless > n/4 {
+	if harmless > maxAccepted {
 		t.Fatalf("%d of %d flips went unnoticed", harmless, n)
 	}
 }
@@ -147,8 +158,11 @@ func flipEach(t *testing.T, dir, path string, at []int, n int, wantPath string) 
 // intact says what differs from what fill wrote, or "" if nothing does: a flip in
 // a msgpack field name makes the decoder skip the field, which is harmless when
 // its value was the zero value anyway (an entry's Type LogCommand, a zero time).
-func intact(s *Stores) string {
-	for i := uint64(1); i <= 20; i++ {
+func intact(s *Stores, last uint64) string {
+	if l, err := s.Log.LastIndex(); l != last || err != nil {
+		return fmt.Sprintf("the last entry is %d, want %d (%v)", l, last, err)
+	}
+	for i := uint64(1); i <= last; i++ {
 		var got raft.Log
 		if err := s.Log.GetLog(i, &got); err != nil {
 			return fmt.Sprintf("entry %d: %v", i, err)
@@ -200,15 +214,71 @@ func valueCopies(t *testing.T, db string, bucket, key []byte) (at []int, n int) 
 
 func key(i uint64) []byte { return binary.BigEndian.AppendUint64(nil, i) }
 
+// entryFrame finds entry idx's frame (header, payload, padding) in the segment
+// files under dir: its file, offset and length.
+func entryFrame(t *testing.T, dir string, idx uint64) (string, int, int) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, walDirName, "*.wal"))
+	must(t, err)
+	for _, f := range files {
+		var base, id uint64
+		if _, err := fmt.Sscanf(filepath.Base(f), "%020d-%016x.wal", &base, &id); err != nil || base > idx {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		must(t, err)
+		i := base
+		for off := fileHeaderLen; off+frameHeaderLen <= len(b); {
+			typ, n := b[off], int(binary.LittleEndian.Uint32(b[off+4:]))
+			if typ == 0 {
+				break
+			}
+			if typ == frameCommit {
+				n = 0
+			}
+			size := frameHeaderLen + (n+7)/8*8
+			if typ == frameEntry {
+				if i == idx {
+					return f, off, size
+				}
+				i++
+			}
+			off += size
+		}
+	}
+	t.Fatalf("entry %d not found in %s", idx, dir)
+	return "", 0, 0
+}
+
+// A flipped byte of an entry's frame, in a sealed segment or the tail, is found at
+// open. raft-wal's recovery drops a tail batch whose commit CRC fails as torn by a
+// crash: a flip in the last batch may do that (the log then ends one entry
+// earlier); a flip in an earlier batch of the tail may not.
 func TestCorruptLogEntry(t *testing.T) {
-	dir := t.TempDir()
-	s := open(t, dir, Options{})
-	fill(t, s, 20)
-	must(t, s.Close())
-	db := filepath.Join(dir, "raft.db")
-	for _, i := range []uint64{1, 9, 20} { // first, middle (with extensions), last
-		at, n := valueCopies(t, db, []byte("logs"), key(i))
-		flipEach(t, dir, db, at, n, db)
+	for _, c := range []struct {
+		name string
+		size int
+	}{{"tail", 0}, {"sealed", 400}} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			opts := Options{SegmentSize: c.size}
+			s := open(t, dir, opts)
+			fill(t, s, 20)
+			must(t, s.Close())
+			for _, i := range []uint64{1, 9, 20} { // first, middle (with extensions), last
+				f, off, n := entryFrame(t, dir, i)
+				accept := func(s *Stores) string { return intact(s, 20) }
+				if i == 20 {
+					accept = func(s *Stores) string {
+						if intact(s, 19) == "" {
+							return ""
+						}
+						return intact(s, 20)
+					}
+				}
+				flipEach(t, dir, opts, f, []int{off}, n, f, accept, max(n/4, int(i/20)*n))
+			}
+		})
 	}
 }
 
@@ -217,11 +287,13 @@ func TestCorruptStableStore(t *testing.T) {
 	s := open(t, dir, Options{})
 	fill(t, s, 20)
 	must(t, s.Close())
-	db := filepath.Join(dir, "raft.db")
-	for _, k := range []string{"CurrentTerm", "LastVoteTerm", "LastVoteCand", string(formatKey)} {
-		at, n := valueCopies(t, db, []byte("conf"), []byte(k))
-		flipEach(t, dir, db, at, n, db)
+	db := filepath.Join(dir, walDirName, metaName)
+	for _, k := range []string{"CurrentTerm", "LastVoteTerm", "LastVoteCand"} {
+		at, n := valueCopies(t, db, stableBucket, []byte(k))
+		flipEach(t, dir, Options{}, db, at, n, db, nil, n/4)
 	}
+	at, n := valueCopies(t, db, metaBucket, metaKey)
+	flipEach(t, dir, Options{}, db, at, n, db, nil, n/4)
 }
 
 func snapshotDir(t *testing.T, dir string) string {
@@ -241,7 +313,7 @@ func TestCorruptSnapshotState(t *testing.T) {
 	state := filepath.Join(snapshotDir(t, dir), "state.bin")
 	st, err := os.Stat(state)
 	must(t, err)
-	flipEach(t, dir, state, []int{0}, int(st.Size()), state)
+	flipEach(t, dir, Options{}, state, []int{0}, int(st.Size()), state, nil, int(st.Size())/4)
 }
 
 func TestCorruptSnapshotMeta(t *testing.T) {
@@ -283,94 +355,180 @@ func TestCorruptSnapshotMeta(t *testing.T) {
 	}
 }
 
-// Data written by the version before checksums (raft-boltdb and raft's file
-// snapshots as they are) opens; new writes are checksummed; an unchecksummed entry
-// past the old ones is corruption.
-func TestLegacyDataOpens(t *testing.T) {
+// legacyDir writes what the versions on raft-boltdb left: raft.db with entries
+// 1..n, term, vote and a snapshot at snap; checksummed as the last of them wrote it
+// unless raw.
+func legacyDir(t *testing.T, n, snap uint64, raw bool) string {
+	t.Helper()
 	dir := t.TempDir()
-	db, err := raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
+	db, err := raftboltdb.NewBoltStore(filepath.Join(dir, legacyName))
 	must(t, err)
-	for i := uint64(1); i <= 10; i++ {
-		must(t, db.StoreLog(entry(i)))
+	var st logStore = db
+	if !raw {
+		cs := &checkedStore{inner: db, path: "raft.db", latch: newLatch(nil)}
+		must(t, cs.load())
+		st = cs
 	}
-	must(t, db.SetUint64([]byte("CurrentTerm"), 3))
-	must(t, db.Set([]byte("LastVoteCand"), []byte("1")))
+	for i := uint64(1); i <= n; i++ {
+		must(t, st.StoreLog(entry(i)))
+	}
+	if !raw {
+		must(t, st.SetUint64([]byte("CurrentTerm"), 1+n/4))
+		must(t, st.SetUint64([]byte("LastVoteTerm"), 1+n/4))
+	} else { // no checksum, and big-endian as raft-boltdb writes it
+		must(t, db.SetUint64([]byte("CurrentTerm"), 1+n/4))
+		must(t, db.SetUint64([]byte("LastVoteTerm"), 1+n/4))
+	}
+	must(t, st.Set([]byte("LastVoteCand"), []byte("127.0.0.1:2888")))
+	must(t, db.Close())
 	snaps, err := raft.NewFileSnapshotStore(dir, 2, io.Discard)
 	must(t, err)
-	sink, err := snaps.Create(raft.SnapshotVersionMax, 10, 3, testConf, 1, testTrans)
+	sink, err := snaps.Create(raft.SnapshotVersionMax, snap, 1+snap/4, testConf, 1, testTrans)
 	must(t, err)
-	_, err = sink.Write([]byte("ZKRTREE\x00 old tree"))
+	_, err = sink.Write([]byte("ZKRTREE\x00 the tree's own bytes"))
 	must(t, err)
 	must(t, sink.Close())
-	must(t, db.Close())
+	return dir
+}
 
-	s := open(t, dir, Options{})
-	var l raft.Log
-	must(t, s.Log.GetLog(7, &l))
-	if string(l.Data) != "entry-0007" {
-		t.Fatalf("old entry 7: %+v", l)
-	}
-	if v, err := s.Stable.GetUint64([]byte("CurrentTerm")); v != 3 || err != nil {
-		t.Fatalf("old CurrentTerm: %d %v", v, err)
-	}
-	metas, err := s.Snapshot.List()
-	must(t, err)
-	_, rc, err := s.Snapshot.Open(metas[0].ID)
-	must(t, err)
-	b, _ := io.ReadAll(rc)
-	rc.Close()
-	if string(b) != "ZKRTREE\x00 old tree" {
-		t.Fatalf("old snapshot: %q", b)
-	}
-	must(t, s.Log.StoreLog(entry(11)))
-	must(t, s.Close())
-	s = open(t, dir, Options{}) // again, now with its format record
-	must(t, s.Close())
-
-	// An entry past the old ones without a checksum is damage, not an old entry.
-	db, err = raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
-	must(t, err)
-	must(t, db.StoreLog(entry(12)))
-	must(t, db.Close())
-	if _, err := Open(dir, Options{}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "log entry 12 has no checksum") {
-		t.Fatalf("unchecksummed entry 12: %v", err)
+// A data directory of the versions on raft-boltdb (with checksums, and from before
+// them) opens with the same log, term and vote, moved into wal/ once; raft.db stays
+// as raft.db.migrated.
+func TestMigrate(t *testing.T) {
+	for _, raw := range []bool{false, true} {
+		dir := legacyDir(t, 20, 20, raw)
+		s := open(t, dir, Options{})
+		if what := intact(s, 20); what != "" {
+			t.Fatalf("raw %v: migrated: %s", raw, what)
+		}
+		must(t, s.Log.StoreLog(entry(21)))
+		must(t, s.Close())
+		for _, f := range []string{legacyName + ".migrated", walDirName} {
+			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(dir, legacyName)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("raft.db still there: %v", err)
+		}
+		s = open(t, dir, Options{}) // again: nothing more to move
+		if l, _ := s.Log.LastIndex(); l != 21 {
+			t.Fatalf("last index %d after a reopen", l)
+		}
+		must(t, s.Close())
 	}
 }
 
-func TestMissingEntryAndTerm(t *testing.T) {
-	dir := t.TempDir()
+// A migration that fails (here a write of the new log, as a crash would stop it)
+// leaves raft.db in place: the next start migrates again from the start; so does a
+// start that finds wal/ but raft.db not yet renamed.
+func TestMigrateAgainAfterCrash(t *testing.T) {
+	dir := legacyDir(t, 2000, 2000, false)
+	writes := 0
+	hook := func(op WriteOp, write func() error) error {
+		if op.Kind == "segment write" {
+			if writes++; writes == 3 {
+				return syscall.EIO
+			}
+		}
+		return write()
+	}
+	if _, err := Open(dir, Options{WriteHook: hook}); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("a failed migration: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, legacyName)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, walDirName+".migrating")); err != nil {
+		t.Fatalf("the unfinished copy: %v", err)
+	}
 	s := open(t, dir, Options{})
-	fill(t, s, 10) // a snapshot at 10
-	for i := uint64(11); i <= 15; i++ {
-		must(t, s.Log.StoreLog(entry(i)))
+	if l, _ := s.Log.LastIndex(); l != 2000 {
+		t.Fatalf("last index %d", l)
 	}
 	must(t, s.Close())
-	db, err := raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
+	if _, err := os.Stat(filepath.Join(dir, walDirName+".migrating")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the unfinished copy is still there: %v", err)
+	}
+	// wal/ is complete, raft.db not renamed yet.
+	must(t, os.Rename(filepath.Join(dir, legacyName+".migrated"), filepath.Join(dir, legacyName)))
+	s = open(t, dir, Options{})
+	if l, _ := s.Log.LastIndex(); l != 2000 {
+		t.Fatalf("last index %d", l)
+	}
+	must(t, s.Close())
+	if _, err := os.Stat(filepath.Join(dir, legacyName)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("raft.db still there: %v", err)
+	}
+}
+
+// raft.db is checked as before it is moved: damage stops the migration, naming it.
+// After a follower installed a snapshot, raft-boltdb kept a hole below it: the
+// entries below the hole are left behind (raft-wal keeps no holes; nothing reads
+// them); a hole past the snapshot is damage.
+func TestMigrateChecks(t *testing.T) {
+	dir := legacyDir(t, 20, 10, false)
+	db, err := raftboltdb.NewBoltStore(filepath.Join(dir, legacyName))
+	must(t, err)
+	must(t, db.DeleteRange(5, 10))
+	must(t, db.Close())
+	s := open(t, dir, Options{})
+	if f, _ := s.Log.FirstIndex(); f != 11 {
+		t.Fatalf("first index %d after the hole, want 11", f)
+	}
+	must(t, s.Close())
+
+	dir = legacyDir(t, 20, 10, false)
+	db, err = raftboltdb.NewBoltStore(filepath.Join(dir, legacyName))
 	must(t, err)
 	must(t, db.DeleteRange(13, 13))
 	must(t, db.Close())
 	if _, err := Open(dir, Options{}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "entry 13 is missing") {
 		t.Fatalf("a hole in the log past the snapshot: %v", err)
 	}
+	// An entry past the checksummed ones without a checksum is damage.
+	dir = legacyDir(t, 20, 20, false)
+	db, err = raftboltdb.NewBoltStore(filepath.Join(dir, legacyName))
+	must(t, err)
+	must(t, db.StoreLog(entry(21)))
+	must(t, db.Close())
+	if _, err := Open(dir, Options{}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "log entry 21 has no checksum") ||
+		!strings.Contains(err.Error(), filepath.Join(dir, legacyName)) {
+		t.Fatalf("unchecksummed entry 21: %v", err)
+	}
 }
 
-// After a follower installs a snapshot at 10, hashicorp/raft keeps some of its old
-// entries (here 1-4) and appends from 11: the hole below the snapshot is not damage.
-// (integration/chaos found members that could not restart on it.)
-func TestHoleBelowSnapshotOpens(t *testing.T) {
+// After a snapshot, raft compacts the log: whole segments go, and their disk space.
+func TestCompactionRemovesSegments(t *testing.T) {
 	dir := t.TempDir()
-	s := open(t, dir, Options{})
-	fill(t, s, 10)
-	for i := uint64(11); i <= 15; i++ {
-		must(t, s.Log.StoreLog(entry(i)))
+	s := open(t, dir, Options{SegmentSize: 4096})
+	defer s.Close()
+	logs := make([]*raft.Log, 0, 1000)
+	for i := uint64(1); i <= 1000; i++ {
+		logs = append(logs, entry(i))
+		if len(logs) == 50 {
+			must(t, s.Log.StoreLogs(logs))
+			logs = logs[:0]
+		}
 	}
-	must(t, s.Stable.SetUint64([]byte("CurrentTerm"), 4))
-	must(t, s.Log.DeleteRange(5, 10))
-	must(t, s.Close())
-	s = open(t, dir, Options{})
+	segs := func() int {
+		m, err := filepath.Glob(filepath.Join(dir, walDirName, "*.wal"))
+		must(t, err)
+		return len(m)
+	}
+	before := segs()
+	must(t, s.Log.DeleteRange(1, 900))
+	after := segs()
+	if f, _ := s.Log.FirstIndex(); f != 901 || after >= before/2 {
+		t.Fatalf("first index %d, %d segment files before, %d after", f, before, after)
+	}
 	var l raft.Log
-	must(t, s.Log.GetLog(15, &l))
-	must(t, s.Close())
+	must(t, s.Log.GetLog(950, &l))
+	must(t, s.Log.DeleteRange(990, 1000)) // a conflicting tail
+	if last, _ := s.Log.LastIndex(); last != 989 {
+		t.Fatalf("last index %d", last)
+	}
+	must(t, s.Log.StoreLog(entry(990)))
 }
 
 func TestRetryable(t *testing.T) {
@@ -378,10 +536,11 @@ func TestRetryable(t *testing.T) {
 		err  error
 		want bool
 	}{
-		{&os.PathError{Op: "write", Path: "raft.db", Err: syscall.ENOSPC}, true},
-		{&os.PathError{Op: "write", Path: "raft.db", Err: syscall.EDQUOT}, true},
+		{&os.PathError{Op: "write", Path: "1.wal", Err: syscall.ENOSPC}, true},
+		{&os.PathError{Op: "write", Path: "1.wal", Err: syscall.EDQUOT}, true},
 		{fmt.Errorf("file resize error: %s", syscall.ENOSPC), true},
-		{&os.PathError{Op: "write", Path: "raft.db", Err: syscall.EIO}, false},
+		{&os.PathError{Op: "write", Path: "1.wal", Err: syscall.EIO}, false},
+		{&os.PathError{Op: "sync", Path: "1.wal", Err: syscall.EIO}, false},
 		{&os.PathError{Op: "open", Path: "meta.json", Err: syscall.ENOSPC}, true},
 		{&os.PathError{Op: "mkdir", Path: "snapshots/1-2-3.tmp", Err: syscall.ENOSPC}, true},
 		{&os.LinkError{Op: "rename", Old: "a.tmp", New: "a", Err: syscall.ENOSPC}, true},
@@ -398,50 +557,8 @@ func TestRetryable(t *testing.T) {
 	}
 }
 
-// A write that fails with EIO (as bbolt's fdatasync reports it) stops every later
-// write, of the log, the stable store and snapshots; a lack of space does not.
-// A compaction deletes in chunks (appends go between them); a tail or the whole
-// log goes in one transaction, leaving no hole and nothing that must not survive.
-func TestCompactionInChunks(t *testing.T) {
-	var deletes []string
-	hook := func(op WriteOp, write func() error) error {
-		if op.Kind == "delete logs" {
-			deletes = append(deletes, op.Kind)
-		}
-		return write()
-	}
-	s := open(t, t.TempDir(), Options{WriteHook: hook})
-	defer s.Close()
-	const n = 3*compactChunk + 100
-	logs := make([]*raft.Log, 0, n)
-	for i := uint64(1); i <= n; i++ {
-		logs = append(logs, entry(i))
-	}
-	must(t, s.Log.StoreLogs(logs))
-	check := func(what string, first, last uint64, txns int) {
-		t.Helper()
-		f, err := s.Log.FirstIndex()
-		must(t, err)
-		l, err := s.Log.LastIndex()
-		must(t, err)
-		if f != first || l != last || len(deletes) != txns {
-			t.Fatalf("%s: entries %d..%d in %d transactions, want %d..%d in %d", what, f, l, len(deletes), first, last, txns)
-		}
-		var got raft.Log
-		must(t, s.Log.GetLog(first, &got))
-		must(t, s.Log.GetLog(last, &got))
-		deletes = nil
-	}
-	must(t, s.Log.DeleteRange(1, 2*compactChunk+50)) // a compaction
-	check("compaction", 2*compactChunk+51, n, 3)
-	must(t, s.Log.DeleteRange(n-10, n)) // a conflicting tail
-	check("tail", 2*compactChunk+51, n-11, 1)
-	must(t, s.Log.DeleteRange(2*compactChunk+51, n-11)) // the whole log
-	if f, _ := s.Log.FirstIndex(); f != 0 || len(deletes) != 1 {
-		t.Fatalf("whole log: first index %d after %d transactions, want 0 after 1", f, len(deletes))
-	}
-}
-
+// A write that fails with EIO stops every later write, of the log, the stable store
+// and snapshots; a lack of space does not.
 func TestWriteErrorLatches(t *testing.T) {
 	var inject error
 	hook := func(op WriteOp, write func() error) error {
@@ -456,7 +573,7 @@ func TestWriteErrorLatches(t *testing.T) {
 	defer s.Close()
 	must(t, s.Log.StoreLog(entry(1)))
 
-	inject = &os.PathError{Op: "write", Path: "raft.db", Err: syscall.ENOSPC}
+	inject = &os.PathError{Op: "write", Path: "1.wal", Err: syscall.ENOSPC}
 	if err := s.Log.StoreLog(entry(2)); !errors.Is(err, syscall.ENOSPC) || errors.Is(err, ErrWriteFailed) {
 		t.Fatalf("no space: %v", err)
 	}
@@ -473,7 +590,7 @@ func TestWriteErrorLatches(t *testing.T) {
 	default:
 		t.Fatal("Failed not closed")
 	}
-	if s.Err() != err || !strings.Contains(err.Error(), "store log entries") || !strings.Contains(err.Error(), "raft.db") {
+	if s.Err() != err || !strings.Contains(err.Error(), "store log entries") || !strings.Contains(err.Error(), filepath.Join(dir, walDirName)) {
 		t.Fatalf("Err() = %v", s.Err())
 	}
 	for name, write := range map[string]func() error{
@@ -545,32 +662,25 @@ func TestFullDiskIsRetryable(t *testing.T) {
 
 // Damage found by a read once raft runs stops the stores (Failed, Err naming the file)
 // and ends the reading goroutine, where raft would retry the read for ever or panic.
-// bbolt reads through a shared mapping, so a flip in the file shows at once.
+// Segment files are read with pread, so a flip in the file shows at once.
 func TestDamageFoundWhileRunning(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir, Options{})
 	defer s.Close()
 	fill(t, s, 20)
 	s.RaftStarted()
-	db := filepath.Join(dir, "raft.db")
-	b, err := os.ReadFile(db)
+	seg, off, _ := entryFrame(t, dir, 9)
+	b, err := os.ReadFile(seg)
 	must(t, err)
-	f, err := os.OpenFile(db, os.O_RDWR, 0)
-	must(t, err)
-	n := 0
-	for i := 0; ; n++ { // entry 9's data, in every copy of its page
-		j := bytes.Index(b[i:], []byte("entry-0009"))
-		if j < 0 {
-			break
-		}
-		_, err := f.WriteAt([]byte{'X'}, int64(i+j))
-		must(t, err)
-		i += j + 1
+	j := bytes.Index(b[off:], []byte("entry-0009"))
+	if j < 0 {
+		t.Fatal("entry 9's data is not in its frame")
 	}
+	f, err := os.OpenFile(seg, os.O_RDWR, 0)
+	must(t, err)
+	_, err = f.WriteAt([]byte{'X'}, int64(off+j))
+	must(t, err)
 	f.Close()
-	if n == 0 {
-		t.Fatal("entry 9's data is not in raft.db")
-	}
 	returned := make(chan error, 1)
 	go func() {
 		var l raft.Log
@@ -584,7 +694,7 @@ func TestDamageFoundWhileRunning(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the stores did not fail")
 	}
-	if err := s.Err(); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), db) || !strings.Contains(err.Error(), "log entry 9") {
+	if err := s.Err(); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), seg) || !strings.Contains(err.Error(), "log entry 9") {
 		t.Fatalf("Err() = %v", err)
 	}
 	select {
@@ -594,5 +704,81 @@ func TestDamageFoundWhileRunning(t *testing.T) {
 	}
 	if err := s.Log.StoreLog(entry(21)); err != s.Err() {
 		t.Fatalf("a write after the damage: %v", err)
+	}
+}
+
+// A failed fsync of a segment file stops all writing, naming the file; the store
+// opens again afterwards with what was acknowledged.
+func TestSegmentSyncErrorLatches(t *testing.T) {
+	var fail atomic.Bool
+	hook := func(op WriteOp, write func() error) error {
+		if op.Kind == "segment sync" && fail.Load() {
+			return &os.PathError{Op: "sync", Path: op.Path, Err: syscall.EIO}
+		}
+		return write()
+	}
+	dir := t.TempDir()
+	s := open(t, dir, Options{WriteHook: hook})
+	fill(t, s, 20)
+	fail.Store(true)
+	err := s.Log.StoreLog(entry(21))
+	seg, _, _ := entryFrame(t, dir, 20)
+	if !errors.Is(err, ErrWriteFailed) || !errors.Is(err, syscall.EIO) || !strings.Contains(err.Error(), seg) || s.Err() != err {
+		t.Fatalf("a failed segment sync: %v", err)
+	}
+	fail.Store(false)
+	if err := s.Log.StoreLog(entry(21)); err != s.Err() {
+		t.Fatalf("a write after the failure: %v", err)
+	}
+	must(t, s.Close())
+	s = open(t, dir, Options{})
+	defer s.Close()
+	if l, _ := s.Log.LastIndex(); l < 20 {
+		t.Fatalf("last index %d after the failure", l)
+	}
+}
+
+// raft-wal seals a full segment in the batch that fills it and records the next one
+// afterwards, from its own goroutine. If that record is lost (a crash, here a failed
+// metadata commit), the store opens with the sealed tail's successor recorded,
+// instead of refusing every append as raft-wal would.
+func TestInterruptedRotation(t *testing.T) {
+	var fail atomic.Bool
+	hook := func(op WriteOp, write func() error) error {
+		if op.Kind == "meta commit" && fail.Load() {
+			return syscall.EIO
+		}
+		return write()
+	}
+	dir := t.TempDir()
+	opts := Options{SegmentSize: 1024, WriteHook: hook}
+	s := open(t, dir, opts)
+	must(t, s.Stable.SetUint64([]byte("CurrentTerm"), 100))
+	fail.Store(true)
+	var i uint64
+	for i = 1; i < 100 && s.Err() == nil; i++ {
+		if err := s.Log.StoreLog(entry(i)); err != nil {
+			break
+		}
+	}
+	if s.Err() == nil {
+		t.Fatal("no rotation was attempted")
+	}
+	must(t, s.Close())
+	acked := i - 1
+	fail.Store(false)
+	s = open(t, dir, opts)
+	defer s.Close()
+	last, err := s.Log.LastIndex()
+	must(t, err)
+	if last < acked {
+		t.Fatalf("last index %d, %d acknowledged", last, acked)
+	}
+	for j := last + 1; j < last+100; j++ {
+		must(t, s.Log.StoreLog(entry(j)))
+	}
+	for j := uint64(1); j < last+100; j++ {
+		var l raft.Log
+		must(t, s.Log.GetLog(j, &l))
 	}
 }

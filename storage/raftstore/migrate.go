@@ -1,0 +1,148 @@
+package raftstore
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+)
+
+// legacyName is the log and stable store of the versions before raft-wal.
+const legacyName = "raft.db"
+
+// migrate moves a log written by an older version (raft.db, raft-boltdb) into a new
+// wal directory, once: it checks raft.db as those versions did, copies the stable
+// values and the log entries into a store built under a temporary name, then renames
+// that to wal/ and raft.db to raft.db.migrated (kept for the operator to remove).
+// Each rename is synced before the next step, so a crash leaves either raft.db and
+// no wal/ (the next start migrates again, the unfinished copy is removed) or wal/
+// (raft.db, if still there, is only renamed).
+func migrate(logDir, walDir string, snapIndex uint64, opts Options) error {
+	old := filepath.Join(logDir, legacyName)
+	if _, err := os.Stat(old); errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if _, err := os.Stat(walDir); err == nil {
+		return retire(old)
+	}
+	tmp := walDir + ".migrating"
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if err := copyLegacy(old, tmp, snapIndex, opts); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, walDir); err != nil {
+		return err
+	}
+	if err := syncDir(logDir); err != nil {
+		return err
+	}
+	return retire(old)
+}
+
+func retire(old string) error {
+	if err := os.Rename(old, old+".migrated"); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(old))
+}
+
+// openLegacy opens raft.db as the versions before raft-wal did, checked the same way.
+func openLegacy(path string, snapIndex uint64) (*checkedStore, *raftboltdb.BoltStore, error) {
+	db, err := raftboltdb.New(raftboltdb.Options{
+		Path:        path,
+		BoltOptions: &bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType},
+	})
+	if err != nil {
+		if errors.Is(err, bbolt.ErrTimeout) {
+			return nil, nil, fmt.Errorf("open raft log %q: locked by another process (is another zkraft running on this data directory?)", path)
+		}
+		if errors.Is(err, bbolt.ErrInvalid) || errors.Is(err, bbolt.ErrChecksum) || errors.Is(err, bbolt.ErrVersionMismatch) {
+			return nil, nil, &CorruptError{Path: path, What: err.Error()}
+		}
+		return nil, nil, fmt.Errorf("open raft log %q: %w", path, err)
+	}
+	s := &checkedStore{inner: db, path: path, latch: newLatch(nil)}
+	if err := check(path, func() error {
+		if err := s.load(); err != nil {
+			return err
+		}
+		return s.verify(snapIndex)
+	}); err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return s, db, nil
+}
+
+// copyLegacy copies raft.db's stable values and log into a new store in dir. The
+// entries below a hole (below the snapshot: see verify) are left behind: raft-wal
+// keeps no holes, and raft never reads them.
+func copyLegacy(old, dir string, snapIndex uint64, opts Options) error {
+	src, db, err := openLegacy(old, snapIndex)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	l := newLatch(opts.WriteHook)
+	w, err := openWAL(dir, l, opts.SegmentSize, opts.LogOutput)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	dst := &checkedStore{inner: w, path: dir, fileOf: w.filer.fileOf, stablePath: filepath.Join(dir, metaName), latch: l}
+	for _, k := range raftKeys {
+		v, err := src.Get(k)
+		if isNotFound(err) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if err := dst.Set(k, v); err != nil {
+			return fmt.Errorf("copy %s from %s: %w", k, old, err)
+		}
+	}
+	first, err := src.FirstIndex()
+	if err != nil {
+		return err
+	}
+	last, err := src.LastIndex()
+	if err != nil {
+		return err
+	}
+	// The contiguous end of the log.
+	from := first
+	for i := last; i >= first && i > 0; i-- {
+		var l raft.Log
+		if err := src.GetLog(i, &l); errors.Is(err, raft.ErrLogNotFound) {
+			from = i + 1
+			break
+		} else if err != nil {
+			return err
+		}
+	}
+	const batch = 512
+	logs := make([]*raft.Log, 0, batch)
+	for i := from; i <= last && i > 0; i++ {
+		l := new(raft.Log)
+		if err := src.GetLog(i, l); err != nil {
+			return err
+		}
+		logs = append(logs, l)
+		if len(logs) == batch || i == last {
+			if err := dst.StoreLogs(logs); err != nil {
+				return fmt.Errorf("copy log entries of %s: %w", old, err)
+			}
+			logs = logs[:0]
+		}
+	}
+	return nil
+}

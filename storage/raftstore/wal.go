@@ -1,0 +1,512 @@
+package raftstore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/segment"
+	"github.com/hashicorp/raft-wal/types"
+	"go.etcd.io/bbolt"
+)
+
+// The Raft log on raft-wal: wal/ holds segment files (<base index>-<id>.wal, each
+// preallocated to segmentSize, appended to and fdatasynced once per batch) and
+// wal-meta.db, a small bbolt file with the list of segments and the stable store
+// (term and vote). See doc.go for what checks what.
+const (
+	walDirName  = "wal"
+	metaName    = "wal-meta.db"
+	segmentSize = 8 << 20
+)
+
+// walStore is raft-wal opened on our file layer: every file operation goes through
+// the latch (and a test's write hook), and damage is reported as a CorruptError
+// naming the file.
+type walStore struct {
+	*wal.WAL
+	dir   string
+	filer *segFiler
+}
+
+// openWAL opens (creating if needed) the log in dir. A tail segment that a crash left
+// sealed before its successor was recorded gets that successor now (see
+// finishRotation).
+func openWAL(dir string, l *latch, size int, logOut io.Writer) (*walStore, error) {
+	if size <= 0 {
+		size = segmentSize
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create log directory %q: %w", dir, err)
+	}
+	logger := hclog.New(&hclog.LoggerOptions{Name: "wal", Output: logOut, Level: hclog.Warn})
+	for attempt := 0; ; attempt++ {
+		f := &segFiler{Filer: segment.NewFiler(dir, &fileVFS{latch: l}), dir: dir}
+		meta := &metaStore{path: filepath.Join(dir, metaName), latch: l}
+		var w *wal.WAL
+		err := check(meta.path, func() error {
+			var err error
+			w, err = wal.Open(dir, wal.WithSegmentFiler(f), wal.WithMetaStore(meta),
+				wal.WithLogger(logger), wal.WithSegmentSize(size))
+			return err
+		})
+		if err != nil {
+			meta.Close()
+			return nil, walError(dir, err)
+		}
+		if f.sealedTail == nil {
+			return &walStore{WAL: w, dir: dir, filer: f}, nil
+		}
+		w.Close()
+		if attempt > 0 {
+			return nil, &CorruptError{Path: f.path(f.sealedTail.info), What: "its segment stays sealed after its successor was recorded"}
+		}
+		if err := finishRotation(meta.path, l, *f.sealedTail, uint32(size)); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// walError turns raft-wal's own corruption error (which names no file) into a
+// CorruptError naming the log directory.
+func walError(dir string, err error) error {
+	var ce *CorruptError
+	switch {
+	case errors.As(err, &ce):
+		return err
+	case errors.Is(err, wal.ErrCorrupt):
+		return &CorruptError{Path: dir, What: err.Error()}
+	}
+	return fmt.Errorf("open raft log %q: %w", dir, err)
+}
+
+// finishRotation records the successor of a tail segment that is sealed on disk but
+// not in the metadata: raft-wal seals the full tail in the batch that fills it and
+// records the rotation afterwards, from another goroutine; a crash in between left a
+// tail raft-wal would refuse every append to (ErrSealed) without ever rotating it.
+// This commits what the rotation would have.
+func finishRotation(metaPath string, l *latch, tail sealedTail, size uint32) error {
+	m := &metaStore{path: metaPath, latch: l}
+	st, err := m.Load(filepath.Dir(metaPath))
+	if err != nil {
+		return walError(filepath.Dir(metaPath), err)
+	}
+	defer m.Close()
+	last := len(st.Segments) - 1
+	if last < 0 || st.Segments[last].ID != tail.info.ID {
+		return &CorruptError{Path: metaPath, What: "the sealed tail segment is not the last one recorded"}
+	}
+	now := time.Now()
+	seg := &st.Segments[last]
+	seg.SealTime, seg.MaxIndex, seg.IndexStart = now, tail.lastIndex, tail.indexStart
+	st.Segments = append(st.Segments, types.SegmentInfo{
+		ID: st.NextSegmentID, BaseIndex: tail.lastIndex + 1, MinIndex: tail.lastIndex + 1,
+		SizeLimit: size, Codec: wal.CodecBinaryV1, CreateTime: now,
+	})
+	st.NextSegmentID++
+	return m.CommitState(st)
+}
+
+type sealedTail struct {
+	info                  types.SegmentInfo
+	indexStart, lastIndex uint64
+}
+
+// segFiler is raft-wal's segment filer, with the files' names kept (to name the
+// file of a damaged entry) and the tail checked for damage at open.
+type segFiler struct {
+	*segment.Filer
+	dir        string
+	mu         sync.Mutex
+	segs       []types.SegmentInfo // the segments opened, by BaseIndex
+	sealedTail *sealedTail
+}
+
+func (f *segFiler) path(info types.SegmentInfo) string {
+	return filepath.Join(f.dir, segment.FileName(info))
+}
+
+func (f *segFiler) add(info types.SegmentInfo) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.segs = slices.DeleteFunc(f.segs, func(s types.SegmentInfo) bool { return s.BaseIndex >= info.BaseIndex })
+	f.segs = append(f.segs, info)
+}
+
+// fileOf names the segment file that holds entry idx (the log directory if none).
+func (f *segFiler) fileOf(idx uint64) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := len(f.segs) - 1; i >= 0; i-- {
+		if f.segs[i].BaseIndex <= idx {
+			return f.path(f.segs[i])
+		}
+	}
+	return f.dir
+}
+
+func (f *segFiler) corrupt(info types.SegmentInfo, err error) error {
+	if err != nil && errors.Is(err, wal.ErrCorrupt) {
+		return &CorruptError{Path: f.path(info), What: err.Error()}
+	}
+	return err
+}
+
+// Create implements types.SegmentFiler.
+func (f *segFiler) Create(info types.SegmentInfo) (types.SegmentWriter, error) {
+	w, err := f.Filer.Create(info)
+	if err == nil {
+		f.add(info)
+	}
+	return w, err
+}
+
+// Open implements types.SegmentFiler.
+func (f *segFiler) Open(info types.SegmentInfo) (types.SegmentReader, error) {
+	r, err := f.Filer.Open(info)
+	if err != nil {
+		return nil, f.corrupt(info, err)
+	}
+	f.add(info)
+	return r, nil
+}
+
+// RecoverTail implements types.SegmentFiler: raft-wal's recovery, which keeps the
+// batches up to the last one whose commit frame's CRC matches and drops what follows
+// as torn by a crash; then a check that nothing committed follows what it kept.
+func (f *segFiler) RecoverTail(info types.SegmentInfo) (types.SegmentWriter, error) {
+	w, err := f.Filer.RecoverTail(info)
+	if err != nil {
+		return nil, f.corrupt(info, err)
+	}
+	if err := checkTail(f.path(info), info, w.LastIndex()); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if sealed, indexStart, _ := w.Sealed(); sealed {
+		f.sealedTail = &sealedTail{info: info, indexStart: indexStart, lastIndex: w.LastIndex()}
+	}
+	f.add(info)
+	return w, nil
+}
+
+// The segment format of raft-wal v0.4 (segment/format.go): a 32-byte file header,
+// then frames of an 8-byte header (type, 3 zero bytes, little-endian length or, for
+// a commit frame, the CRC-32C of everything since the previous commit frame or the
+// file's start) and the payload padded to 8 bytes.
+const (
+	fileHeaderLen  = 32
+	frameHeaderLen = 8
+	frameEntry     = 1
+	frameIndex     = 2
+	frameCommit    = 3
+)
+
+// checkTail fails if the tail segment holds a complete batch (a commit frame whose
+// CRC matches the bytes since the commit frame before it) past the end raft-wal
+// recovered (lastIndex). A crash tears at most the batch being written, whose commit
+// frame then does not match; a complete batch past the end means damage cut off
+// data that had been committed, which raft-wal would silently drop.
+func checkTail(path string, info types.SegmentInfo, lastIndex uint64) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read log segment %s: %w", path, err)
+	}
+	want := 0 // entries raft-wal kept
+	if lastIndex >= info.BaseIndex {
+		want = int(lastIndex - info.BaseIndex + 1)
+	}
+	// Walk the frames as raft-wal does, to the end of the last commit that holds
+	// the entries it kept.
+	end, entries := 0, 0
+	for off := fileHeaderLen; off+frameHeaderLen <= len(b); {
+		h := b[off : off+frameHeaderLen]
+		if h[0] < frameEntry || h[0] > frameCommit {
+			break // zeros, or a torn or damaged header: where raft-wal stops too
+		}
+		n := int(binary.LittleEndian.Uint32(h[4:]))
+		switch h[0] {
+		case frameEntry:
+			entries++
+		case frameCommit:
+			if entries == want {
+				end = off + frameHeaderLen
+			}
+			n = 0
+		}
+		if entries > want || n > len(b) {
+			break
+		}
+		off += frameHeaderLen + (n+frameHeaderLen-1)/frameHeaderLen*frameHeaderLen
+	}
+	// Past it, look for a commit frame whose CRC covers the bytes since the
+	// commit-like frame before it.
+	from := end
+	for off := max(end, fileHeaderLen); off+frameHeaderLen <= len(b); off += frameHeaderLen {
+		if b[off] != frameCommit || b[off+1] != 0 || b[off+2] != 0 || b[off+3] != 0 {
+			continue
+		}
+		if off > from && crc32.Checksum(b[from:off], castagnoli) == binary.LittleEndian.Uint32(b[off+4:]) &&
+			!allZero(b[from:off]) {
+			return &CorruptError{Path: path, What: fmt.Sprintf(
+				"a committed batch at offset %d follows damage at offset %d or after (the log would end at entry %d)", from, end, lastIndex)}
+		}
+		from = off + frameHeaderLen
+	}
+	return nil
+}
+
+func allZero(b []byte) bool { return len(bytes.Trim(b, "\x00")) == 0 }
+
+// fileVFS is raft-wal's file system: plain files, preallocated when the space is
+// there, synced with fdatasync, every write and sync through the latch.
+type fileVFS struct{ latch *latch }
+
+// ListDir implements types.VFS.
+func (v *fileVFS) ListDir(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range ents {
+		if !e.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}
+
+// Create implements types.VFS. The file is preallocated, so that appends do not
+// change its size (fdatasync then writes no metadata); without the space, it grows
+// as it is written, and a write that finds no room fails and may be retried.
+func (v *fileVFS) Create(dir, name string, size uint64) (types.WritableFile, error) {
+	path := filepath.Join(dir, name)
+	var f *os.File
+	err := v.latch.file(WriteOp{Kind: "segment create", Path: path}, func() error {
+		var err error
+		if f, err = os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600); err != nil {
+			return err
+		}
+		if size > 0 && syscall.Fallocate(int(f.Fd()), 0, 0, int64(size)) != nil {
+			_ = f.Truncate(0) // a partial allocation would read as zeros anyway
+		}
+		return nil
+	})
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		return nil, err
+	}
+	return &segFile{File: f, path: path, latch: v.latch, newFile: true}, nil
+}
+
+// Delete implements types.VFS.
+func (v *fileVFS) Delete(dir, name string) error {
+	path := filepath.Join(dir, name)
+	return v.latch.file(WriteOp{Kind: "segment delete", Path: path}, func() error {
+		if err := os.Remove(path); err != nil {
+			return err
+		}
+		return syncDir(dir)
+	})
+}
+
+// OpenReader implements types.VFS.
+func (v *fileVFS) OpenReader(dir, name string) (types.ReadableFile, error) {
+	return os.Open(filepath.Join(dir, name))
+}
+
+// OpenWriter implements types.VFS.
+func (v *fileVFS) OpenWriter(dir, name string) (types.WritableFile, error) {
+	path := filepath.Join(dir, name)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &segFile{File: f, path: path, latch: v.latch}, nil
+}
+
+// segFile is a segment open for appending.
+type segFile struct {
+	*os.File
+	path    string
+	latch   *latch
+	newFile bool // its directory entry is not synced yet
+}
+
+// WriteAt implements types.WritableFile.
+func (f *segFile) WriteAt(p []byte, off int64) (int, error) {
+	var n int
+	err := f.latch.file(WriteOp{Kind: "segment write", Path: f.path, Off: off, Data: p}, func() error {
+		var err error
+		n, err = f.File.WriteAt(p, off)
+		return err
+	})
+	return n, err
+}
+
+// Sync implements types.WritableFile: fdatasync, and the directory once after the
+// file was created, so that a crash cannot lose the file with what was synced in it.
+func (f *segFile) Sync() error {
+	return f.latch.file(WriteOp{Kind: "segment sync", Path: f.path}, func() error {
+		if err := syscall.Fdatasync(int(f.Fd())); err != nil {
+			return &os.PathError{Op: "sync", Path: f.path, Err: err}
+		}
+		if f.newFile {
+			if err := syncDir(filepath.Dir(f.path)); err != nil {
+				return err
+			}
+			f.newFile = false
+		}
+		return nil
+	})
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return &os.PathError{Op: "sync", Path: dir, Err: err}
+	}
+	return nil
+}
+
+// metaStore is raft-wal's metadata store (types.MetaStore): a bbolt file with the
+// segment list, sealed with a CRC-32C as the stable values are, and the stable
+// store, whose values checkedStore seals. bbolt commits it atomically.
+type metaStore struct {
+	path  string
+	latch *latch
+	db    *bbolt.DB
+}
+
+var (
+	metaBucket   = []byte("wal-meta")
+	stableBucket = []byte("stable")
+	metaKey      = []byte("m")
+)
+
+// Load implements types.MetaStore. A new file is made under a temporary name and
+// renamed into place, so that a crash while bbolt initializes it leaves no file
+// rather than a damaged one.
+func (m *metaStore) Load(dir string) (types.PersistentState, error) {
+	var st types.PersistentState
+	if _, err := os.Stat(m.path); errors.Is(err, os.ErrNotExist) {
+		if err := m.create(); err != nil {
+			return st, fmt.Errorf("create %s: %w", m.path, err)
+		}
+	}
+	db, err := bbolt.Open(m.path, 0o600, &bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType})
+	switch {
+	case errors.Is(err, bbolt.ErrTimeout):
+		return st, fmt.Errorf("open raft log %q: locked by another process (is another zkraft running on this data directory?)", m.path)
+	case errors.Is(err, bbolt.ErrInvalid) || errors.Is(err, bbolt.ErrChecksum) || errors.Is(err, bbolt.ErrVersionMismatch):
+		return st, &CorruptError{Path: m.path, What: err.Error()}
+	case err != nil:
+		return st, err
+	}
+	m.db = db
+	var raw []byte
+	err = db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(metaBucket)
+		if b == nil || tx.Bucket(stableBucket) == nil {
+			return &CorruptError{Path: m.path, What: "a bucket is missing"}
+		}
+		raw = bytes.Clone(b.Get(metaKey))
+		return nil
+	})
+	if err != nil || raw == nil {
+		return st, err
+	}
+	v, ok := unsealValue(metaKey, raw)
+	if !ok {
+		return st, &CorruptError{Path: m.path, What: "the segment list fails its checksum"}
+	}
+	if err := json.Unmarshal(v, &st); err != nil {
+		return st, &CorruptError{Path: m.path, What: fmt.Sprintf("the segment list does not parse: %v", err)}
+	}
+	return st, nil
+}
+
+func (m *metaStore) create() error {
+	tmp := m.path + ".tmp"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	db, err := bbolt.Open(tmp, 0o600, &bbolt.Options{Timeout: time.Second})
+	if err != nil {
+		return err
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		if _, err := tx.CreateBucket(metaBucket); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucket(stableBucket)
+		return err
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, m.path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(m.path))
+}
+
+func (m *metaStore) put(bucket, k, v []byte) error {
+	return m.latch.file(WriteOp{Kind: "meta commit", Path: m.path}, func() error {
+		return m.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucket).Put(k, v) })
+	})
+}
+
+// CommitState implements types.MetaStore.
+func (m *metaStore) CommitState(st types.PersistentState) error {
+	v, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return m.put(metaBucket, metaKey, sealValue(metaKey, v))
+}
+
+// GetStable implements types.MetaStore: nil for a missing key.
+func (m *metaStore) GetStable(k []byte) ([]byte, error) {
+	var v []byte
+	err := m.db.View(func(tx *bbolt.Tx) error {
+		v = bytes.Clone(tx.Bucket(stableBucket).Get(k))
+		return nil
+	})
+	return v, err
+}
+
+// SetStable implements types.MetaStore.
+func (m *metaStore) SetStable(k, v []byte) error { return m.put(stableBucket, k, v) }
+
+// Close implements types.MetaStore.
+func (m *metaStore) Close() error {
+	if m.db == nil {
+		return nil
+	}
+	err := m.db.Close()
+	m.db = nil
+	return err
+}
