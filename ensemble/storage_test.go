@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
 	"github.com/zkraft/zkraft/ensemble"
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
@@ -233,5 +235,75 @@ func TestTermWriteErrorStopsMember(t *testing.T) {
 	}
 	if err := cl.Members[f].Err(); !errors.Is(err, syscall.EIO) || !strings.Contains(err.Error(), "set CurrentTerm") {
 		t.Fatalf("Err() = %v", err)
+	}
+}
+
+// toLegacy rewrites a stopped server's log as the versions before checksums wrote
+// it: raft.db of raft-boltdb, and no wal/.
+func toLegacy(t *testing.T, dir string) {
+	t.Helper()
+	s, err := raftstore.Open(dir, raftstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := s.Log.FirstIndex()
+	last, _ := s.Log.LastIndex()
+	for i := first; i <= last && i > 0; i++ {
+		var l raft.Log
+		if err := s.Log.GetLog(i, &l); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.StoreLog(&l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []string{"CurrentTerm", "LastVoteTerm", "LastVoteCand"} {
+		if v, err := s.Stable.Get([]byte(k)); err == nil {
+			if err := db.Set([]byte(k), v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := errors.Join(db.Close(), s.Close(), os.RemoveAll(raftstore.LogPath(dir))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A data directory of the versions on raft-boltdb starts with its tree: the log is
+// moved into wal/ at start.
+func TestLegacyDataDirMigrates(t *testing.T) {
+	dir := t.TempDir()
+	srv := ensembletest.RunServer(t, ensembletest.WithDataDir(dir), ensembletest.WithConfig(func(c *ensemble.Config) {
+		c.SnapshotThreshold = 50 // a snapshot, and entries after it
+	}))
+	c := connectTo(t, srv.Addr)
+	for i := range 120 {
+		if _, err := c.Create(fmt.Sprintf("/m%03d", i), []byte{byte(i)}, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	cfg := srv.Config
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	toLegacy(t, dir)
+	cfg.ClientAddr = srv.Addr
+	srv = ensembletest.RunServer(t, ensembletest.WithConfig(func(c *ensemble.Config) { *c = cfg }))
+	c = connectTo(t, srv.Addr)
+	for i := range 120 {
+		if d, _, err := c.Get(fmt.Sprintf("/m%03d", i)); err != nil || len(d) != 1 || d[0] != byte(i) {
+			t.Fatalf("/m%03d after the migration: %v %v", i, d, err)
+		}
+	}
+	if _, err := c.Create("/after", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "raft.db.migrated")); err != nil {
+		t.Fatal(err)
 	}
 }
