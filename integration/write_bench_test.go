@@ -2,8 +2,10 @@ package integration
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
 	"github.com/zkraft/zkraft/ensemble/ensembletest/rawzk"
@@ -53,17 +55,20 @@ func benchWrites(b *testing.B, op string, sessions, window int) {
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	errs := make(chan error, sessions)
+	lats := make([][]time.Duration, sessions) // each request's send to reply
 	for s, c := range conns {
 		n := b.N / sessions
 		if s < b.N%sessions {
 			n++
 		}
 		wg.Add(1)
-		go func(c *rawzk.Conn, path string, n int) {
+		go func(c *rawzk.Conn, path string, n int, lat *[]time.Duration) {
 			defer wg.Done()
 			xids := make([]zkproto.Xid, 0, n)
+			sent := make([]time.Time, 0, n)
 			recv := func(i int) error {
 				h, err := c.Recv(xids[i], nil)
+				*lat = append(*lat, time.Since(sent[i]))
 				if err == nil && h.Err != zkproto.ErrOK {
 					err = fmt.Errorf("reply %d: %v", i, h.Err)
 				}
@@ -76,6 +81,7 @@ func benchWrites(b *testing.B, op string, sessions, window int) {
 						return
 					}
 				}
+				sent = append(sent, time.Now())
 				xid, err := c.Send(request(path, i))
 				if err != nil {
 					errs <- err
@@ -89,11 +95,16 @@ func benchWrites(b *testing.B, op string, sessions, window int) {
 					return
 				}
 			}
-		}(c, fmt.Sprintf("/w%d", s), n)
+		}(c, fmt.Sprintf("/w%d", s), n, &lats[s])
 	}
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		b.Fatal(err)
 	}
+	all := slices.Concat(lats...)
+	slices.Sort(all)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
 }

@@ -99,10 +99,11 @@ type WriteHook func(op WriteOp, write func() error) error
 // latch remembers the first write error that must stop writing (or damage found
 // while running, which must stop the member too).
 type latch struct {
-	hook   WriteHook
-	mu     sync.Mutex
-	err    error
-	failed chan struct{}
+	hook     WriteHook
+	mu       sync.Mutex
+	err      error
+	lastFile error // the last file operation that failed without stopping writes
+	failed   chan struct{}
 }
 
 func newLatch(hook WriteHook) *latch { return &latch{hook: hook, failed: make(chan struct{})} }
@@ -146,7 +147,13 @@ func (l *latch) file(op WriteOp, write func() error) error {
 	} else {
 		err = write()
 	}
-	if err == nil || retryable(err) {
+	if err == nil {
+		return nil
+	}
+	if retryable(err) {
+		l.mu.Lock()
+		l.lastFile = err
+		l.mu.Unlock()
 		return err
 	}
 	return l.force(op, op.Kind, err)

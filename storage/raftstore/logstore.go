@@ -188,7 +188,15 @@ func (s *checkedStore) StoreLogs(logs []*raft.Log) error {
 		sealed[i] = seal(l)
 	}
 	return s.latch.do(WriteOp{Kind: "store logs", Path: s.path}, "store log entries", func() error {
-		return s.inner.StoreLogs(sealed)
+		err := s.inner.StoreLogs(sealed)
+		if errors.Is(err, wal.ErrSealed) {
+			// raft-wal failed to start the next segment, on its own goroutine,
+			// and refuses appends until it is reopened (the next start does).
+			s.latch.mu.Lock()
+			err = fmt.Errorf("%w: starting the next segment failed: %v", err, s.latch.lastFile)
+			s.latch.mu.Unlock()
+		}
+		return err
 	})
 }
 
