@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zkraft/zkraft/ensemble"
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
 	"github.com/zkraft/zkraft/zkproto"
 )
@@ -16,6 +17,17 @@ import (
 // creates show all of it: every one is answered OK, in order, their sequence numbers
 // increase in the order sent, and the tree holds exactly the znodes acknowledged.
 func TestForwardedWritesRideOutLeaderChange(t *testing.T) {
+	testForwardedWritesRideOut(t, func(cl *ensembletest.Cluster, i int) { cl.Stop(i) })
+}
+
+// The same when the leader crashes (no hand-over): writes that reach the follower
+// while Raft still names the dead leader, whose port refuses them, wait for the next
+// leader instead of failing.
+func TestForwardedWritesRideOutLeaderCrash(t *testing.T) {
+	testForwardedWritesRideOut(t, func(cl *ensembletest.Cluster, i int) { ensemble.Crash(cl.Members[i].Server) })
+}
+
+func testForwardedWritesRideOut(t *testing.T, stop func(cl *ensembletest.Cluster, leader int)) {
 	cl := ensembletest.RunCluster(t, 3)
 	leader := cl.Leader()
 	follower := cl.Members[(leader+1)%3]
@@ -42,7 +54,7 @@ func TestForwardedWritesRideOutLeaderChange(t *testing.T) {
 	for i := 0; i < before+after; i++ {
 		if i == 20 {
 			// Many writes are in flight now: take their leader away.
-			go func() { defer close(stopped); cl.Stop(leader) }()
+			go func() { defer close(stopped); stop(cl, leader) }()
 		}
 		if i == 40 {
 			send(after) // some of these reach the follower during the election

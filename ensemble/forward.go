@@ -136,13 +136,16 @@ func (f *forwarder) sendWrite(entry []byte, origin, stream uint64) (<-chan fwdRe
 }
 
 // sendRequest sends a request; one with an origin seq is a client's write, sent
-// again to the next leader if its leader goes away.
+// again to the next leader if its leader goes away — or, when no leader takes it
+// now (none is known, or the one Raft still names refuses the connection: it is
+// gone and the election has not ended yet), sent to the next leader once there is
+// one, like the writes a lost leader left.
 func (f *forwarder) sendRequest(kind byte, body []byte, origin, stream uint64) (<-chan fwdReply, error) {
 	resendable := origin != 0
 	addr, _ := f.s.raft.LeaderWithID()
 	if addr == "" {
 		// An election is likely under way: give it two ticks before failing.
-		if !f.s.awaitLeader(2 * f.s.cfg.TickTime) {
+		if !f.s.awaitLeader(2*f.s.cfg.TickTime) && !resendable {
 			return nil, errNoLeader
 		}
 		addr, _ = f.s.raft.LeaderWithID()
@@ -152,9 +155,6 @@ func (f *forwarder) sendRequest(kind byte, body []byte, origin, stream uint64) (
 	if f.closed {
 		return nil, ErrClosed
 	}
-	if err := f.connectLocked(string(addr)); err != nil {
-		return nil, err
-	}
 	p := &fwdPending{kind: kind}
 	if kind != fwdTouch {
 		p.reply = make(chan fwdReply, 1)
@@ -163,6 +163,17 @@ func (f *forwarder) sendRequest(kind byte, body []byte, origin, stream uint64) (
 		p.body, p.origin, p.stream = body, origin, stream
 		f.carrying[stream]++
 		f.carried.Add(1)
+	}
+	err := errNoLeader
+	if addr != "" {
+		err = f.connectLocked(string(addr))
+	}
+	if err != nil {
+		if resendable {
+			f.queueResendLocked(p) // behind the stream's earlier writes, if any wait
+			return p.reply, nil
+		}
+		return nil, err
 	}
 	if err := f.writeLocked(p, body); err != nil {
 		if resendable {
