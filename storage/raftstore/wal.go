@@ -53,7 +53,8 @@ func openWAL(dir string, l *latch, size int, logOut io.Writer) (*walStore, error
 	}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "wal", Output: logOut, Level: hclog.Warn})
 	for attempt := 0; ; attempt++ {
-		f := &segFiler{Filer: segment.NewFiler(dir, &fileVFS{latch: l}), dir: dir}
+		vfs := &fileVFS{latch: l}
+		f := &segFiler{Filer: segment.NewFiler(dir, vfs), vfs: vfs, dir: dir}
 		meta := &metaStore{path: filepath.Join(dir, metaName), latch: l}
 		var w *wal.WAL
 		err := check(meta.path, func() error {
@@ -128,6 +129,7 @@ type sealedTail struct {
 // file of a damaged entry) and the tail checked for damage at open.
 type segFiler struct {
 	*segment.Filer
+	vfs        *fileVFS
 	dir        string
 	mu         sync.Mutex
 	segs       []types.SegmentInfo // the segments opened, by BaseIndex
@@ -184,22 +186,61 @@ func (f *segFiler) Open(info types.SegmentInfo) (types.SegmentReader, error) {
 }
 
 // RecoverTail implements types.SegmentFiler: raft-wal's recovery, which keeps the
-// batches up to the last one whose commit frame's CRC matches and drops what follows
-// as torn by a crash; then a check that nothing committed follows what it kept.
+// batches up to the last one whose commit frame's CRC matches and ignores what
+// follows as torn by a crash; then a check that nothing committed follows what it
+// kept, and the torn rest zeroed on disk. raft-wal v0.4.1 leaves that rest in place
+// and remembers an index frame it saw there as if the segment were sealed: a crash
+// in the append that seals a segment left a tail raft-wal would never append to, or
+// (recorded as sealed) an index of garbage offsets. Zeroed, the next recovery stops
+// where the last one kept.
 func (f *segFiler) RecoverTail(info types.SegmentInfo) (types.SegmentWriter, error) {
 	w, err := f.Filer.RecoverTail(info)
 	if err != nil {
 		return nil, f.corrupt(info, err)
 	}
-	if err := checkTail(f.path(info), info, w.LastIndex()); err != nil {
+	path := f.path(info)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("read log segment %s: %w", path, err)
+	}
+	end := tailEnd(b)
+	if err := checkTail(path, b, end, w.LastIndex()); err != nil {
 		w.Close()
 		return nil, err
+	}
+	if rest := bytes.TrimRight(b[end:], "\x00"); len(rest) > 0 {
+		last := w.LastIndex()
+		w.Close()
+		if err := f.zero(path, int64(end), len(rest)); err != nil {
+			return nil, err
+		}
+		if w, err = f.Filer.RecoverTail(info); err != nil {
+			return nil, f.corrupt(info, err)
+		}
+		if w.LastIndex() != last {
+			w.Close()
+			return nil, &CorruptError{Path: path, What: fmt.Sprintf("its last entry was %d, then %d once the torn end was removed", last, w.LastIndex())}
+		}
 	}
 	if sealed, indexStart, _ := w.Sealed(); sealed {
 		f.sealedTail = &sealedTail{info: info, indexStart: indexStart, lastIndex: w.LastIndex()}
 	}
 	f.add(info)
 	return w, nil
+}
+
+// zero overwrites n bytes at off with zeros, synced.
+func (f *segFiler) zero(path string, off int64, n int) error {
+	wf, err := f.vfs.OpenWriter(filepath.Dir(path), filepath.Base(path))
+	if err != nil {
+		return err
+	}
+	defer wf.Close()
+	if _, err := wf.WriteAt(make([]byte, n), off); err != nil {
+		return err
+	}
+	return wf.Sync()
 }
 
 // The segment format of raft-wal v0.4 (segment/format.go): a 32-byte file header,
@@ -214,45 +255,49 @@ const (
 	frameCommit    = 3
 )
 
-// checkTail fails if the tail segment holds a complete batch (a commit frame whose
-// CRC matches the bytes since the commit frame before it) past the end raft-wal
-// recovered (lastIndex). A crash tears at most the batch being written, whose commit
-// frame then does not match; a complete batch past the end means damage cut off
-// data that had been committed, which raft-wal would silently drop.
-func checkTail(path string, info types.SegmentInfo, lastIndex uint64) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("read log segment %s: %w", path, err)
-	}
-	want := 0 // entries raft-wal kept
-	if lastIndex >= info.BaseIndex {
-		want = int(lastIndex - info.BaseIndex + 1)
-	}
-	// Walk the frames as raft-wal does, to the end of the last commit that holds
-	// the entries it kept.
-	end, entries := 0, 0
+// tailEnd is where raft-wal's recovery (segment/writer.go, recoverTail) ends the
+// tail segment b: after the last commit frame if no entry frame follows it and its
+// batch's CRC matches, else after the commit frame before it (0 if none: raft-wal
+// then starts the file again).
+func tailEnd(b []byte) int {
+	type commit struct{ off, crcStart, entries int }
+	var prev, final *commit
+	entries := 0
 	for off := fileHeaderLen; off+frameHeaderLen <= len(b); {
-		h := b[off : off+frameHeaderLen]
-		if h[0] < frameEntry || h[0] > frameCommit {
+		typ, n := b[off], int(binary.LittleEndian.Uint32(b[off+4:]))
+		if typ < frameEntry || typ > frameCommit {
 			break // zeros, or a torn or damaged header: where raft-wal stops too
 		}
-		n := int(binary.LittleEndian.Uint32(h[4:]))
-		switch h[0] {
+		switch typ {
 		case frameEntry:
 			entries++
 		case frameCommit:
-			if entries == want {
-				end = off + frameHeaderLen
+			prev, final = final, &commit{off: off, entries: entries}
+			if prev != nil {
+				final.crcStart = prev.off + frameHeaderLen
 			}
 			n = 0
 		}
-		if entries > want || n > len(b) {
-			break
-		}
 		off += frameHeaderLen + (n+frameHeaderLen-1)/frameHeaderLen*frameHeaderLen
 	}
-	// Past it, look for a commit frame whose CRC covers the bytes since the
-	// commit-like frame before it.
+	switch {
+	case final == nil:
+		return 0
+	case final.entries < entries,
+		crc32.Checksum(b[final.crcStart:final.off], castagnoli) == binary.LittleEndian.Uint32(b[final.off+4:]):
+		return final.off + frameHeaderLen
+	case prev == nil:
+		return 0
+	}
+	return prev.off + frameHeaderLen
+}
+
+// checkTail fails if the tail segment b holds a complete batch (a commit frame
+// whose CRC matches the bytes since the commit frame before it) past end, where
+// raft-wal's recovery ended it. A crash tears at most the batch being written,
+// whose commit frame then does not match; a complete batch past the end means that
+// damage cut off data that had been committed, which raft-wal would drop silently.
+func checkTail(path string, b []byte, end int, lastIndex uint64) error {
 	from := end
 	for off := max(end, fileHeaderLen); off+frameHeaderLen <= len(b); off += frameHeaderLen {
 		if b[off] != frameCommit || b[off+1] != 0 || b[off+2] != 0 || b[off+3] != 0 {
