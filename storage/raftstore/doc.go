@@ -41,6 +41,10 @@ package raftstore
 // frame), and it would drop committed entries silently; so Open also looks past
 // where raft-wal stopped, and a complete batch there (a commit frame matching the
 // bytes since the previous one) means damage, not a crash: CorruptError (checkTail).
+// Otherwise what follows the kept batches is zeroed on disk and the tail recovered
+// again: raft-wal v0.4.1 takes an index frame in a torn batch for a seal, and a
+// crash in the append that seals a segment left a member that could not restart
+// (the power-loss test found it; TestTornSeal).
 // Not covered: damage to the tail's last batch, which is indistinguishable from a
 // torn write and dropped as one, as ZooKeeper truncates a torn log tail and bbolt
 // falls back to its previous meta page.
