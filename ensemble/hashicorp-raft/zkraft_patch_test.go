@@ -220,15 +220,7 @@ func TestZkraftQueuedApplyAnsweredAtShutdown(t *testing.T) {
 	conf.BatchApplyCh = true
 	conf.HeartbeatTimeout, conf.ElectionTimeout, conf.LeaderLeaseTimeout = 10*time.Millisecond, 10*time.Millisecond, 10*time.Millisecond
 	store := &gatedStore{InmemStore: NewInmemStore(), release: make(chan struct{})}
-	addr, trans := NewInmemTransport("solo")
-	snaps := NewInmemSnapshotStore()
-	if err := BootstrapCluster(conf, store, store, snaps, trans, Configuration{Servers: []Server{{ID: "solo", Address: addr}}}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewRaft(conf, &MockFSM{}, store, store, snaps, trans)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := startNode(t, conf, store)
 	select {
 	case <-r.LeaderCh():
 	case <-time.After(5 * time.Second):
@@ -266,16 +258,7 @@ func TestZkraftSoleVoterElectsItselfAtOnce(t *testing.T) {
 	conf := inmemConfig(t)
 	conf.LocalID = "solo"
 	conf.HeartbeatTimeout, conf.ElectionTimeout, conf.LeaderLeaseTimeout = 10*time.Second, 10*time.Second, 10*time.Second
-	store := NewInmemStore()
-	addr, trans := NewInmemTransport("solo")
-	snaps := NewInmemSnapshotStore()
-	if err := BootstrapCluster(conf, store, store, snaps, trans, Configuration{Servers: []Server{{ID: "solo", Address: addr}}}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewRaft(conf, &MockFSM{}, store, store, snaps, trans)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := startNode(t, conf, NewInmemStore())
 	defer r.Shutdown()
 	select {
 	case <-r.LeaderCh():
@@ -290,17 +273,7 @@ func TestZkraftVoterOfTwoWaits(t *testing.T) {
 	conf := inmemConfig(t)
 	conf.LocalID = "a"
 	conf.HeartbeatTimeout, conf.ElectionTimeout, conf.LeaderLeaseTimeout = 10*time.Second, 10*time.Second, 10*time.Second
-	store := NewInmemStore()
-	addr, trans := NewInmemTransport("a")
-	snaps := NewInmemSnapshotStore()
-	cfg := Configuration{Servers: []Server{{ID: "a", Address: addr}, {ID: "b", Address: "b"}}}
-	if err := BootstrapCluster(conf, store, store, snaps, trans, cfg); err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewRaft(conf, &MockFSM{}, store, store, snaps, trans)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := startNode(t, conf, NewInmemStore(), "b")
 	defer r.Shutdown()
 	time.Sleep(500 * time.Millisecond)
 	if st := r.State(); st != Follower {
@@ -350,4 +323,27 @@ func TestZkraftLeaderGoneStandsAtOnce(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// startNode bootstraps and starts conf.LocalID on store, in a configuration of it and
+// the voters others (never reached: their addresses are their ids).
+func startNode(t *testing.T, conf *Config, store interface {
+	LogStore
+	StableStore
+}, others ...ServerID) *Raft {
+	t.Helper()
+	addr, trans := NewInmemTransport(ServerAddress(conf.LocalID))
+	snaps := NewInmemSnapshotStore()
+	cfg := Configuration{Servers: []Server{{ID: conf.LocalID, Address: addr}}}
+	for _, id := range others {
+		cfg.Servers = append(cfg.Servers, Server{ID: id, Address: ServerAddress(id)})
+	}
+	if err := BootstrapCluster(conf, store, store, snaps, trans, cfg); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRaft(conf, &MockFSM{}, store, store, snaps, trans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

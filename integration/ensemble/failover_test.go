@@ -108,13 +108,7 @@ func runLoadAndKill(t *testing.T, e *ensemble, leader int, lc, fc *zk.Conn, data
 	if before == 0 {
 		t.Fatalf("no write acknowledged in 1s of load (errors: %s)", load.errSummary())
 	}
-	kill := time.Now()
-	e.Kill(leader)
-	newLeader := e.Leader(15 * time.Second)
-	elected := time.Since(kill)
-	if newLeader == leader {
-		t.Fatalf("killed member %d still leads", leader+1)
-	}
+	kill, newLeader, elected := killLeader(t, e, leader)
 	load.waitResumed(t, kill, time.Second, 20*time.Second)
 	load.halt()
 	end := time.Now()
@@ -202,13 +196,7 @@ func TestLeaderKillNoticedAtOnce(t *testing.T) {
 	for round := 1; round <= 2; round++ {
 		// The followers link to the leader within half a tick of learning of it.
 		time.Sleep(tick * time.Millisecond)
-		kill := time.Now()
-		e.Kill(leader)
-		newLeader := e.Leader(15 * time.Second)
-		elected := time.Since(kill)
-		if newLeader == leader {
-			t.Fatalf("killed member %d still leads", leader+1)
-		}
+		_, newLeader, elected := killLeader(t, e, leader)
 		t.Logf("kill %d, tickTime %dms: member %d leads %v after it", round, tick, newLeader+1, elected.Round(time.Millisecond))
 		if elected >= tick*time.Millisecond {
 			t.Fatalf("kill %d: member %d leads %v after it: the followers waited for their heartbeat timeout (%dms)", round, newLeader+1, elected, tick)
@@ -224,4 +212,18 @@ func TestLeaderKillNoticedAtOnce(t *testing.T) {
 	if noticed < 2 {
 		t.Fatalf("%d followers logged that the leader's process was gone", noticed)
 	}
+}
+
+// killLeader kills member leader with SIGKILL and waits for another to lead: when it
+// killed it, who leads now, and how long after the kill that member said so.
+func killLeader(t *testing.T, e *ensemble, leader int) (kill time.Time, newLeader int, elected time.Duration) {
+	t.Helper()
+	kill = time.Now()
+	e.Kill(leader)
+	newLeader = e.Leader(15 * time.Second)
+	elected = time.Since(kill)
+	if newLeader == leader {
+		t.Fatalf("killed member %d still leads", leader+1)
+	}
+	return kill, newLeader, elected
 }
