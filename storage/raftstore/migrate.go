@@ -36,7 +36,9 @@ func migrate(logDir, walDir string, snapIndex uint64, opts Options) error {
 	if err := os.RemoveAll(tmp); err != nil {
 		return err
 	}
-	if err := copyLegacy(old, tmp, snapIndex, opts); err != nil {
+	start := time.Now()
+	n, err := copyLegacy(old, tmp, snapIndex, opts)
+	if err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, walDir); err != nil {
@@ -45,7 +47,12 @@ func migrate(logDir, walDir string, snapIndex uint64, opts Options) error {
 	if err := syncDir(logDir); err != nil {
 		return err
 	}
-	return retire(old)
+	if err := retire(old); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.LogOutput, "%s [INFO]  raftstore: moved the Raft log of %s (%d entries, term and vote) into %s in %v; %s.migrated is no longer read and may be removed\n",
+		time.Now().Format(time.RFC3339), old, n, walDir, time.Since(start).Round(time.Millisecond), old)
+	return nil
 }
 
 func retire(old string) error {
@@ -86,16 +93,16 @@ func openLegacy(path string, snapIndex uint64) (*checkedStore, *raftboltdb.BoltS
 // copyLegacy copies raft.db's stable values and log into a new store in dir. The
 // entries below a hole (below the snapshot: see verify) are left behind: raft-wal
 // keeps no holes, and raft never reads them.
-func copyLegacy(old, dir string, snapIndex uint64, opts Options) error {
+func copyLegacy(old, dir string, snapIndex uint64, opts Options) (int, error) {
 	src, db, err := openLegacy(old, snapIndex)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer db.Close()
 	l := newLatch(opts.WriteHook)
 	w, err := openWAL(dir, l, opts.SegmentSize, opts.LogOutput)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer w.Close()
 	dst := &checkedStore{inner: w, path: dir, fileOf: w.filer.fileOf, stablePath: filepath.Join(dir, metaName), latch: l}
@@ -104,19 +111,19 @@ func copyLegacy(old, dir string, snapIndex uint64, opts Options) error {
 		if isNotFound(err) {
 			continue
 		} else if err != nil {
-			return err
+			return 0, err
 		}
 		if err := dst.Set(k, v); err != nil {
-			return fmt.Errorf("copy %s from %s: %w", k, old, err)
+			return 0, fmt.Errorf("copy %s from %s: %w", k, old, err)
 		}
 	}
 	first, err := src.FirstIndex()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	last, err := src.LastIndex()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	// The contiguous end of the log.
 	from := first
@@ -126,23 +133,25 @@ func copyLegacy(old, dir string, snapIndex uint64, opts Options) error {
 			from = i + 1
 			break
 		} else if err != nil {
-			return err
+			return 0, err
 		}
 	}
+	copied := 0
 	const batch = 512
 	logs := make([]*raft.Log, 0, batch)
 	for i := from; i <= last && i > 0; i++ {
 		l := new(raft.Log)
 		if err := src.GetLog(i, l); err != nil {
-			return err
+			return 0, err
 		}
 		logs = append(logs, l)
 		if len(logs) == batch || i == last {
 			if err := dst.StoreLogs(logs); err != nil {
-				return fmt.Errorf("copy log entries of %s: %w", old, err)
+				return 0, fmt.Errorf("copy log entries of %s: %w", old, err)
 			}
+			copied += len(logs)
 			logs = logs[:0]
 		}
 	}
-	return nil
+	return copied, nil
 }
