@@ -851,3 +851,23 @@ func TestTornSeal(t *testing.T) {
 		must(t, s.Log.GetLog(j, &l))
 	}
 }
+
+// With dataLogDir, raft.db is in the log directory and wal/ goes there too.
+func TestMigrateLogDir(t *testing.T) {
+	logDir := legacyDir(t, 20, 20, false) // raft.db here; its snapshot moves to dir
+	dir := t.TempDir()
+	must(t, os.Rename(filepath.Join(logDir, "snapshots"), filepath.Join(dir, "snapshots")))
+	s := open(t, dir, Options{LogDir: logDir})
+	if what := intact(s, 20); what != "" {
+		t.Fatal(what)
+	}
+	must(t, s.Close())
+	for _, p := range []string{filepath.Join(logDir, walDirName), filepath.Join(logDir, legacyName+".migrated")} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !HasLog(logDir) || HasLog(dir) {
+		t.Fatalf("HasLog: log directory %v, data directory %v", HasLog(logDir), HasLog(dir))
+	}
+}
