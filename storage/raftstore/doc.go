@@ -40,14 +40,25 @@ package raftstore
 // batch of the tail segment looks the same to raft-wal (it stops at the first bad
 // frame), and it would drop committed entries silently; so Open also looks past
 // where raft-wal stopped, and a complete batch there (a commit frame matching the
-// bytes since the previous one) means damage, not a crash: CorruptError (checkTail).
+// bytes since the previous one) means damage, not a crash: CorruptError (checkTail;
+// a batch may start after any word shaped like a commit frame or like a frame whose
+// length runs past the file — a commit frame whose type byte was hit — and each
+// commit frame is tried from the last 256 such starts).
 // Otherwise what follows the kept batches is zeroed on disk and the tail recovered
 // again: raft-wal v0.4.1 takes an index frame in a torn batch for a seal, and a
 // crash in the append that seals a segment left a member that could not restart
 // (the power-loss test found it; TestTornSeal).
 // Not covered: damage to the tail's last batch, which is indistinguishable from a
-// torn write and dropped as one, as ZooKeeper truncates a torn log tail and bbolt
-// falls back to its previous meta page.
+// torn write and dropped as one, as ZooKeeper truncates a torn log tail.
+//
+// wal-meta.db: damage to bbolt's newest meta page makes bbolt fall back to the
+// previous commit without a word; if that commit's segment list lacks a segment
+// file on disk, raft-wal would delete the file with its entries. raft-wal records
+// the next segment id before it creates a file, so a file with that id or a later
+// one can only come from a lost commit: Open refuses it (checkNewer). Directory
+// entries are synced: wal/'s in its parent when Open makes it, a new segment's with
+// its first fdatasync, and once after each open of a segment for appending (it may
+// have been created just before a clean restart).
 //
 // raft-wal seals a full segment in the append that fills it and records the next
 // segment afterwards, on its own goroutine; after a crash in between it would refuse
@@ -74,7 +85,9 @@ package raftstore
 // space is created without it and grows as it is written, so a full disk surfaces
 // as such a write. Not retried: a lack of space when raft-wal records a new segment
 // in wal-meta.db (from its own goroutine, it then refuses appends): the member stops,
-// and the record is made at the next start. A failed write of the current term is
+// and the record is made at the next start. Nor any failure to create a segment
+// file: raft-wal has then recorded the segment already and would go on appending to
+// the old tail, which its record no longer holds. A failed write of the current term is
 // the other exception, the other way: raft panics on it (setCurrentTerm), so once
 // raft runs (Stores.RaftStarting) the store latches it whatever the error and ends
 // the calling goroutine, raft's main loop, and the server stops through Failed.

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -49,6 +51,11 @@ func openWAL(dir string, l *latch, size int, logOut io.Writer) (*walStore, error
 		size = segmentSize
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create log directory %q: %w", dir, err)
+	}
+	// wal/'s own entry in its parent, so that a power cut cannot take the new log,
+	// term and vote with it.
+	if err := syncDir(filepath.Dir(dir)); err != nil {
 		return nil, fmt.Errorf("create log directory %q: %w", dir, err)
 	}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "wal", Output: logOut, Level: hclog.Warn})
@@ -297,18 +304,35 @@ func tailEnd(b []byte) int {
 // raft-wal's recovery ended it. A crash tears at most the batch being written,
 // whose commit frame then does not match; a complete batch past the end means that
 // damage cut off data that had been committed, which raft-wal would drop silently.
+// A batch may start after any word shaped like a commit frame (one in a batch's
+// data, too), or like another frame with a length past the file's end (a commit
+// frame whose type byte was damaged: its CRC read as a length); each commit frame is
+// tried from the last maxTailStarts such starts (a batch whose data holds more words
+// shaped like commit frames than that goes unrecognized after damage to the frame
+// before it). The tries cost nothing in the usual tail, zeros past a torn batch.
 func checkTail(path string, b []byte, end int, lastIndex uint64) error {
-	from := end
+	const maxTailStarts = 256
+	starts := []int{end}
 	for off := max(end, fileHeaderLen); off+frameHeaderLen <= len(b); off += frameHeaderLen {
-		if b[off] != frameCommit || b[off+1] != 0 || b[off+2] != 0 || b[off+3] != 0 {
+		w := b[off : off+frameHeaderLen]
+		if w[0] < frameEntry || w[0] > frameCommit || w[1] != 0 || w[2] != 0 || w[3] != 0 {
 			continue
 		}
-		if off > from && crc32.Checksum(b[from:off], castagnoli) == binary.LittleEndian.Uint32(b[off+4:]) &&
-			!allZero(b[from:off]) {
-			return &CorruptError{Path: path, What: fmt.Sprintf(
-				"a committed batch at offset %d follows damage at offset %d or after (the log would end at entry %d)", from, end, lastIndex)}
+		n := int(binary.LittleEndian.Uint32(w[4:]))
+		switch {
+		case w[0] == frameCommit:
+			for _, from := range starts {
+				if off > from && crc32.Checksum(b[from:off], castagnoli) == uint32(n) && !allZero(b[from:off]) {
+					return &CorruptError{Path: path, What: fmt.Sprintf(
+						"a committed batch at offset %d follows damage at offset %d or after (the log would end at entry %d)", from, end, lastIndex)}
+				}
+			}
+		case n <= len(b)-off:
+			continue // an entry or index frame: not where a batch starts
 		}
-		from = off + frameHeaderLen
+		if starts = append(starts, off+frameHeaderLen); len(starts) > maxTailStarts {
+			starts = starts[1:]
+		}
 	}
 	return nil
 }
@@ -340,7 +364,8 @@ func (v *fileVFS) ListDir(dir string) ([]string, error) {
 func (v *fileVFS) Create(dir, name string, size uint64) (types.WritableFile, error) {
 	path := filepath.Join(dir, name)
 	var f *os.File
-	err := v.latch.file(WriteOp{Kind: "segment create", Path: path}, func() error {
+	op := WriteOp{Kind: "segment create", Path: path}
+	err := v.latch.file(op, func() error {
 		var err error
 		if f, err = os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600); err != nil {
 			return err
@@ -354,7 +379,11 @@ func (v *fileVFS) Create(dir, name string, size uint64) (types.WritableFile, err
 		if f != nil {
 			f.Close()
 		}
-		return nil, err
+		// Never retried, not even for lack of space: raft-wal committed the segment
+		// list naming this file before creating it, and on failure goes on appending
+		// to the old tail, which that list no longer holds (the next open would
+		// delete it with what was acknowledged in it).
+		return nil, v.latch.force(op, "create a log segment", err)
 	}
 	return &segFile{File: f, path: path, latch: v.latch, newFile: true}, nil
 }
@@ -382,7 +411,9 @@ func (v *fileVFS) OpenWriter(dir, name string) (types.WritableFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &segFile{File: f, path: path, latch: v.latch}, nil
+	// A segment created just before a clean restart may not have its directory
+	// entry synced yet: the first sync after opening it syncs the directory too.
+	return &segFile{File: f, path: path, latch: v.latch, newFile: true}, nil
 }
 
 // segFile is a segment open for appending.
@@ -487,7 +518,30 @@ func (m *metaStore) Load(dir string) (types.PersistentState, error) {
 	if err := json.Unmarshal(v, &st); err != nil {
 		return st, &CorruptError{Path: m.path, What: fmt.Sprintf("the segment list does not parse: %v", err)}
 	}
-	return st, nil
+	return st, m.checkNewer(dir, st.NextSegmentID)
+}
+
+// checkNewer fails if dir holds a segment file whose id is next or later: raft-wal
+// commits the list with the next id before it creates a file, so only a lost commit
+// makes one — bbolt falling back to its previous meta page when the newest is
+// damaged. raft-wal would delete the file as unknown, with the entries in it.
+func (m *metaStore) checkNewer(dir string, next uint64) error {
+	names, err := (&fileVFS{}).ListDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		base, ok := strings.CutSuffix(name, ".wal")
+		_, idHex, ok2 := strings.Cut(base, "-")
+		if !ok || !ok2 {
+			continue
+		}
+		if id, err := strconv.ParseUint(idHex, 16, 64); err == nil && id >= next {
+			return &CorruptError{Path: m.path, What: fmt.Sprintf(
+				"its segment list (next segment id %d) is older than segment file %s: a commit of the list was lost", next, name)}
+		}
+	}
+	return nil
 }
 
 func (m *metaStore) create() error {
