@@ -69,7 +69,10 @@ package raftstore
 // (migrate.go): checked as before (its entries from before checksums unchecked),
 // copied into wal.migrating/, renamed to wal/, and raft.db renamed raft.db.migrated,
 // each step synced, so that a crash at any point leaves a directory that the next
-// start migrates (again) or just finishes.
+// start migrates (again) or just finishes. A marker file takes raft.db's name: an
+// older binary started on the directory by mistake (a downgrade) refuses it as a
+// corrupt raft.db instead of creating an empty one and joining with no log, term or
+// vote.
 //
 // A write that fails stops every later write (faults.go): after a failed fsync the
 // kernel may have dropped dirty pages, so a retry could report success for data

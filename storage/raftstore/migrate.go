@@ -1,8 +1,10 @@
 package raftstore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -15,6 +17,13 @@ import (
 // legacyName is the log and stable store of the versions before raft-wal.
 const legacyName = "raft.db"
 
+// legacyMarker is what raft.db holds once its log moved to wal/. It is not a bbolt
+// file, so a version from before the move refuses to start on the directory ("raft.db
+// is corrupt") instead of creating raft.db anew and starting with an empty log, no
+// term and no vote — a member that could vote twice in one term.
+var legacyMarker = []byte("zkraft: this data directory's Raft log has moved to wal/ (the old file is raft.db.migrated).\n" +
+	"A zkraft version from before that move cannot read it: do not start one on this directory.\n")
+
 // migrate moves a log written by an older version (raft.db, raft-boltdb) into a new
 // wal directory, once: it checks raft.db as those versions did, copies the stable
 // values and the log entries into a store built under a temporary name, then renames
@@ -24,9 +33,12 @@ const legacyName = "raft.db"
 // (raft.db, if still there, is only renamed).
 func migrate(logDir, walDir string, snapIndex uint64, opts Options) error {
 	old := filepath.Join(logDir, legacyName)
-	if _, err := os.Stat(old); errors.Is(err, os.ErrNotExist) {
+	if marker, err := isMarker(old); errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(old + ".migrated"); err == nil {
+			return writeMarker(old) // a crash came between the rename and the marker
+		}
 		return nil
-	} else if err != nil {
+	} else if err != nil || marker {
 		return err
 	}
 	if _, err := os.Stat(walDir); err == nil {
@@ -55,11 +67,49 @@ func migrate(logDir, walDir string, snapIndex uint64, opts Options) error {
 	return nil
 }
 
+// retire renames raft.db to raft.db.migrated and leaves the marker in its place.
 func retire(old string) error {
 	if err := os.Rename(old, old+".migrated"); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(old))
+	if err := syncDir(filepath.Dir(old)); err != nil {
+		return err
+	}
+	return writeMarker(old)
+}
+
+// isMarker tells whether the file at path is the marker (reading no more of a real
+// raft.db than the marker's length).
+func isMarker(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	b := make([]byte, len(legacyMarker)+1)
+	n, err := io.ReadFull(f, b)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return false, err
+	}
+	return bytes.Equal(b[:n], legacyMarker), nil
+}
+
+func writeMarker(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(legacyMarker)
+	if serr := f.Sync(); err == nil {
+		err = serr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return syncDir(filepath.Dir(path))
 }
 
 // openLegacy opens raft.db as the versions before raft-wal did, checked the same way.

@@ -165,12 +165,11 @@ func InMemory() *Stores {
 func LogPath(logDir string) string { return filepath.Join(logDir, walDirName) }
 
 // HasLog reports whether the log directory holds a Raft log: wal/, or raft.db of
-// older versions (which Open moves into wal/).
+// older versions (which Open moves into wal/; not the marker left in its place).
 func HasLog(logDir string) bool {
-	for _, p := range []string{LogPath(logDir), filepath.Join(logDir, legacyName)} {
-		if _, err := os.Stat(p); err == nil {
-			return true
-		}
+	if _, err := os.Stat(LogPath(logDir)); err == nil {
+		return true
 	}
-	return false
+	marker, err := isMarker(filepath.Join(logDir, legacyName))
+	return err == nil && !marker
 }

@@ -408,15 +408,33 @@ func TestMigrate(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := os.Stat(filepath.Join(dir, legacyName)); !errors.Is(err, os.ErrNotExist) {
-			t.Fatalf("raft.db still there: %v", err)
-		}
+		checkMarker(t, dir)
 		s = open(t, dir, Options{}) // again: nothing more to move
 		if l, _ := s.Log.LastIndex(); l != 21 {
 			t.Fatalf("last index %d after a reopen", l)
 		}
 		must(t, s.Close())
+		checkMarker(t, dir)
 	}
+}
+
+// checkMarker: raft.db holds the marker, which the versions before raft-wal cannot
+// open (they refuse to start rather than begin an empty log), and raft.db.migrated
+// is still the old log.
+func checkMarker(t *testing.T, dir string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, legacyName))
+	if err != nil || !bytes.Equal(b, legacyMarker) {
+		t.Fatalf("raft.db after the migration: %q, %v; want the marker", b, err)
+	}
+	if _, _, err := openLegacy(filepath.Join(dir, legacyName), 0); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("the previous version's open of the marker: %v; want it refused as corrupt", err)
+	}
+	_, db, err := openLegacy(filepath.Join(dir, legacyName+".migrated"), 0)
+	if err != nil {
+		t.Fatalf("raft.db.migrated: %v", err)
+	}
+	db.Close()
 }
 
 // A migration that fails (here a write of the new log, as a crash would stop it)
@@ -457,9 +475,12 @@ func TestMigrateAgainAfterCrash(t *testing.T) {
 		t.Fatalf("last index %d", l)
 	}
 	must(t, s.Close())
-	if _, err := os.Stat(filepath.Join(dir, legacyName)); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("raft.db still there: %v", err)
-	}
+	checkMarker(t, dir)
+	// The rename done, the marker not yet written: it is written at the next start.
+	must(t, os.Remove(filepath.Join(dir, legacyName)))
+	s = open(t, dir, Options{})
+	must(t, s.Close())
+	checkMarker(t, dir)
 }
 
 // raft.db is checked as before it is moved: damage stops the migration, naming it.
