@@ -193,8 +193,12 @@ func (s *checkedStore) StoreLogs(logs []*raft.Log) error {
 			// raft-wal failed to start the next segment, on its own goroutine,
 			// and refuses appends until it is reopened (the next start does).
 			s.latch.mu.Lock()
-			err = fmt.Errorf("%w: starting the next segment failed: %v", err, s.latch.lastFile)
+			cause := s.latch.lastFile
 			s.latch.mu.Unlock()
+			if cause == nil {
+				cause = errors.New("raft-wal did not say why (see its log lines)")
+			}
+			err = fmt.Errorf("%w: starting the next segment failed: %v", err, cause)
 		}
 		return err
 	})

@@ -107,11 +107,11 @@ func walError(dir string, err error) error {
 // This commits what the rotation would have.
 func finishRotation(metaPath string, l *latch, tail sealedTail, size uint32) error {
 	m := &metaStore{path: metaPath, latch: l}
+	defer m.Close() // also when Load opened the file and then found it damaged
 	st, err := m.Load(filepath.Dir(metaPath))
 	if err != nil {
 		return walError(filepath.Dir(metaPath), err)
 	}
-	defer m.Close()
 	last := len(st.Segments) - 1
 	if last < 0 || st.Segments[last].ID != tail.info.ID {
 		return &CorruptError{Path: metaPath, What: "the sealed tail segment is not the last one recorded"}
@@ -370,8 +370,17 @@ func (v *fileVFS) Create(dir, name string, size uint64) (types.WritableFile, err
 		if f, err = os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600); err != nil {
 			return err
 		}
-		if size > 0 && syscall.Fallocate(int(f.Fd()), 0, 0, int64(size)) != nil {
-			_ = f.Truncate(0) // a partial allocation would read as zeros anyway
+		if size == 0 {
+			return nil
+		}
+		switch err := syscall.Fallocate(int(f.Fd()), 0, 0, int64(size)); {
+		case err == nil:
+		case noSpace(err) || errors.Is(err, syscall.EOPNOTSUPP):
+			// Without the space (or a file system that cannot preallocate) the
+			// segment grows as it is written; a partial allocation reads as zeros.
+			_ = f.Truncate(0)
+		default:
+			return &os.PathError{Op: "fallocate", Path: path, Err: err}
 		}
 		return nil
 	})
