@@ -5,7 +5,7 @@ go 1.26.8
 require (
 	github.com/hashicorp/raft v1.8.0
 	github.com/hashicorp/raft-boltdb/v2 v2.3.0
-	github.com/hashicorp/raft-wal v0.4.0
+	github.com/hashicorp/raft-wal v0.4.1
 	go.etcd.io/bbolt v1.4.3
 )
 
