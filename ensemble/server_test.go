@@ -9,6 +9,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"go.uber.org/goleak"
 
+	"github.com/zkraft/zkraft/internal/testlog"
 	"github.com/zkraft/zkraft/zkproto"
 )
 
@@ -25,6 +26,7 @@ func startTest(t *testing.T, mutate func(*Config)) *Server {
 	// for, since 20 ticks (2 s, a 1.3 s client read timeout) is shorter than an fsync
 	// can stall on a loaded CI machine.
 	cfg.MaxSessionTimeout = 30 * time.Second
+	cfg.Logger = testlog.New(t)
 	if mutate != nil {
 		mutate(&cfg)
 	}

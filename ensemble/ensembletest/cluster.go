@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/zkraft/zkraft/ensemble"
+	"github.com/zkraft/zkraft/internal/testlog"
 )
 
 // Cluster is an in-process ensemble: every member on its own loopback client and peer
@@ -40,7 +41,7 @@ func RunCluster(t testing.TB, n int, opts ...Option) *Cluster {
 		peers[i] = ensemble.Peer{ID: int64(i + 1), PeerAddr: peerLns[i].Addr().String(), ClientAddr: clientLns[i].Addr().String(), ElectionPort: freePort(t)}
 	}
 	c := &Cluster{t: t, Members: make([]*Server, n), configs: make([]ensemble.Config, n)}
-	log := testLogger(t)
+	log := testlog.New(t)
 	for i := range peers {
 		cfg := testConfig(log.With("member", peers[i].ID))
 		cfg.TickTime = clusterTick

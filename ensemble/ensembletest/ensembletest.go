@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/zkraft/zkraft/ensemble"
+	"github.com/zkraft/zkraft/internal/testlog"
 )
 
 // Server is a running in-process server.
@@ -38,7 +39,7 @@ func WithConfig(fn func(*ensemble.Config)) Option { return Option(fn) }
 // all of them as they come.
 func RunServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	cfg := testConfig(testLogger(t))
+	cfg := testConfig(testlog.New(t))
 	cfg.ClientAddr = "127.0.0.1:0"
 	for _, o := range opts {
 		o(&cfg)

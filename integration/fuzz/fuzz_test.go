@@ -16,6 +16,7 @@ import (
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
 	"github.com/zkraft/zkraft/integration/compat"
 	"github.com/zkraft/zkraft/integration/testkit"
+	"github.com/zkraft/zkraft/internal/testlog"
 )
 
 var (
@@ -59,7 +60,7 @@ func newRunner(t testing.TB, targetName string) *Runner {
 		SuperPassword: compat.DiffSettings.SuperPassword,
 		Root:          "/fuzz",
 	}
-	logs := &ensembletest.LogRing{}
+	logs := &testlog.Ring{}
 	r.ZkraftLog = logs.Tail
 	logTo := func(c *ensemble.Config) {
 		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})).With("member", c.ServerID)
