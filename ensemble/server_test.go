@@ -9,7 +9,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"go.uber.org/goleak"
 
-	"github.com/zkraft/zkraft/internal/testlog"
+	"github.com/zkraft/zkraft/ensemble/internal/testlog"
 	"github.com/zkraft/zkraft/zkproto"
 )
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/zkraft/zkraft/ensemble"
-	"github.com/zkraft/zkraft/internal/testlog"
+	"github.com/zkraft/zkraft/ensemble/internal/testlog"
 )
 
 // Cluster is an in-process ensemble: every member on its own loopback client and peer

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/zkraft/zkraft/ensemble"
-	"github.com/zkraft/zkraft/internal/testlog"
+	"github.com/zkraft/zkraft/ensemble/internal/testlog"
 )
 
 // Server is a running in-process server.
@@ -23,6 +23,10 @@ type Server struct {
 	Config ensemble.Config
 	t      testing.TB
 }
+
+// LogRing keeps the last lines a logger wrote: a harness that runs servers of its
+// own (the differential fuzzer) prints them when it finds a difference.
+type LogRing = testlog.Ring
 
 // Option changes the configuration before the server starts.
 type Option func(*ensemble.Config)

@@ -16,7 +16,6 @@ import (
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
 	"github.com/zkraft/zkraft/integration/compat"
 	"github.com/zkraft/zkraft/integration/testkit"
-	"github.com/zkraft/zkraft/internal/testlog"
 )
 
 var (
@@ -60,7 +59,7 @@ func newRunner(t testing.TB, targetName string) *Runner {
 		SuperPassword: compat.DiffSettings.SuperPassword,
 		Root:          "/fuzz",
 	}
-	logs := &testlog.Ring{}
+	logs := &ensembletest.LogRing{}
 	r.ZkraftLog = logs.Tail
 	logTo := func(c *ensemble.Config) {
 		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})).With("member", c.ServerID)
