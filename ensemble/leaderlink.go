@@ -57,12 +57,15 @@ func (s *Server) processGone(addr string) bool {
 		return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 			errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 	}
-	c, err := dialPeer(s.peerTLS, s.peerSrc, addr, peerProtoProbe, s.cfg.TickTime)
+	// A refusal comes at once; an answer may take a while on a loaded machine, and
+	// waiting for it costs nothing but this goroutine.
+	wait := max(s.cfg.TickTime, 2*time.Second)
+	c, err := dialPeer(s.peerTLS, s.peerSrc, addr, peerProtoProbe, wait)
 	if err != nil {
 		return gone(err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(s.cfg.TickTime))
+	c.SetDeadline(time.Now().Add(wait))
 	var id [8]byte
 	binary.BigEndian.PutUint64(id[:], uint64(s.cfg.ServerID))
 	if _, err := c.Write(id[:]); err != nil {

@@ -63,6 +63,19 @@ func TestEnsembleCatchUpThroughSnapshot(t *testing.T) {
 	const nonTxnSlack = 50
 	followerLast := uint64(ls.Zxid) + nonTxnSlack
 
+	// The log is kept in segment files of 8 MiB and compacted a whole segment at a
+	// time: first fill the one that holds the follower's last entry, so that a
+	// compaction can remove it.
+	big, _ := connect(t, e.Addrs(), 10*time.Second, false)
+	if _, err := big.Create("/big", nil, 0, openACL); err != nil {
+		t.Fatal(err)
+	}
+	for range 12 {
+		if _, err := big.Set("/big", make([]byte, 900<<10), -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	big.Close()
 	const count = 1500
 	buckets, took := bulkCreate(t, e.Addrs(), "/while-down", count, 4, 4)
 	t.Logf("wrote %d znodes in %v with member %d down", count, took.Round(time.Millisecond), f+1)
