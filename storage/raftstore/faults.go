@@ -115,18 +115,21 @@ func (l *latch) get() error {
 	return l.err
 }
 
+// call runs write, through the hook if there is one.
+func (l *latch) call(op WriteOp, write func() error) error {
+	if l.hook != nil {
+		return l.hook(op, write)
+	}
+	return write()
+}
+
 // do runs write unless an earlier write failed, and latches its error unless it is
 // retryable.
 func (l *latch) do(op WriteOp, what string, write func() error) error {
 	if err := l.get(); err != nil {
 		return err
 	}
-	var err error
-	if l.hook != nil {
-		err = l.hook(op, write)
-	} else {
-		err = write()
-	}
+	err := l.call(op, write)
 	if err == nil || retryable(err) {
 		return err
 	}
@@ -141,12 +144,7 @@ func (l *latch) file(op WriteOp, write func() error) error {
 	if err := l.get(); err != nil {
 		return err
 	}
-	var err error
-	if l.hook != nil {
-		err = l.hook(op, write)
-	} else {
-		err = write()
-	}
+	err := l.call(op, write)
 	if err == nil {
 		return nil
 	}
