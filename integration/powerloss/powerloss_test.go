@@ -26,19 +26,25 @@ type nopLogger struct{}
 func (nopLogger) Printf(string, ...any) {}
 
 // writers create unique znodes on the ensemble until stopped, and remember the ones
-// acknowledged.
+// acknowledged. They write only while they have budget: the cycles hand it out, so
+// that the tree grows with the number of cycles and not with how long restarts take
+// (unbounded, it reached 380,000 znodes by cycle 150, and restarting a member that
+// snapshots such a tree under -race outlasted the readiness bound).
 type writers struct {
-	mu    sync.Mutex
-	acked []string
-	tries int
-	stop  chan struct{}
-	once  sync.Once
-	wg    sync.WaitGroup
+	mu     sync.Mutex
+	budget int        // creates still allowed; writers wait while it is 0
+	funded *sync.Cond // signalled when budget is given or the writers stop
+	acked  []string
+	tries  int
+	stop   chan struct{}
+	once   sync.Once
+	wg     sync.WaitGroup
 }
 
 // startWriters opens conns sessions, each with perConn writers in flight at once.
 func startWriters(t *testing.T, addrs []string, conns, perConn int) *writers {
 	w := &writers{stop: make(chan struct{})}
+	w.funded = sync.NewCond(&w.mu)
 	for ci := range conns {
 		c, _, err := zk.Connect(addrs, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(nopLogger{}))
 		if err != nil {
@@ -61,6 +67,9 @@ func (w *writers) write(c *zk.Conn, k int) {
 			return
 		default:
 		}
+		if !w.spend() {
+			return
+		}
 		p := fmt.Sprintf("/w%d-%07d", k, i)
 		_, err := c.Create(p, []byte(p), 0, zk.WorldACL(zk.PermAll))
 		w.mu.Lock()
@@ -75,8 +84,37 @@ func (w *writers) write(c *zk.Conn, k int) {
 	}
 }
 
+// fund allows n more creates.
+func (w *writers) fund(n int) {
+	w.mu.Lock()
+	w.budget += n
+	w.mu.Unlock()
+	w.funded.Broadcast()
+}
+
+// spend takes one create from the budget, waiting for one; false once stopped.
+func (w *writers) spend() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for w.budget == 0 {
+		select {
+		case <-w.stop:
+			return false
+		default:
+		}
+		w.funded.Wait()
+	}
+	w.budget--
+	return true
+}
+
 func (w *writers) halt() {
-	w.once.Do(func() { close(w.stop) })
+	w.once.Do(func() {
+		w.mu.Lock() // a writer is either before its stop check or waiting
+		close(w.stop)
+		w.mu.Unlock()
+		w.funded.Broadcast()
+	})
 	w.wg.Wait()
 }
 
@@ -94,6 +132,10 @@ func (w *writers) count() int {
 // are taken every 64 entries and segments hold 64 KiB, so snapshot writes, new
 // segments and the deletion of old ones are among the writes the power cuts.
 func TestPowerLoss(t *testing.T) {
+	// Creates each cycle may make: enough to have writes in flight when the power
+	// goes and while the victims restart, few enough that 200 cycles build a tree
+	// of at most 80,000 znodes.
+	const writesBeforeArming, writesFromArming = 200, 200
 	s := *seed
 	if s == 0 {
 		s = uint64(time.Now().UnixNano())
@@ -129,6 +171,7 @@ func TestPowerLoss(t *testing.T) {
 	modes := map[string]int{}
 	restarts := 0
 	for cycle := range *cycles {
+		w.fund(writesBeforeArming)
 		time.Sleep(time.Duration(50+rng.IntN(250)) * time.Millisecond) // writes in flight
 		leader := -1
 		for i, s := range srvs {
@@ -151,6 +194,7 @@ func TestPowerLoss(t *testing.T) {
 		if testing.Verbose() {
 			t.Logf("cycle %d: power loss of member(s) %v (leader %d), %d writes acknowledged so far", cycle, victims, leader, w.count())
 		}
+		w.fund(writesFromArming) // the crash comes within 20 writes of the disk
 		for _, v := range victims {
 			disks[v].arm(rng.IntN(20))
 		}
@@ -241,8 +285,9 @@ func TestPowerLoss(t *testing.T) {
 		}
 	}
 	t.Logf("%d power losses (%v) in %v, %d member restarts, 0 that could not restart; "+
-		"writes in flight torn at stage nothing/some/most/all: %v; %d writes tried, %d acknowledged, %d lost",
-		*cycles, modes, time.Since(start).Round(time.Second), restarts, stages, w.tries, acked, lost)
+		"writes in flight torn at stage nothing/some/most/all: %v; %d writes tried, %d acknowledged, %d lost; "+
+		"a tree of %d znodes",
+		*cycles, modes, time.Since(start).Round(time.Second), restarts, stages, w.tries, acked, lost, len(first))
 	if acked < *cycles*5 {
 		t.Fatalf("only %d acknowledged writes over %d cycles: the test did not write much", acked, *cycles)
 	}
