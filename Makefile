@@ -71,8 +71,8 @@ bench:
 	$(GO) test -run '^$$' -bench TreeMemory -benchtime 1x -count 3 ./storage/datatree/
 	$(GO) test -run '^$$' -bench 'Pipelined|Writes' -benchmem ./integration/
 
-# The Raft log store zkraft ships (raft-boltdb) beside hashicorp/raft-wal: fsynced
-# appends of 1 to 256 entries (its own module: raft-wal is not a dependency of zkraft).
+# The Raft log store of older versions (raft-boltdb) beside the one zkraft ships
+# (hashicorp/raft-wal): fsynced appends of 1 to 256 entries (its own module).
 bench-logstore:
 	cd storage/raftstore/logstorebench && $(GO) test -run '^$$' -bench . -benchtime 2000x -count 3 .
 
