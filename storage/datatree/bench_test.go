@@ -119,6 +119,26 @@ func BenchmarkSnapshotWrite(b *testing.B) {
 
 func BenchmarkRestore(b *testing.B) {
 	tr, _ := benchTree(b, 100_000)
+	benchRestore(b, tr)
+}
+
+// BenchmarkRestore1M restores the tree zkraft bench --op fill builds (1,000 znodes
+// of 100 B under each parent) with 1,000,000 znodes. Building it takes a while.
+func BenchmarkRestore1M(b *testing.B) {
+	tr := New()
+	mustApply(b, tr, createTxn("/f", "", 0))
+	data := bytes.Repeat([]byte("x"), 100)
+	for i := range 1_000_000 {
+		if i%1000 == 0 {
+			mustApply(b, tr, createTxn("/f/p"+strconv.Itoa(i/1000), "", 0))
+		}
+		path := "/f/p" + strconv.Itoa(i/1000) + "/n" + strconv.Itoa(i%1000)
+		mustApply(b, tr, reqTxn(zkproto.OpCreate, &zkproto.CreateRequest{Path: path, Data: data, ACL: worldAll}))
+	}
+	benchRestore(b, tr)
+}
+
+func benchRestore(b *testing.B, tr *Tree) {
 	var buf bytes.Buffer
 	if _, err := tr.Snapshot().WriteTo(&buf); err != nil {
 		b.Fatal(err)

@@ -109,3 +109,16 @@ func withoutACL(evs []Event) []Event {
 	}
 	return out
 }
+
+// recomputeDigest sums the digest of every node anew (Restore takes a version-3
+// snapshot's from the file).
+func recomputeDigest(tr *Tree) uint64 {
+	var d uint64
+	for id := nodeID(1); id < tr.nextID; id++ {
+		if tr.rec(id).flags&flagLive != 0 {
+			n := tr.view(id)
+			d += nodeDigest(tr.pathOf(id), &n)
+		}
+	}
+	return d
+}

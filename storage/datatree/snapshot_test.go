@@ -2,12 +2,15 @@ package datatree
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/zkraft/zkraft/zkproto"
@@ -277,34 +280,104 @@ func TestCorruptSnapshot(t *testing.T) {
 	txn := createTxn("/a/e", "x", zkproto.ModeEphemeral)
 	txn.Session = 5
 	mustApply(t, tr, txn)
+	for _, version := range []uint32{2, snapVersion} {
+		var buf bytes.Buffer
+		snap := tr.Snapshot()
+		if _, err := snap.writeTo(&buf, version); err != nil {
+			t.Fatal(err)
+		}
+		snap.Release()
+		good := buf.Bytes()
+		if _, err := Restore(bytes.NewReader(good)); err != nil {
+			t.Fatal(err)
+		}
+		check := func(name string, b []byte) {
+			t.Helper()
+			_, err := Restore(bytes.NewReader(b))
+			if !errors.Is(err, ErrCorruptSnapshot) {
+				t.Errorf("version %d: %s: err %v", version, name, err)
+			}
+		}
+		for n := range len(good) {
+			check(fmt.Sprintf("truncated to %d", n), good[:n])
+		}
+		for i := range len(good) {
+			for _, bit := range []byte{0x01, 0x80} {
+				b := bytes.Clone(good)
+				b[i] ^= bit
+				check(fmt.Sprintf("bit flip at %d", i), b)
+			}
+		}
+		check("trailing byte", append(bytes.Clone(good), 0))
+		check("empty", nil)
+		// A huge length prefix must fail on truncation, not allocate it.
+		head := len(snapMagic) + 4 + 8 + 4 // magic, version, zxid, session count
+		if version >= 3 {
+			head += 8 // the digest
+		}
+		huge := bytes.Clone(good[:head])
+		huge = append(huge, 0xff, 0xff, 0xff, 0x7f)
+		check("huge", huge)
+		if _, err := Restore(io.LimitReader(bytes.NewReader(good), 10)); err == nil {
+			t.Error("limited reader accepted")
+		}
+	}
+}
+
+// TestRestoreTakesTheStoredDigest: a version-3 snapshot carries the tree's digest
+// (covered by its CRC), and Restore takes it rather than hashing every node again;
+// a version-2 one has none, and Restore computes it.
+func TestRestoreTakesTheStoredDigest(t *testing.T) {
+	g := newTxnGen(11)
+	tr := New()
+	for range 2000 {
+		g.learn(tr.Apply(g.next()))
+	}
 	good := snapBytes(t, tr)
-	if _, err := Restore(bytes.NewReader(good)); err != nil {
+	at := len(snapMagic) + 4 + 8 // magic, version, zxid
+	if got := binary.BigEndian.Uint64(good[at:]); got != tr.Digest() {
+		t.Fatalf("stored digest %x, tree's %x", got, tr.Digest())
+	}
+	// The same snapshot with another digest and a CRC to match restores with it:
+	// Restore did not hash the nodes.
+	b := bytes.Clone(good)
+	binary.BigEndian.PutUint64(b[at:], tr.Digest()+1)
+	binary.BigEndian.PutUint32(b[len(b)-4:], crc32.Checksum(b[:len(b)-4], castagnoli))
+	r, err := Restore(bytes.NewReader(b))
+	if err != nil {
 		t.Fatal(err)
 	}
-	check := func(name string, b []byte) {
-		t.Helper()
+	if r.Digest() != tr.Digest()+1 || recomputeDigest(r) != tr.Digest() {
+		t.Fatalf("digest %x, recomputed %x, tree's %x", r.Digest(), recomputeDigest(r), tr.Digest())
+	}
+}
+
+// TestCorruptParentPlace: in version 3 a node names its parent by place in the list,
+// and Restore checks that place against the path, even under a matching CRC.
+func TestCorruptParentPlace(t *testing.T) {
+	tr := New()
+	mustApply(t, tr, sessionTxn(5))
+	for _, p := range []string{"/a", "/b", "/b/c"} {
+		mustApply(t, tr, createTxn(p, "", 0))
+	}
+	txn := createTxn("/e", "", zkproto.ModeEphemeral)
+	txn.Session = 5
+	mustApply(t, tr, txn)
+	good := snapBytes(t, tr)
+	// The list: /, /a, /b, /b/c, /e, /zookeeper, ... (by path).
+	at := bytes.Index(good, []byte("/b/c")) + len("/b/c")
+	if got := binary.BigEndian.Uint32(good[at:]); got != 2 {
+		t.Fatalf("/b/c's parent at %d, want 2", got)
+	}
+	for place, want := range map[uint32]string{
+		1: "the parent given is /a", 3: "not before", 4: "not before", 1 << 31: "not before",
+	} {
+		b := bytes.Clone(good)
+		binary.BigEndian.PutUint32(b[at:], place)
+		binary.BigEndian.PutUint32(b[len(b)-4:], crc32.Checksum(b[:len(b)-4], castagnoli))
 		_, err := Restore(bytes.NewReader(b))
-		if !errors.Is(err, ErrCorruptSnapshot) {
-			t.Errorf("%s: err %v", name, err)
+		if !errors.Is(err, ErrCorruptSnapshot) || !strings.Contains(err.Error(), want) {
+			t.Errorf("parent place %d: err %v, want %q", place, err, want)
 		}
-	}
-	for n := range len(good) {
-		check(fmt.Sprintf("truncated to %d", n), good[:n])
-	}
-	for i := range len(good) {
-		for _, bit := range []byte{0x01, 0x80} {
-			b := bytes.Clone(good)
-			b[i] ^= bit
-			check(fmt.Sprintf("bit flip at %d", i), b)
-		}
-	}
-	check("trailing byte", append(bytes.Clone(good), 0))
-	check("empty", nil)
-	// A huge length prefix must fail on truncation, not allocate it.
-	huge := bytes.Clone(good[:len(snapMagic)+4+8+4])
-	huge = append(huge, 0xff, 0xff, 0xff, 0x7f)
-	check("huge", huge)
-	if _, err := Restore(io.LimitReader(bytes.NewReader(good), 10)); err == nil {
-		t.Error("limited reader accepted")
 	}
 }

@@ -406,6 +406,55 @@ func (s *store) reserve(n int) {
 	}
 }
 
+// bulkIndex adds the entries (path hash >> idBits << idBits | id, of nodes not in
+// the index yet) all at once: sorted by their home slot first, so that placing them
+// walks the table once instead of missing the cache on every insert (a million
+// random inserts into a table of 16 MiB were a third of a restore).
+func (s *store) bulkIndex(entries []uint64) {
+	s.reserve(s.indexed + len(entries))
+	s.finishMigration()
+	bits := 0
+	for 1<<bits < len(s.slots) {
+		bits++
+	}
+	sortByHome(entries, bits)
+	for _, v := range entries {
+		s.place(v)
+	}
+	s.indexed += len(entries)
+}
+
+// sortByHome sorts entries by their home slot in a table of 2^bits slots (the low
+// bits of the hash part), with a radix sort of 11 bits a pass.
+func sortByHome(entries []uint64, bits int) {
+	const digit = 11
+	if len(entries) == 0 {
+		return
+	}
+	tmp := make([]uint64, len(entries))
+	src, dst := entries, tmp
+	for shift := 0; shift < bits; shift += digit {
+		var count [1<<digit + 1]int
+		mask := uint64(1)<<min(digit, bits-shift) - 1
+		key := func(v uint64) uint64 { return v >> idBits >> shift & mask }
+		for _, v := range src {
+			count[key(v)+1]++
+		}
+		for i := 1; i < len(count); i++ {
+			count[i] += count[i-1]
+		}
+		for _, v := range src {
+			k := key(v)
+			dst[count[k]] = v
+			count[k]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &entries[0] {
+		copy(entries, src)
+	}
+}
+
 func (s *store) indexInsert(path string, id nodeID) {
 	if (s.indexed+1)*4 > len(s.slots)*3 {
 		s.startResize(max(minIndexSlots, 2*len(s.slots)))

@@ -200,12 +200,24 @@ func (t *Tree) rawInsert(path string, n node) {
 			panic("datatree: insert " + path + " without its parent") // callers check first
 		}
 	}
+	t.insertUnder(parent, path, n, true, true)
+}
+
+// insertUnder is rawInsert with the parent's id found (0 for the root), and returns
+// the new node's id. index adds it to the index and hash to the digest: a restore
+// from a snapshot that carries the digest does neither (it builds the index at the
+// end: bulkIndex).
+func (t *Tree) insertUnder(parent nodeID, path string, n node, index, hash bool) nodeID {
 	id := t.add(path, &n)
-	t.indexInsert(path, id)
+	if index {
+		t.indexInsert(path, id)
+	}
 	if parent != 0 {
 		t.link(parent, id)
 	}
-	t.digest += nodeDigest(path, &n)
+	if hash {
+		t.digest += nodeDigest(path, &n)
+	}
 	t.count++
 	t.dataSize += nodeSize(path, &n)
 	t.indexQuota(path, true)
@@ -224,6 +236,7 @@ func (t *Tree) rawInsert(path string, n node) {
 	case kindTTL:
 		t.ttls[path] = struct{}{}
 	}
+	return id
 }
 
 // keepsPath tells whether rawInsert keeps the path of a node of kind in an index
