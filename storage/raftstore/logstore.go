@@ -57,6 +57,9 @@ type checkedStore struct {
 	// raftRunning is set once raft's goroutines use the store (see Set);
 	// raftStarted once raft.NewRaft has returned (see GetLog).
 	raftRunning, raftStarted atomic.Bool
+	// cache holds the entries verify read past the snapshot for raft's next reads
+	// (readcache.go).
+	cache readCache
 }
 
 func (s *checkedStore) corrupt(format string, args ...any) error {
@@ -143,6 +146,9 @@ func (s *checkedStore) GetLog(idx uint64, l *raft.Log) error {
 	// msgpack leaves a field that is missing from the bytes as it was: start from
 	// zero, or a damaged field name would pass as the previous entry's value.
 	*l = raft.Log{}
+	if s.cache.get(idx, l) {
+		return nil
+	}
 	err := s.inner.GetLog(idx, l)
 	switch {
 	case err == nil:
@@ -187,6 +193,9 @@ func (s *checkedStore) StoreLogs(logs []*raft.Log) error {
 	for i, l := range logs {
 		sealed[i] = seal(l)
 	}
+	if len(logs) > 0 {
+		s.cache.forget(logs[0].Index, ^uint64(0)) // what follows a replaced entry goes too
+	}
 	return s.latch.do(WriteOp{Kind: "store logs", Path: s.path}, "store log entries", func() error {
 		err := s.inner.StoreLogs(sealed)
 		if errors.Is(err, wal.ErrSealed) {
@@ -208,6 +217,7 @@ func (s *checkedStore) StoreLogs(logs []*raft.Log) error {
 // by recording its new first index and removing whole segments, a suffix by sealing
 // the tail and starting a new segment: one metadata commit either way.
 func (s *checkedStore) DeleteRange(lo, hi uint64) error {
+	s.cache.forget(lo, hi)
 	return s.latch.do(WriteOp{Kind: "delete logs", Path: s.path}, "delete log entries", func() error {
 		return s.inner.DeleteRange(lo, hi)
 	})
@@ -342,7 +352,8 @@ func (s *checkedStore) load() error {
 // snapIndex (the newest snapshot's) may be missing: after a follower installs a
 // snapshot, hashicorp/raft keeps TrailingLogs of its old entries and appends the new
 // ones after the snapshot, leaving a hole that nothing reads (a leader sends a
-// snapshot instead of entries it does not have).
+// snapshot instead of entries it does not have). The entries after snapIndex go into
+// the start-up read cache (readcache.go), as many as it takes.
 func (s *checkedStore) verify(snapIndex uint64) error {
 	first, err := s.inner.FirstIndex()
 	if err != nil {
@@ -354,6 +365,7 @@ func (s *checkedStore) verify(snapIndex uint64) error {
 	}
 	var l raft.Log
 	var lastTerm uint64
+	caching := true
 	if last > 0 {
 		for i := first; i <= last; i++ {
 			if err := s.GetLog(i, &l); errors.Is(err, raft.ErrLogNotFound) && i <= snapIndex {
@@ -367,6 +379,9 @@ func (s *checkedStore) verify(snapIndex uint64) error {
 				return s.corrupt("log entry %d has term %d, below the term %d of the entry before it", i, l.Term, lastTerm)
 			}
 			lastTerm = l.Term
+			if i > snapIndex && caching {
+				caching = s.cache.add(&l)
+			}
 		}
 	}
 	for _, k := range raftKeys {

@@ -1,0 +1,139 @@
+package raftstore
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// TestStartupReadCache: the entries after the snapshot that Open verified are served
+// from memory to raft's next two reads (its configuration scan and the FSM), then
+// dropped; deleting or replacing entries drops them at once, so that a read never
+// returns what the log no longer holds.
+func TestStartupReadCache(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, Options{})
+	fill(t, s, 10) // a snapshot at 10
+	for i := uint64(11); i <= 20; i++ {
+		must(t, s.Log.StoreLog(entry(i)))
+	}
+	must(t, s.Stable.SetUint64([]byte("CurrentTerm"), entry(20).Term))
+	must(t, s.Close())
+
+	s = open(t, dir, Options{})
+	defer s.Close()
+	c := &s.Log.(*checkedStore).cache
+	if n := c.len(); n != 10 {
+		t.Fatalf("%d entries cached after Open, want the 10 after the snapshot", n)
+	}
+	same := func(i uint64) {
+		t.Helper()
+		var l raft.Log
+		must(t, s.Log.GetLog(i, &l))
+		w := entry(i) // its append time is now: compared for zero only
+		if l.Index != w.Index || l.Term != w.Term || l.Type != w.Type || !bytes.Equal(l.Data, w.Data) ||
+			!bytes.Equal(l.Extensions, w.Extensions) || l.AppendedAt.IsZero() != w.AppendedAt.IsZero() {
+			t.Fatalf("entry %d read as %+v, want %+v", i, l, *w)
+		}
+	}
+	same(5) // before the snapshot: from the log
+	same(12)
+	if n := c.len(); n != 10 {
+		t.Fatalf("%d cached after one read, want 10", n)
+	}
+	same(12)
+	if n := c.len(); n != 9 {
+		t.Fatalf("%d cached after a second read of one, want 9", n)
+	}
+	same(12) // from the log now
+	must(t, s.Log.DeleteRange(19, 20))
+	if n := c.len(); n != 7 {
+		t.Fatalf("%d cached after deleting 19 and 20, want 7", n)
+	}
+	var l raft.Log
+	if err := s.Log.GetLog(19, &l); err != raft.ErrLogNotFound {
+		t.Fatalf("a deleted entry read: %v %+v", err, l)
+	}
+	replaced := entry(15)
+	replaced.Term, replaced.Data = 99, []byte("replaced")
+	must(t, s.Log.DeleteRange(15, 18))
+	must(t, s.Log.StoreLogs([]*raft.Log{replaced}))
+	if n := c.len(); n != 3 {
+		t.Fatalf("%d cached after replacing 15 on, want 3 (11, 13, 14)", n)
+	}
+	must(t, s.Log.GetLog(15, &l))
+	if l.Term != 99 || string(l.Data) != "replaced" {
+		t.Fatalf("entry 15 read as %+v after it was replaced", l)
+	}
+	for _, i := range []uint64{11, 13, 14} {
+		same(i)
+		same(i)
+	}
+	if n := c.len(); n != 0 || c.live.Load() {
+		t.Fatalf("%d cached after two reads of each", n)
+	}
+}
+
+// TestStartupReadCacheBounded: past readCacheMax bytes, entries stay on disk.
+func TestStartupReadCacheBounded(t *testing.T) {
+	var c readCache
+	big := make([]byte, readCacheMax/4)
+	n := 0
+	for i := uint64(1); i <= 8; i++ {
+		if c.add(&raft.Log{Index: i, Data: big}) {
+			n++
+		}
+	}
+	if n != 3 || c.len() != 3 {
+		t.Fatalf("%d of 8 entries of a quarter of the bound cached", n)
+	}
+}
+
+// TestSnapshotCheckedOnceAtStart: raft's restore of a snapshot Open verified skips
+// the CRC-64 verify computed; a state.bin changed since is checked again.
+func TestSnapshotCheckedOnceAtStart(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, Options{})
+	fill(t, s, 20)
+	must(t, s.Close())
+
+	s = open(t, dir, Options{})
+	snaps := s.Snapshot.(*snapshotStore)
+	id := filepath.Base(snapshotDir(t, dir))
+	if !snaps.takeVerified(id) || snaps.takeVerified(id) {
+		t.Fatal("the snapshot Open checked is not skipped exactly once")
+	}
+	must(t, s.Close())
+
+	s = open(t, dir, Options{})
+	defer s.Close()
+	state := filepath.Join(snapshotDir(t, dir), "state.bin")
+	b, err := os.ReadFile(state)
+	must(t, err)
+	st, err := os.Stat(state)
+	must(t, err)
+	b[len(b)-1] ^= 1 // the tree's own CRC, which the store does not read
+	must(t, os.WriteFile(state, b, 0o644))
+	// The same size: the change shows in the time (set apart from the one checked,
+	// which the coarse file clock could repeat).
+	must(t, os.Chtimes(state, st.ModTime().Add(time.Second), st.ModTime().Add(time.Second)))
+	if _, rc, err := s.Snapshot.Open(id); err == nil {
+		rc.Close()
+		t.Fatal("a state.bin changed after the start-up check opened without its CRC-64")
+	}
+	b[len(b)-1] ^= 1
+	must(t, os.WriteFile(state, b, 0o644))
+	_, rc, err := s.Snapshot.Open(id)
+	must(t, err)
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	must(t, err)
+	if !bytes.HasSuffix(got, []byte("the tree's own bytes")) {
+		t.Fatalf("read %q", got)
+	}
+}
