@@ -41,7 +41,10 @@
 // the blocks a few thousand records per transaction. The next Snapshot folds back
 // what is left first, or, while an older snapshot is alive, copies the overlay: in
 // time proportional to the records in it. The children lists and the index are not
-// part of snapshots; Restore rebuilds them.
+// part of snapshots; Restore rebuilds them, without looking anything up by path: a
+// snapshot (format 3, see snapshot.go) names each node's parent by its place in the
+// file and carries the tree's digest, and the index is built at the end in one pass
+// over entries sorted by slot.
 //
 // # Sequence numbers and cversion
 //
