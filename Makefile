@@ -2,7 +2,7 @@
 GO       ?= go
 FUZZTIME ?= 60s
 
-.PHONY: build run deps test test-clients lint fuzz fuzz-diff bench bench-logstore bench-compare bench-failover chaos powerloss clean
+.PHONY: build run deps test test-clients lint fuzz fuzz-diff bench bench-logstore bench-compare bench-failover soak chaos powerloss clean
 
 build:
 	$(GO) build -o bin/zkraft ./cmd/zkraft
@@ -104,6 +104,25 @@ bench-compare: deps
 FAILOVER_ROUNDS ?= 7
 bench-failover: deps
 	FAILOVER_ROUNDS=$(FAILOVER_ROUNDS) $(GO) test -count=1 -timeout 0 -v -run '^TestFailoverCompare$$' ./integration/benchcompare
+
+# Memory and disk after churn: SOAK_DURATION (default 15m) of 64 workers opening and
+# closing sessions that create and delete znodes (data, ephemeral, sequential) and set
+# watches, against a fresh single node of each of SOAK_TARGETS (zkraft, zookeeper or
+# both; default both, one after the other) at tickTime 2000 and default snapCount; then
+# the tree is deleted back to its start and RSS, VmHWM, the Go heap and the data
+# directory (by subdirectory) are read at the start, the peak, the end, after a
+# snapshot and after SOAK_IDLE. Figures to stdout and SOAK_OUT (see
+# integration/benchcompare/soak_test.go; make test runs a 3-second one that checks the
+# tree, sessions and watches are gone and the data directory is bounded after the
+# snapshot).
+SOAK_DURATION ?= 15m
+SOAK_TARGETS  ?= zkraft,zookeeper
+SOAK_IDLE     ?= 30s
+SOAK_OUT      ?= $(or $(TMPDIR),/tmp)/zkraft-soak.md
+soak: deps
+	SOAK_DURATION=$(SOAK_DURATION) SOAK_TARGETS=$(SOAK_TARGETS) SOAK_IDLE=$(SOAK_IDLE) SOAK_OUT=$(abspath $(SOAK_OUT)) \
+	SOAK_SNAPCOUNT=0 SOAK_TICKMS=2000 SOAK_DATA=1024 SOAK_MIN_LOG=0 \
+		$(GO) test -count=1 -timeout 0 -v -run '^TestSoak$$' ./integration/benchcompare
 
 clean:
 	rm -rf bin zkraft-data
