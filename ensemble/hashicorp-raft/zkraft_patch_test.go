@@ -7,6 +7,7 @@ package raft
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -346,4 +347,75 @@ func startNode(t *testing.T, conf *Config, store interface {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// orderedStore fails the test's round when the leader appends the second write of a
+// round ("b…") before its FSM was handed the first ("a…"), already committed; it
+// holds the first write's append until release is closed, so that the second is
+// queued by then.
+type orderedStore struct {
+	*InmemStore
+	fsm      *MockFSM
+	appendsA chan struct{} // an append of an "a" write began
+	release  chan struct{} // lets an "a" append go on
+	late     atomic.Int32  // "b" appends that came before "a" was applied
+}
+
+func (o *orderedStore) StoreLogs(logs []*Log) error {
+	for _, l := range logs {
+		if l.Type != LogCommand || len(l.Data) == 0 {
+			continue
+		}
+		switch l.Data[0] {
+		case 'a':
+			o.appendsA <- struct{}{}
+			<-o.release
+		case 'b':
+			want := "a" + string(l.Data[1:])
+			deadline := time.Now().Add(500 * time.Millisecond)
+			for !slices.ContainsFunc(o.fsm.Logs(), func(d []byte) bool { return string(d) == want }) {
+				if time.Now().After(deadline) {
+					o.late.Add(1) // waits behind this append: it would never come
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}
+	return o.InmemStore.StoreLogs(logs)
+}
+
+// TestZkraftCommittedAppliedBeforeNextAppend: when an append returns with its entries
+// committed and more writes wait, the leader hands the committed entries to the FSM
+// before it appends (and fsyncs) the next batch. v1.8.0's leader loop chose between
+// the two at random, so a write's reply waited for the next batch's fsync half the
+// time under load.
+func TestZkraftCommittedAppliedBeforeNextAppend(t *testing.T) {
+	conf := inmemConfig(t)
+	conf.LocalID = "solo"
+	conf.BatchApplyCh = true
+	store := &orderedStore{InmemStore: NewInmemStore(), appendsA: make(chan struct{}), release: make(chan struct{})}
+	r := startNode(t, conf, store)
+	defer r.Shutdown()
+	store.fsm = r.fsm.(*MockFSM)
+	select {
+	case <-r.LeaderCh():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no leader")
+	}
+	const rounds = 16
+	for i := range rounds {
+		fa := r.Apply([]byte(fmt.Sprintf("a%d", i)), 5*time.Second)
+		<-store.appendsA // the leader loop is in a's append
+		fb := r.Apply([]byte(fmt.Sprintf("b%d", i)), 5*time.Second)
+		store.release <- struct{}{} // b is queued: let a's append return
+		for _, f := range []ApplyFuture{fa, fb} {
+			if err := f.Error(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if late := store.late.Load(); late > 0 {
+		t.Fatalf("in %d of %d rounds the leader appended the next write before handing the committed one to the FSM", late, rounds)
+	}
 }
