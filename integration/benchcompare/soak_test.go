@@ -276,6 +276,7 @@ const soakRoot = "/soak"
 func soak(t *testing.T, cfg soakConfig, srv soakServer) soakResult {
 	t.Helper()
 	res := soakResult{server: srv.name, ops: &soakCounts{}}
+	res.peak.heap = -1 // until a reading has one: ZooKeeper's has none
 	res.start = srv.read(t, 0)
 	setup, _ := ensembleproc.Connect(t, []string{srv.addr}, 10*time.Second, false)
 	for _, p := range []string{soakRoot, soakRoot + "/eph", soakRoot + "/seq"} {
