@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkraft/zkraft/ensemble"
 	"github.com/zkraft/zkraft/ensemble/ensembletest"
 	"github.com/zkraft/zkraft/ensemble/ensembletest/rawzk"
 	"github.com/zkraft/zkraft/zkproto"
@@ -19,21 +20,35 @@ import (
 //	go test -run '^$' -bench 'Writes/set/16x16' -benchtime 20000x -cpuprofile cpu.out ./integration/
 //
 // One op is one acknowledged write; ns/op is the inverse of throughput.
+// BenchmarkEnsembleWrites is the same against three members, sessions spread over
+// them (two in three writes are forwarded by a follower).
 func BenchmarkWrites(b *testing.B) {
+	benchWriteShapes(b, func(b *testing.B) []string {
+		return []string{ensembletest.RunServer(b, ensembletest.WithDataDir(b.TempDir())).Addr} // durable: fsynced
+	})
+}
+
+func BenchmarkEnsembleWrites(b *testing.B) {
+	// zoo.cfg's usual tickTime rather than the test clusters' 250 ms: a stall of a
+	// loaded machine must not turn into an election that closes the sessions.
+	tick := ensembletest.WithConfig(func(c *ensemble.Config) { c.TickTime = 2 * time.Second })
+	benchWriteShapes(b, func(b *testing.B) []string { return ensembletest.RunCluster(b, 3, tick).Addrs() })
+}
+
+func benchWriteShapes(b *testing.B, start func(*testing.B) []string) {
 	for _, op := range []string{"set", "create"} {
 		for _, shape := range []struct{ sessions, window int }{{1, 1}, {16, 1}, {64, 1}, {16, 16}} {
 			b.Run(fmt.Sprintf("%s/%dx%d", op, shape.sessions, shape.window), func(b *testing.B) {
-				benchWrites(b, op, shape.sessions, shape.window)
+				benchWrites(b, start(b), op, shape.sessions, shape.window)
 			})
 		}
 	}
 }
 
-func benchWrites(b *testing.B, op string, sessions, window int) {
-	srv := ensembletest.RunServer(b, ensembletest.WithDataDir(b.TempDir())) // durable: fsynced
+func benchWrites(b *testing.B, addrs []string, op string, sessions, window int) {
 	conns := make([]*rawzk.Conn, sessions)
 	for i := range conns {
-		c, err := rawzk.Connect(srv.Addr, zkproto.ConnectRequest{TimeOut: 30000, Passwd: make([]byte, 16)})
+		c, err := rawzk.Connect(addrs[i%len(addrs)], zkproto.ConnectRequest{TimeOut: 30000, Passwd: make([]byte, 16)})
 		if err != nil {
 			b.Fatal(err)
 		}

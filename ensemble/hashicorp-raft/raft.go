@@ -1619,6 +1619,12 @@ func (r *Raft) appendEntries(rpc RPC, a *AppendEntriesRequest) {
 		}
 	}
 
+	// zkraft patch 8: what the consistency check verified (up to PrevLogEntry) and the
+	// leader committed goes to the FSM before the new entries are stored: the commit
+	// of a write arrives with the next batch, and its reply (to a client of this
+	// follower) need not wait for that batch's fsync.
+	r.followerCommit(min(a.LeaderCommitIndex, a.PrevLogEntry))
+
 	// Process any new entries
 	if len(a.Entries) > 0 {
 		start := time.Now()
@@ -1693,19 +1699,26 @@ func (r *Raft) appendEntries(rpc RPC, a *AppendEntriesRequest) {
 	if n := len(a.Entries); n > 0 {
 		verified = a.Entries[n-1].Index
 	}
-	if idx := min(a.LeaderCommitIndex, verified); idx > 0 && idx > r.getCommitIndex() {
-		start := time.Now()
-		r.setCommitIndex(idx)
-		if r.configurations.latestIndex <= idx {
-			r.setCommittedConfiguration(r.configurations.latest, r.configurations.latestIndex)
-		}
-		r.processLogs(idx, nil)
-		metrics.MeasureSince([]string{"raft", "rpc", "appendEntries", "processLogs"}, start)
-	}
+	r.followerCommit(min(a.LeaderCommitIndex, verified))
 
 	// Everything went well, set success
 	resp.Success = true
 	r.setLastContact()
+}
+
+// followerCommit advances a follower's commit index to idx, if that is further, and
+// hands the entries up to it to the FSM.
+func (r *Raft) followerCommit(idx uint64) {
+	if idx == 0 || idx <= r.getCommitIndex() {
+		return
+	}
+	start := time.Now()
+	r.setCommitIndex(idx)
+	if r.configurations.latestIndex <= idx {
+		r.setCommittedConfiguration(r.configurations.latest, r.configurations.latestIndex)
+	}
+	r.processLogs(idx, nil)
+	metrics.MeasureSince([]string{"raft", "rpc", "appendEntries", "processLogs"}, start)
 }
 
 // processConfigurationLogEntry takes a log entry and updates the latest

@@ -18,6 +18,11 @@ import (
 // staleFollower starts a follower whose log holds entries 1..last of term 1 and that
 // knows no configuration (it never campaigns), and a transport to play its leader.
 func staleFollower(t *testing.T, last uint64) (*Raft, *MockFSM, *InmemStore, *InmemTransport, ServerAddress) {
+	return followerOn(t, last, nil)
+}
+
+// followerOn is staleFollower with its log store wrapped by wrap (if not nil).
+func followerOn(t *testing.T, last uint64, wrap func(*InmemStore, *MockFSM) LogStore) (*Raft, *MockFSM, *InmemStore, *InmemTransport, ServerAddress) {
 	t.Helper()
 	store := NewInmemStore()
 	for i := uint64(1); i <= last; i++ {
@@ -33,7 +38,11 @@ func staleFollower(t *testing.T, last uint64) (*Raft, *MockFSM, *InmemStore, *In
 	conf.HeartbeatTimeout, conf.ElectionTimeout, conf.LeaderLeaseTimeout = time.Hour, time.Hour, time.Hour
 	addr, trans := NewInmemTransport("")
 	fsm := &MockFSM{}
-	r, err := NewRaft(conf, fsm, store, store, NewInmemSnapshotStore(), trans)
+	var logs LogStore = store
+	if wrap != nil {
+		logs = wrap(store, fsm)
+	}
+	r, err := NewRaft(conf, fsm, logs, store, NewInmemSnapshotStore(), trans)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,5 +426,54 @@ func TestZkraftCommittedAppliedBeforeNextAppend(t *testing.T) {
 	}
 	if late := store.late.Load(); late > 0 {
 		t.Fatalf("in %d of %d rounds the leader appended the next write before handing the committed one to the FSM", late, rounds)
+	}
+}
+
+// appliedFirstStore records whether the FSM had applied entry want when the follower
+// began to store the entries after it.
+type appliedFirstStore struct {
+	*InmemStore
+	fsm  *MockFSM
+	want string
+	late atomic.Bool
+}
+
+func (s *appliedFirstStore) StoreLogs(logs []*Log) error {
+	deadline := time.Now().Add(time.Second)
+	for !slices.ContainsFunc(s.fsm.Logs(), func(d []byte) bool { return string(d) == s.want }) {
+		if time.Now().After(deadline) {
+			s.late.Store(true) // it is applied after this store, if ever
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return s.InmemStore.StoreLogs(logs)
+}
+
+// TestZkraftFollowerAppliesCommittedBeforeStoring: an AppendEntries whose
+// PrevLogEntry the leader has committed hands the follower's entries up to it to the
+// FSM before the new entries are stored (and fsynced). v1.8.0 applied them only
+// after the store, so a write forwarded by a follower's client waited for the
+// follower's fsync of the next batch before its reply.
+func TestZkraftFollowerAppliesCommittedBeforeStoring(t *testing.T) {
+	var store *appliedFirstStore
+	r, _, _, leader, addr := followerOn(t, 10, func(s *InmemStore, fsm *MockFSM) LogStore {
+		store = &appliedFirstStore{InmemStore: s, fsm: fsm, want: "10"}
+		return store
+	})
+	req := &AppendEntriesRequest{RPCHeader: header(leader), Term: 1, PrevLogEntry: 10, PrevLogTerm: 1,
+		Entries: entries(1, 11, 12), LeaderCommitIndex: 10}
+	var resp AppendEntriesResponse
+	if err := leader.AppendEntries("follower", addr, req, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if !resp.Success {
+		t.Fatalf("append refused: %+v", resp)
+	}
+	if store.late.Load() {
+		t.Fatal("entries 11-12 were stored before the committed entry 10 went to the FSM")
+	}
+	if got := r.getCommitIndex(); got != 10 {
+		t.Fatalf("commit index %d; want 10 (the leader's)", got)
 	}
 }
