@@ -27,7 +27,7 @@ import (
 //
 //	BENCH_DURATION    each run of a workload (1s)
 //	BENCH_REPEATS     alternating runs per target and cell, medians reported (1)
-//	BENCH_WORKLOADS   comma-separated, or all (set)
+//	BENCH_WORKLOADS   comma-separated, all, or none (memory and restart only) (set)
 //	BENCH_SESSIONS    comma-separated of 1, 16, 64, 16x16, or all (1)
 //	BENCH_TOPOLOGIES  single, three, or all (single)
 //	BENCH_ZNODES      the tree built for memory and restart; 0: skip (1000)
@@ -118,8 +118,10 @@ func loadConfig() (config, error) {
 	if c.repeats < 1 {
 		return c, fmt.Errorf("BENCH_REPEATS %d: 1 or more", c.repeats)
 	}
-	if c.workloads, err = list("BENCH_WORKLOADS", "set", allWorkloads); err != nil {
-		return c, err
+	if os.Getenv("BENCH_WORKLOADS") != "none" {
+		if c.workloads, err = list("BENCH_WORKLOADS", "set", allWorkloads); err != nil {
+			return c, err
+		}
 	}
 	if c.topologies, err = list("BENCH_TOPOLOGIES", "single", []string{"single", "three"}); err != nil {
 		return c, err
