@@ -85,7 +85,7 @@ func (r *report) render() string {
 	p("\n\n")
 	p("**Floor for a 1-session write** on this machine: one fsync of the data directory's filesystem p50 %v (p99 %v), one loopback round trip p50 %v (p99 %v): no durable write can be acknowledged in less than about %v.\n\n",
 		rnd(r.floor.FsyncP50), rnd(r.floor.FsyncP99), rnd(r.floor.RTTP50), rnd(r.floor.RTTP99), rnd(r.floor.FsyncP50+r.floor.RTTP50))
-	p("What bounds zkraft's writes today, with the profiles that show it and the log store that would lift it: [docs/write-path.md](write-path.md).\n\n")
+	p("What bounds zkraft's writes today, with the profiles that show it and what was changed for them: [docs/write-path.md](write-path.md).\n\n")
 	p("**Setup**: Apache ZooKeeper 3.8.0 (Debian's `zookeeper` package, %s, JVM flags `%s` as its scripts use: G1, full JIT) and zkraft (`zkraft serve`), both on loopback with their default durability (ZooKeeper's forceSync=yes; zkraft fsyncs its Raft log before it acknowledges) and tickTime=%d, everything else at its default. ",
 		javaVersion(), strings.Join(zkFlags, " "), tickMs)
 	p("The load is `zkraft bench` (go-zookeeper sessions, 100 B payloads), %v per run, %d run(s) per server and cell, alternating which server goes first; medians reported. Ratio = zkraft ops/s ÷ ZooKeeper ops/s (> 1: zkraft is faster). ", cfg.duration, cfg.repeats)

@@ -34,6 +34,7 @@ type readCache struct {
 	mu    sync.Mutex
 	m     map[uint64]*cachedEntry
 	bytes int
+	last  uint64 // the highest index added: appends past it have nothing to drop
 }
 
 func entrySize(l *raft.Log) int { return len(l.Data) + len(l.Extensions) + 64 }
@@ -51,6 +52,7 @@ func (c *readCache) add(l *raft.Log) bool {
 	}
 	c.m[l.Index] = &cachedEntry{log: *l}
 	c.bytes += n
+	c.last = max(c.last, l.Index)
 	c.live.Store(true)
 	return true
 }
@@ -82,13 +84,17 @@ func (c *readCache) dropLocked(idx uint64, e *cachedEntry) {
 	}
 }
 
-// forget drops the entries in [lo, hi].
+// forget drops the entries in [lo, hi]. Raft's appends after a restart start past
+// the cached entries: they return before scanning the map.
 func (c *readCache) forget(lo, hi uint64) {
 	if !c.live.Load() {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if lo > c.last {
+		return
+	}
 	for idx, e := range c.m {
 		if idx >= lo && idx <= hi {
 			c.dropLocked(idx, e)
