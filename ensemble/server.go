@@ -159,6 +159,7 @@ func Start(cfg Config) (*Server, error) {
 	s.goAttach(s.runLeadership)
 	s.goAttach(s.watchStorage)
 	s.goAttach(s.proposeDigests)
+	s.goAttach(s.tuneSnapshots)
 	if !s.standalone() {
 		s.goAttach(s.commitNudger)
 	}
@@ -177,12 +178,13 @@ func (s *Server) startRaft() error {
 	id := raftID(s.cfg.ServerID)
 	rc := raft.DefaultConfig()
 	rc.LocalID = id
+	// As ZooKeeper's snapCount: snapshot soon after that many entries, or a share of
+	// the tree when that is more (snapshotpolicy.go; tuneSnapshots follows the tree),
+	// and keep that many entries behind a snapshot, so that a member further behind
+	// is sent the snapshot.
+	rc.SnapshotInterval = snapshotCheck
 	rc.SnapshotThreshold = s.cfg.SnapshotThreshold
-	// As ZooKeeper's snapCount: snapshot soon after that many entries (Raft checks only
-	// every SnapshotInterval, 120s by default), and keep no more than that many entries
-	// behind a snapshot, so that a member further behind is sent the snapshot.
-	rc.SnapshotInterval = min(rc.SnapshotInterval, max(10*s.cfg.TickTime, time.Second))
-	rc.TrailingLogs = min(rc.TrailingLogs, s.cfg.SnapshotThreshold)
+	rc.TrailingLogs = rc.SnapshotThreshold
 	// Group commit, as ZooKeeper's SyncRequestProcessor does (up to 1,000 txns per
 	// fsync): every connection's reader proposes its writes one at a time, and with an
 	// unbuffered apply channel a log append could carry no more writes than there are

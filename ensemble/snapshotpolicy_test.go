@@ -1,0 +1,70 @@
+package ensemble
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+func TestSnapshotGap(t *testing.T) {
+	for _, c := range []struct {
+		snapCount uint64
+		nodes     int
+		want      uint64
+	}{
+		{8192, 10, 8192},
+		{8192, 81_920, 8192},
+		{8192, 1_000_000, 100_000},
+		{200_000, 1_000_000, 200_000}, // an operator's larger snapCount stands
+	} {
+		if got := snapshotGap(c.snapCount, c.nodes); got != c.want {
+			t.Errorf("snapshotGap(%d, %d) = %d, want %d", c.snapCount, c.nodes, got, c.want)
+		}
+	}
+}
+
+// A burst of writes leaves no more of the log past the last snapshot than the gap
+// (plus what arrives while Raft next checks): Raft used to check only every
+// 10 ticks, so a restart replayed whatever the write rate had piled up meanwhile. The
+// gap follows the tree: with 2,000 znodes and snapCount 50 it is 200 entries.
+func TestLogPastSnapshotBounded(t *testing.T) {
+	s := startTest(t, func(c *Config) { c.DataDir = t.TempDir(); c.SnapshotThreshold = 50 })
+	c := dial(t, s)
+	// Pipelined creates, so that the burst outruns Raft's check.
+	const n = 2000
+	errs := make([]<-chan error, 0, n)
+	for i := range n {
+		ch := make(chan error, 1)
+		go func(i int) {
+			_, err := c.Create("/n"+strconv.Itoa(i), nil, 0, zk.WorldACL(zk.PermAll))
+			ch <- err
+		}(i)
+		errs = append(errs, ch)
+	}
+	for _, ch := range errs {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := snapshotGap(50, n+2)
+	eventually(t, fmt.Sprintf("snapshot threshold %d", want), func() bool {
+		return s.raft.ReloadableConfig().SnapshotThreshold == want && s.raft.ReloadableConfig().TrailingLogs == want
+	})
+	// Raft checks every snapshotCheck to twice that: by then it has snapshotted
+	// whatever exceeded the gap.
+	time.Sleep(3 * snapshotCheck)
+	last, err := strconv.ParseUint(s.raft.Stats()["last_log_index"], 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := strconv.ParseUint(s.raft.Stats()["last_snapshot_index"], 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap == 0 || last-snap > want {
+		t.Fatalf("log past the last snapshot: %d entries (last %d, snapshot %d), want at most %d", last-snap, last, snap, want)
+	}
+}
