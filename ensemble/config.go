@@ -58,7 +58,8 @@ type Config struct {
 	SuperDigest string
 	// ContainerCheckInterval is how often empty containers and expired TTL nodes are reaped.
 	ContainerCheckInterval time.Duration
-	// SnapshotThreshold is how many Raft entries pass between snapshots.
+	// SnapshotThreshold (zoo.cfg snapCount) is how many Raft entries pass between
+	// snapshots at the least (snapshotpolicy.go).
 	SnapshotThreshold uint64
 	// IgnoreUndecodableEntries (zoo.cfg zkraft.ignoreUndecodableEntries) skips Raft
 	// log entries this member cannot decode, logging each, instead of stopping the
@@ -137,7 +138,7 @@ func NewConfig() Config {
 		MaxWatchesPerSession:   100000,
 		FourLetterWhitelist:    []string{"srvr"},
 		ContainerCheckInterval: time.Minute,
-		SnapshotThreshold:      8192,
+		SnapshotThreshold:      defaultSnapCount,
 		MetricsRuntime:         true,
 		AdminCommandURL:        "/commands",
 	}
@@ -170,7 +171,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.ContainerCheckInterval = time.Minute
 	}
 	if c.SnapshotThreshold == 0 {
-		c.SnapshotThreshold = 8192
+		c.SnapshotThreshold = defaultSnapCount
 	}
 	if c.ServerID < 0 || c.ServerID > 254 {
 		return c, fmt.Errorf("server id %d out of range: ZooKeeper ids are 1-254 here", c.ServerID)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -75,6 +77,7 @@ type Server struct {
 	leaderlessClosed bool
 	hadState         atomic.Bool       // Raft state existed at start, or this member bootstrapped
 	incarnation      string            // of this member's data directory
+	snapJitter       float64           // in [0, 1): where in its range this member's snapshot gap lies (snapshotpolicy.go)
 	nudge            chan struct{}     // commitNudger's trigger
 	digests          chan digestRecord // the leader's digest records to propose (digest.go)
 	quiet            quietLog          // rate limit for messages a persistent fault repeats
@@ -183,8 +186,11 @@ func (s *Server) startRaft() error {
 	// and keep that many entries behind a snapshot, so that a member further behind
 	// is sent the snapshot.
 	rc.SnapshotInterval = snapshotCheck
-	rc.SnapshotThreshold = s.cfg.SnapshotThreshold
-	rc.TrailingLogs = rc.SnapshotThreshold
+	// No snapshot while the log left at start is replayed (it would compete with the
+	// replay for the tree); tuneSnapshots sets the gap once the member is ready.
+	s.snapJitter = rand.Float64()
+	rc.SnapshotThreshold = math.MaxUint64
+	rc.TrailingLogs = jittered(s.cfg.SnapshotThreshold, s.snapJitter)
 	// Group commit, as ZooKeeper's SyncRequestProcessor does (up to 1,000 txns per
 	// fsync): every connection's reader proposes its writes one at a time, and with an
 	// unbuffered apply channel a log append could carry no more writes than there are

@@ -15,13 +15,24 @@ func TestSnapshotGap(t *testing.T) {
 		nodes     int
 		want      uint64
 	}{
-		{8192, 10, 8192},
-		{8192, 81_920, 8192},
+		{100_000, 10, 100_000},
+		{100_000, 1_000_000, 100_000},
 		{8192, 1_000_000, 100_000},
+		{100_000, 5_000_000, 500_000},
 		{200_000, 1_000_000, 200_000}, // an operator's larger snapCount stands
 	} {
 		if got := snapshotGap(c.snapCount, c.nodes); got != c.want {
 			t.Errorf("snapshotGap(%d, %d) = %d, want %d", c.snapCount, c.nodes, got, c.want)
+		}
+	}
+	// As ZooKeeper's snapCount: from half the gap to all of it.
+	for _, c := range []struct {
+		gap    uint64
+		jitter float64
+		want   uint64
+	}{{100_000, 0, 50_000}, {100_000, 0.5, 75_000}, {100_000, 0.99999, 99_999}, {1, 0, 1}, {2, 0, 1}} {
+		if got := jittered(c.gap, c.jitter); got != c.want {
+			t.Errorf("jittered(%d, %v) = %d, want %d", c.gap, c.jitter, got, c.want)
 		}
 	}
 }
@@ -29,7 +40,8 @@ func TestSnapshotGap(t *testing.T) {
 // A burst of writes leaves no more of the log past the last snapshot than the gap
 // (plus what arrives while Raft next checks): Raft used to check only every
 // 10 ticks, so a restart replayed whatever the write rate had piled up meanwhile. The
-// gap follows the tree: with 2,000 znodes and snapCount 50 it is 200 entries.
+// gap follows the tree: with 2,000 znodes and snapCount 50 it is 200 entries (100 to
+// 200 with the member's jitter).
 func TestLogPastSnapshotBounded(t *testing.T) {
 	s := startTest(t, func(c *Config) { c.DataDir = t.TempDir(); c.SnapshotThreshold = 50 })
 	c := dial(t, s)
@@ -49,7 +61,7 @@ func TestLogPastSnapshotBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := snapshotGap(50, n+2)
+	want := jittered(snapshotGap(50, n+2), s.snapJitter)
 	eventually(t, fmt.Sprintf("snapshot threshold %d", want), func() bool {
 		return s.raft.ReloadableConfig().SnapshotThreshold == want && s.raft.ReloadableConfig().TrailingLogs == want
 	})

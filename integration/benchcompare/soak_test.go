@@ -52,14 +52,10 @@ type soakConfig struct {
 	out       string
 }
 
-// snapCountOf is the snapCount server runs with (zkraft's default is 8192,
-// ZooKeeper's 100,000).
-func (c soakConfig) snapCountOf(server string) int {
-	switch {
-	case c.snapCount > 0:
+// snapCountOf is the snapCount the servers run with (100,000 by default in both).
+func (c soakConfig) snapCountOf(string) int {
+	if c.snapCount > 0 {
 		return c.snapCount
-	case server == targetZkraft:
-		return 8192
 	}
 	return 100_000
 }
