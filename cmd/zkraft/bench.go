@@ -295,7 +295,7 @@ func runBench(o benchOpts) (benchResult, error) {
 		return benchResult{}, err
 	}
 	var prefilled [][]int // delete: znodes each worker created, by [session][slot]
-	run := time.Now().UnixNano()
+	run := time.Now().UnixNano() // names this run's znodes (create, delete)
 	if o.op == "delete" {
 		if prefilled, err = prefill(o, conns, own, run, data); err != nil {
 			return benchResult{}, err
@@ -324,7 +324,7 @@ func runBench(o benchOpts) (benchResult, error) {
 					var err error
 					switch o.op {
 					case "create":
-						_, err = c.Create(fmt.Sprintf("%s/n%d-%d", own[i], g, n), data, 0, acl)
+						_, err = c.Create(fmt.Sprintf("%s/n%x-%d-%d", own[i], run, g, n), data, 0, acl) // run: a second run on the same tree makes new znodes too
 					case "set":
 						_, err = c.Set(own[i], data, -1)
 					case "get":
