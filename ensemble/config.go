@@ -67,6 +67,9 @@ type Config struct {
 	// a different tree from then on. For a member that must serve while an upgrade
 	// is under way, when the entries it cannot decode are known to be harmless to it.
 	IgnoreUndecodableEntries bool
+	// SnapshotFormat (zoo.cfg zkraft.snapshotFormat) is the format of the snapshots
+	// this member writes; 0: the newest (datatree.SnapshotFormat).
+	SnapshotFormat uint32
 
 	// AllowAnyPeerAddress turns off the peer port's member check (zoo.cfg
 	// zkraft.peerAddressCheck=false): by default Raft and forwarded writes are taken
@@ -172,6 +175,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.SnapshotThreshold == 0 {
 		c.SnapshotThreshold = defaultSnapCount
+	}
+	if f := c.SnapshotFormat; f != 0 && (f < datatree.OldestSnapshotFormat || f > datatree.SnapshotFormat) {
+		return c, fmt.Errorf("snapshot format %d: this version writes formats %d to %d", f, datatree.OldestSnapshotFormat, datatree.SnapshotFormat)
 	}
 	if c.ServerID < 0 || c.ServerID > 254 {
 		return c, fmt.Errorf("server id %d out of range: ZooKeeper ids are 1-254 here", c.ServerID)

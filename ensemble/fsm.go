@@ -53,6 +53,9 @@ type fsm struct {
 	// stops the member. With ignoreUndecodable (zkraft.ignoreUndecodableEntries) the
 	// entry is skipped and reported to skipped instead.
 	ignoreUndecodable bool
+	// snapshotFormat is the format snapshots are written in (zkraft.snapshotFormat;
+	// 0: the newest).
+	snapshotFormat uint32
 
 	// digests are this member's tree digest records (see digest.go): digested is
 	// called with each new one, mismatch when the leader's record of an index differs.
@@ -250,7 +253,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.Lock()
 	s := f.tree.Snapshot()
 	f.mu.Unlock()
-	return &fsmSnapshot{s: s, took: f.snapshotTook}, nil
+	return &fsmSnapshot{s: s, format: f.snapshotFormat, took: f.snapshotTook}, nil
 }
 
 func (f *fsm) Restore(rc io.ReadCloser) error {
@@ -286,15 +289,16 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 }
 
 type fsmSnapshot struct {
-	s    *datatree.Snapshot
-	took func(time.Duration, zkproto.Zxid) // the write's duration (snapshottime)
+	s      *datatree.Snapshot
+	format uint32                            // 0: the newest
+	took   func(time.Duration, zkproto.Zxid) // the write's duration (snapshottime)
 }
 
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	if s.took != nil {
 		defer func(start time.Time) { s.took(time.Since(start), s.s.Zxid()) }(time.Now())
 	}
-	if _, err := s.s.WriteTo(sink); err != nil {
+	if _, err := s.s.WriteFormat(sink, s.format); err != nil {
 		sink.Cancel()
 		return fmt.Errorf("write snapshot: %w", err)
 	}

@@ -135,6 +135,7 @@ func Start(cfg Config) (*Server, error) {
 	s.fsm.applied = s.onApplied
 	s.fsm.restored = s.onRestored
 	s.fsm.ignoreUndecodable = cfg.IgnoreUndecodableEntries
+	s.fsm.snapshotFormat = cfg.SnapshotFormat
 	s.fsm.halt = s.fail
 	s.fsm.digested = s.onDigest
 	s.fsm.mismatch = s.onDigestMismatch

@@ -1,12 +1,17 @@
 package ensemble
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkraft/zkraft/storage/datatree"
 )
 
 func TestSnapshotGap(t *testing.T) {
@@ -78,5 +83,48 @@ func TestLogPastSnapshotBounded(t *testing.T) {
 	}
 	if snap == 0 || last-snap > want {
 		t.Fatalf("log past the last snapshot: %d entries (last %d, snapshot %d), want at most %d", last-snap, last, snap, want)
+	}
+}
+
+// zkraft.snapshotFormat=2: an upgraded member writes snapshots that members not yet
+// upgraded (which read formats 1 and 2) can install.
+func TestSnapshotFormatSetting(t *testing.T) {
+	for _, format := range []uint32{2, 0} {
+		s := startTest(t, func(c *Config) { c.DataDir = t.TempDir(); c.SnapshotFormat = format })
+		c := dial(t, s)
+		if _, err := c.Create("/a", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+		f := s.raft.Snapshot()
+		if err := f.Error(); err != nil {
+			t.Fatal(err)
+		}
+		_, rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := uint32(datatree.SnapshotFormat)
+		if format != 0 {
+			want = format
+		}
+		const magicLen = 8
+		if len(b) < magicLen+4 {
+			t.Fatalf("snapshot of %d bytes", len(b))
+		}
+		if got := binary.BigEndian.Uint32(b[magicLen:]); got != want {
+			t.Fatalf("format setting %d: snapshot written in format %d, want %d", format, got, want)
+		}
+		tr, err := datatree.Restore(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data, _, code := tr.GetData("/a", nil); code != 0 || string(data) != "x" {
+			t.Fatalf("restored /a = %q, error code %d", data, code)
+		}
 	}
 }

@@ -65,6 +65,7 @@ func FromZooConfig(zc *config.Config) Config {
 	cfg.SuperDigest = zc.SuperDigest
 	cfg.ContainerCheckInterval = zc.ContainerCheckInterval
 	cfg.IgnoreUndecodableEntries = zc.IgnoreUndecodableEntries
+	cfg.SnapshotFormat = uint32(zc.SnapshotFormat)
 	cfg.Auth.EnforceSchemes = zc.SASL.EnforceAuthSchemes
 	cfg.Auth.SuperUsers = zc.SASL.SuperUsers
 	cfg.Auth.AllowFailedSASL = zc.SASL.AllowFailedClients

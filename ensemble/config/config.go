@@ -92,6 +92,10 @@ type Config struct {
 	// IgnoreUndecodableEntries is zkraft.ignoreUndecodableEntries, zkraft's own key:
 	// skip Raft log entries this member cannot decode instead of stopping it.
 	IgnoreUndecodableEntries bool
+	// SnapshotFormat is zkraft.snapshotFormat, zkraft's own key: the format of the
+	// snapshots this member writes (2 or 3; 0 = unset, the newest), so that members
+	// not yet upgraded can read the snapshots of upgraded ones during a rolling upgrade.
+	SnapshotFormat int
 
 	AutopurgeSnapRetainCount int           // autopurge.snapRetainCount (min 3)
 	AutopurgePurgeInterval   time.Duration // autopurge.purgeInterval; 0 = off
@@ -590,6 +594,11 @@ func (p *parser) set(pr property) error {
 		}
 	case key == "zkraft.ignoreUndecodableEntries":
 		c.IgnoreUndecodableEntries, err = p.boolean(line, key, val)
+	case key == "zkraft.snapshotFormat":
+		c.SnapshotFormat, err = p.integer(line, key, val)
+		if err == nil && (c.SnapshotFormat < 2 || c.SnapshotFormat > 3) {
+			err = p.errAt(line, key, "%q is not a snapshot format this version writes: 2 (read by every zkraft version) or 3 (the newest, the default)", val)
+		}
 	case key == "autopurge.purgeInterval":
 		c.AutopurgePurgeInterval, err = p.purgeInterval(line, key, val)
 	case key == "admin.enableServer":

@@ -207,8 +207,26 @@ func (w *snapWriter) bytes(b []byte) {
 // bytes.
 func (s *Snapshot) WriteTo(dst io.Writer) (int64, error) { return s.writeTo(dst, snapVersion) }
 
-// writeTo writes the snapshot in the given version's format (2 or 3: the tests
-// write the older one).
+// SnapshotFormat is the newest snapshot format, the one WriteTo writes;
+// OldestSnapshotFormat the oldest WriteFormat writes (read by every zkraft version).
+const (
+	SnapshotFormat       = snapVersion
+	OldestSnapshotFormat = 2
+)
+
+// WriteFormat writes the snapshot in an older format, for members that cannot read
+// the newest yet (a rolling upgrade); 0 is the newest.
+func (s *Snapshot) WriteFormat(dst io.Writer, version uint32) (int64, error) {
+	if version == 0 {
+		version = snapVersion
+	}
+	if version < OldestSnapshotFormat || version > snapVersion {
+		return 0, fmt.Errorf("snapshot format %d cannot be written: %d to %d can", version, OldestSnapshotFormat, snapVersion)
+	}
+	return s.writeTo(dst, version)
+}
+
+// writeTo writes the snapshot in the given version's format (2 or 3).
 func (s *Snapshot) writeTo(dst io.Writer, version uint32) (int64, error) {
 	w := &snapWriter{w: dst, buf: make([]byte, 0, 80<<10)}
 	w.buf = append(w.buf, snapMagic...)
