@@ -149,16 +149,9 @@ func (s *checkedStore) GetLog(idx uint64, l *raft.Log) error {
 	if s.cache.get(idx, l) {
 		return nil
 	}
-	err := s.inner.GetLog(idx, l)
-	switch {
-	case err == nil:
-		err = s.unseal(idx, l)
-	case errors.Is(err, raft.ErrLogNotFound) || !isDecodeError(err):
-		return err
-	default:
-		err = s.corruptEntry(idx, "log entry %d cannot be read: %v", idx, err)
-	}
-	if err != nil && s.raftStarted.Load() {
+	err := s.checkRead(idx, l, s.inner.GetLog(idx, l))
+	var ce *CorruptError
+	if errors.As(err, &ce) && s.raftStarted.Load() {
 		// Damage found while running: raft would panic (applying entries) or retry
 		// the read for ever (replicating them). Stop the member instead, through
 		// Failed, and end raft's goroutine that read it.
@@ -166,6 +159,18 @@ func (s *checkedStore) GetLog(idx uint64, l *raft.Log) error {
 		runtime.Goexit()
 	}
 	return err
+}
+
+// checkRead checks entry idx as read into l, err being the read's error: the
+// entry, or damage as a CorruptError naming its file, or the read's own error.
+func (s *checkedStore) checkRead(idx uint64, l *raft.Log, err error) error {
+	switch {
+	case err == nil:
+		return s.unseal(idx, l)
+	case errors.Is(err, raft.ErrLogNotFound) || !isDecodeError(err):
+		return err
+	}
+	return s.corruptEntry(idx, "log entry %d cannot be read: %v", idx, err)
 }
 
 // isDecodeError tells complaints about the bytes read (raft-wal's damaged frames,
@@ -353,7 +358,9 @@ func (s *checkedStore) load() error {
 // snapshot, hashicorp/raft keeps TrailingLogs of its old entries and appends the new
 // ones after the snapshot, leaving a hole that nothing reads (a leader sends a
 // snapshot instead of entries it does not have). The entries after snapIndex go into
-// the start-up read cache (readcache.go), as many as it takes.
+// the start-up read cache (readcache.go), as many as it takes. raft-wal's segments
+// are read a file at a time (walStore.scan: one GetLog costs two preads); other
+// stores (raft.db, while migrating) an entry at a time.
 func (s *checkedStore) verify(snapIndex uint64) error {
 	first, err := s.inner.FirstIndex()
 	if err != nil {
@@ -363,27 +370,23 @@ func (s *checkedStore) verify(snapIndex uint64) error {
 	if err != nil {
 		return fmt.Errorf("read the last index of %s: %w", s.path, err)
 	}
-	var l raft.Log
-	var lastTerm uint64
-	caching := true
-	if last > 0 {
-		for i := first; i <= last; i++ {
-			if err := s.GetLog(i, &l); errors.Is(err, raft.ErrLogNotFound) && i <= snapIndex {
-				continue
-			} else if errors.Is(err, raft.ErrLogNotFound) {
-				return s.corrupt("log entry %d is missing (the log holds %d to %d)", i, first, last)
-			} else if err != nil {
-				return err
-			}
-			if l.Term < lastTerm {
-				return s.corrupt("log entry %d has term %d, below the term %d of the entry before it", i, l.Term, lastTerm)
-			}
-			lastTerm = l.Term
-			if i > snapIndex && caching {
-				caching = s.cache.add(&l)
+	v := &verifier{s: s, snapIndex: snapIndex, first: first, last: last, caching: true}
+	if w, ok := s.inner.(*walStore); ok && last > 0 {
+		err = w.scan(first, last, v.decoded, v.missing)
+	} else if last > 0 {
+		var l raft.Log
+		for i := first; i <= last && err == nil; i++ {
+			if err = s.GetLog(i, &l); errors.Is(err, raft.ErrLogNotFound) {
+				err = v.missing(i, i)
+			} else {
+				err = v.entry(i, &l, err)
 			}
 		}
 	}
+	if err != nil {
+		return err
+	}
+	lastTerm := v.lastTerm
 	for _, k := range raftKeys {
 		if _, err := s.Get(k); err != nil && !isNotFound(err) {
 			return err
@@ -399,6 +402,43 @@ func (s *checkedStore) verify(snapIndex uint64) error {
 		return err
 	case term < lastTerm:
 		return s.corrupt("the current term %d is below the term %d of the last log entry", term, lastTerm)
+	}
+	return nil
+}
+
+// verifier holds verify's state across the entries, read either way.
+type verifier struct {
+	s                      *checkedStore
+	snapIndex, first, last uint64
+	lastTerm               uint64
+	caching                bool
+}
+
+// missing checks that entries from to to may be missing: up to the snapshot only.
+func (v *verifier) missing(from, to uint64) error {
+	if to <= v.snapIndex {
+		return nil
+	}
+	return v.s.corrupt("log entry %d is missing (the log holds %d to %d)", max(from, v.snapIndex+1), v.first, v.last)
+}
+
+// decoded checks entry idx decoded from its frame's payload (err: the decoder's).
+func (v *verifier) decoded(idx uint64, l *raft.Log, err error) error {
+	return v.entry(idx, l, v.s.checkRead(idx, l, err))
+}
+
+// entry checks entry idx, read into l with err from checkRead, against the entries
+// before it, and caches it if it is past the snapshot.
+func (v *verifier) entry(idx uint64, l *raft.Log, err error) error {
+	if err != nil {
+		return err
+	}
+	if l.Term < v.lastTerm {
+		return v.s.corrupt("log entry %d has term %d, below the term %d of the entry before it", idx, l.Term, v.lastTerm)
+	}
+	v.lastTerm = l.Term
+	if idx > v.snapIndex && v.caching {
+		v.caching = v.s.cache.add(l)
 	}
 	return nil
 }
