@@ -25,15 +25,18 @@ package raftstore
 // log, at open; an entry must also be the one asked for (its index). A damaged
 // frame header, index or file header makes raft-wal's read or open fail with its
 // ErrCorrupt, or hands back another entry or garbage, which the checksum or the
-// index check refuses. Stable values carry their CRC-32C as in raft.db, and so does
-// the segment list in wal-meta.db; bbolt checksums only its meta pages. Snapshots
-// are hashicorp/raft's files; their state has a CRC-64 in meta.json, and meta.json
-// is covered by a header at the start of the state (snapshots.go). A damaged file
-// makes Open fail with a CorruptError naming it (the segment file of a damaged
-// entry): the member must not start, never serve what it cannot vouch for. Damage
-// found by a read once raft runs (a leader reading entries to send them) stops the
-// member the same way as a failed write (below), where raft would retry the read
-// for ever or panic.
+// index check refuses. At open the log is read a segment file at a time (walscan.go:
+// raft-wal reads an entry with two preads), walking the frames: a sealed segment's
+// index block must hold the offsets of its frames, and the segments must chain from
+// the first entry to the last, as GetLog would find them. Stable values carry their
+// CRC-32C as in raft.db, and so does the segment list in wal-meta.db; bbolt
+// checksums only its meta pages. Snapshots are hashicorp/raft's files; their state
+// has a CRC-64 in meta.json, and meta.json is covered by a header at the start of
+// the state (snapshots.go). A damaged file makes Open fail with a CorruptError
+// naming it (the segment file of a damaged entry): the member must not start, never
+// serve what it cannot vouch for. Damage found by a read once raft runs (a leader
+// reading entries to send them) stops the member the same way as a failed write
+// (below), where raft would retry the read for ever or panic.
 //
 // A crash tears at most the batch being appended: raft-wal keeps the batches up to
 // the last commit frame whose CRC matches, and drops the rest. Damage to an earlier

@@ -30,7 +30,10 @@ import (
 // IndexStart, which holds their offsets; the tail's frames hold its entries up to
 // the last that raft-wal's recovery kept (frames after the last commit frame are
 // not entries: Open zeroed them). Entries below a segment's MinIndex (left by a
-// compaction) or above its MaxIndex are walked over, not decoded.
+// compaction) or above its MaxIndex are walked over, not decoded. So this refuses
+// some damage that GetLog would never read (a sealed segment's commit frames, its
+// index frame's header, index slots below MinIndex): the walk cannot get past it,
+// and the disk damaged the file all the same.
 func (w *walStore) scan(first, last uint64, entry func(idx uint64, l *raft.Log, err error) error, missing func(from, to uint64) error) error {
 	w.filer.mu.Lock()
 	segs := slices.Clone(w.filer.segs)
