@@ -149,7 +149,7 @@ func (s *checkedStore) GetLog(idx uint64, l *raft.Log) error {
 	if s.cache.get(idx, l) {
 		return nil
 	}
-	err := s.checkRead(idx, l, s.inner.GetLog(idx, l))
+	err := s.checkRead(idx, l, s.innerGetLog(idx, l))
 	var ce *CorruptError
 	if errors.As(err, &ce) && s.raftStarted.Load() {
 		// Damage found while running: raft would panic (applying entries) or retry
@@ -441,4 +441,17 @@ func (v *verifier) entry(idx uint64, l *raft.Log, err error) error {
 		v.caching = v.s.cache.add(l)
 	}
 	return nil
+}
+
+// innerGetLog reads entry idx from the inner store, turning a panic of its decoder on
+// damaged bytes (raft-wal's codec slices with a length an overflowing varint made
+// negative) into a decode error, so that damage found while running stops the member
+// naming the file rather than crashing it.
+func (s *checkedStore) innerGetLog(idx uint64, l *raft.Log) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("decoding it failed: %v", r)
+		}
+	}()
+	return s.inner.GetLog(idx, l)
 }

@@ -2,9 +2,11 @@ package raftstore
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,5 +137,27 @@ func TestSnapshotCheckedOnceAtStart(t *testing.T) {
 	must(t, err)
 	if !bytes.HasSuffix(got, []byte("the tree's own bytes")) {
 		t.Fatalf("read %q", got)
+	}
+}
+
+// panickyStore's GetLog panics as raft-wal's codec does on some damaged bytes.
+type panickyStore struct{ logStore }
+
+func (panickyStore) GetLog(uint64, *raft.Log) error {
+	var b []byte
+	n := -1
+	_ = b[:n] // slice bounds out of range
+	return nil
+}
+
+// A decoder's panic on a damaged entry is reported as damage to that entry, naming
+// its file, not a crash of the member.
+func TestGetLogDecoderPanic(t *testing.T) {
+	s := &checkedStore{inner: panickyStore{}, path: "wal", fileOf: func(uint64) string { return "wal/seg-7.wal" }, latch: newLatch(nil)}
+	var l raft.Log
+	err := s.GetLog(7, &l)
+	var ce *CorruptError
+	if !errors.As(err, &ce) || ce.Path != "wal/seg-7.wal" || !strings.Contains(err.Error(), "log entry 7") {
+		t.Fatalf("GetLog on a panicking decoder = %v, want a CorruptError naming wal/seg-7.wal and entry 7", err)
 	}
 }
