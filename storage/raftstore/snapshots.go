@@ -119,6 +119,7 @@ func (s *snapshotStore) Create(version raft.SnapshotVersion, index, term uint64,
 		return nil, err
 	}
 	k := &checkedSink{SnapshotSink: sink, latch: s.latch, path: filepath.Join(s.dir, sink.ID()+".tmp")}
+	k.pace = newWriteback(filepath.Join(k.path, "state.bin"))
 	h := snapHeader{Version: version, ID: sink.ID(), Index: index, Term: term, Configuration: conf, ConfigurationIndex: confIndex}
 	if _, err := k.Write(h.encode()); err != nil {
 		_ = sink.Cancel()
@@ -297,6 +298,7 @@ type checkedSink struct {
 	raft.SnapshotSink
 	latch *latch
 	path  string
+	pace  *writeback
 }
 
 func (k *checkedSink) Write(p []byte) (int, error) {
@@ -306,10 +308,18 @@ func (k *checkedSink) Write(p []byte) (int, error) {
 		n, err = k.SnapshotSink.Write(p)
 		return err
 	})
+	k.pace.wrote(n)
 	return n, err
 }
 
+// Cancel implements raft.SnapshotSink.
+func (k *checkedSink) Cancel() error {
+	k.pace.close()
+	return k.SnapshotSink.Cancel()
+}
+
 func (k *checkedSink) Close() error {
+	defer k.pace.close()
 	err := k.latch.do(WriteOp{Kind: "snapshot close", Path: k.path}, "finish snapshot", k.SnapshotSink.Close)
 	if err != nil {
 		_ = k.SnapshotSink.Cancel() // removes the unfinished snapshot if Close did not run
