@@ -294,7 +294,7 @@ func runBench(o benchOpts) (benchResult, error) {
 	if err := syncAll(conns, o.root); err != nil {
 		return benchResult{}, err
 	}
-	var prefilled [][]int // delete: znodes each worker created, by [session][slot]
+	var prefilled [][]int        // delete: znodes each worker created, by [session][slot]
 	run := time.Now().UnixNano() // names this run's znodes (create, delete)
 	if o.op == "delete" {
 		if prefilled, err = prefill(o, conns, own, run, data); err != nil {
