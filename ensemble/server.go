@@ -724,6 +724,11 @@ func (p proposal) wait(ctx context.Context) (*datatree.Result, error) {
 	case p.err != nil:
 		return fail(p.err)
 	case p.future != nil:
+		// Committed on the leader: the followers learn it from Raft's next
+		// AppendEntries, up to CommitTimeout (50-100 ms) away when no other write
+		// follows; their clients' watches and reads wait that long. A nudge sends it at
+		// once, as ZooKeeper's leader sends COMMIT (forwarded writes nudge likewise).
+		//
 		// hashicorp/raft can drop a future it committed when it shuts down (its FSM
 		// loop returns with batches still queued); our copy ends a log future at
 		// shutdown (ZKRAFT-PATCHES.md, 4), but the apply may come first, or the
@@ -736,7 +741,9 @@ func (p proposal) wait(ctx context.Context) (*datatree.Result, error) {
 			if err != nil {
 				return fail(err)
 			}
+			p.s.nudgeCommit()
 		case r := <-p.result:
+			p.s.nudgeCommit()
 			return r.get()
 		case <-ctx.Done():
 			return fail(ctx.Err())
