@@ -373,8 +373,16 @@ func (f *FileSnapshotStore) ReapSnapshots() error {
 	for i := f.retain; i < len(snapshots); i++ {
 		path := filepath.Join(f.path, snapshots[i].ID)
 		f.logger.Info("reaping snapshot", "path", path)
-		if err := os.RemoveAll(path); err != nil {
+		// zkraft patch 9: renamed out of the list first (a name List skips), so that a
+		// crash in the middle of RemoveAll cannot leave a snapshot whose meta.json
+		// outlived its state.bin (a member then refused to start).
+		gone := path + tmpSuffix
+		if err := os.Rename(path, gone); err != nil {
 			f.logger.Error("failed to reap snapshot", "path", path, "error", err)
+			return err
+		}
+		if err := os.RemoveAll(gone); err != nil {
+			f.logger.Error("failed to reap snapshot", "path", gone, "error", err)
 			return err
 		}
 	}

@@ -111,6 +111,9 @@ func Open(dir string, opts Options) (*Stores, error) {
 		return nil, fmt.Errorf("open snapshot store in %q: %w", dir, err)
 	}
 	snaps := &snapshotStore{inner: inner, dir: filepath.Join(dir, "snapshots"), latch: l}
+	if err := removeUnfinished(snaps.dir); err != nil {
+		return nil, err
+	}
 	// Raft restores the newest snapshot and reads the log only past it.
 	var snapIndex uint64
 	if metas, err := inner.List(); err == nil && len(metas) > 0 {
@@ -175,4 +178,21 @@ func HasLog(logDir string) bool {
 	}
 	marker, err := isMarker(filepath.Join(logDir, legacyName))
 	return err == nil && !marker
+}
+
+// removeUnfinished removes what a crash or a failed write left in the snapshot
+// directory under a .tmp name: snapshots never finished (a full disk fails one each
+// time Raft tries) and snapshots being reaped (raft copy patch 9). Raft skips them but
+// never removes them; nothing writes there before the store is open.
+func removeUnfinished(dir string) error {
+	names, err := filepath.Glob(filepath.Join(dir, "*.tmp"))
+	if err != nil {
+		return err
+	}
+	for _, p := range names {
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("remove the unfinished snapshot %s: %w (remove it by hand, then start the member again)", p, err)
+		}
+	}
+	return nil
 }

@@ -892,3 +892,30 @@ func TestMigrateLogDir(t *testing.T) {
 		t.Fatalf("HasLog: log directory %v, data directory %v", HasLog(logDir), HasLog(dir))
 	}
 }
+
+// Unfinished snapshots (a full disk, a crash while writing or reaping one) are
+// removed at start; finished ones stay.
+func TestOpenRemovesUnfinishedSnapshots(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	snaps := filepath.Join(dir, "snapshots")
+	for _, name := range []string{"5-22375-1796345734575.tmp", "15-153914-1796345776512.tmp"} {
+		if err := os.MkdirAll(filepath.Join(snaps, name), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(snaps, name, "meta.json"), []byte("{}"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s, err = Open(dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if left, _ := filepath.Glob(filepath.Join(snaps, "*.tmp")); len(left) != 0 {
+		t.Fatalf("unfinished snapshots left after Open: %v", left)
+	}
+}
