@@ -443,15 +443,9 @@ func (v *verifier) entry(idx uint64, l *raft.Log, err error) error {
 	return nil
 }
 
-// innerGetLog reads entry idx from the inner store, turning a panic of its decoder on
-// damaged bytes (raft-wal's codec slices with a length an overflowing varint made
-// negative) into a decode error, so that damage found while running stops the member
-// naming the file rather than crashing it.
-func (s *checkedStore) innerGetLog(idx uint64, l *raft.Log) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("decoding it failed: %v", r)
-		}
-	}()
-	return s.inner.GetLog(idx, l)
+// innerGetLog reads entry idx from the inner store; a panic of its decoder on a
+// damaged entry becomes a decode error (noPanic), so that damage found while running
+// stops the member naming the file rather than crashing it.
+func (s *checkedStore) innerGetLog(idx uint64, l *raft.Log) error {
+	return noPanic(func() error { return s.inner.GetLog(idx, l) })
 }

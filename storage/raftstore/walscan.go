@@ -176,14 +176,19 @@ func (sc *segScanner) read(path string) ([]byte, error) {
 	return b, nil
 }
 
-// decodeEntry decodes an entry frame's payload as raft-wal's GetLog does, but turns
-// a panic of its codec on damaged bytes (a varint that overflows yields a negative
-// length it slices with) into an error.
-func decodeEntry(p []byte, l *raft.Log) (err error) {
+// decodeEntry decodes an entry frame's payload as raft-wal's GetLog does, its
+// codec's panics on damaged bytes turned into errors (noPanic).
+func decodeEntry(p []byte, l *raft.Log) error {
+	return noPanic(func() error { return (&wal.BinaryCodec{}).Decode(p, l) })
+}
+
+// noPanic runs decode, turning a panic of raft-wal's codec on damaged bytes (a
+// varint that overflows yields a negative length it slices with) into an error.
+func noPanic(decode func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("decoding it failed: %v", r)
 		}
 	}()
-	return (&wal.BinaryCodec{}).Decode(p, l)
+	return decode()
 }
