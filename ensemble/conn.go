@@ -40,6 +40,11 @@ type conn struct {
 	outMu   sync.Mutex
 	out     []byte
 	outWake chan struct{}
+	// writeMu makes one goroutine at a time take what is queued and write it: the
+	// writer, or the processor when it has nothing else to do (it then writes its own
+	// reply, saving a wakeup per request). spare is the buffer the next one swaps in.
+	writeMu sync.Mutex
+	spare   []byte
 	// Replies and watch events go out in the order ZooKeeper's single pipeline gives
 	// them: a request's reply follows the events of every change made before the
 	// request took effect, and precedes those of changes made after (a client
@@ -585,7 +590,14 @@ func (c *conn) processLoop() {
 		if r.serial {
 			r.ran = c.numbered() // took effect just now (sync, reconfig)
 		}
-		c.enqueueNumbered(reply, r.ran)
+		if c.enqueueNumbered(reply, r.ran) {
+			if len(c.pending) > 0 || !c.writeMu.TryLock() {
+				c.wakeWriter() // more to answer first, or the writer is writing
+			} else {
+				c.flushLocked()
+				c.writeMu.Unlock()
+			}
+		}
 		took := time.Since(r.start)
 		c.stats.record(r.hdr, took, c.srv.lastZxid)
 		c.srv.recordRequest(r.prop != nil, took, len(reply))
@@ -614,7 +626,9 @@ func (c *conn) Notify(ev zkproto.WatcherEvent) {
 	}
 	ok := c.queueLocked(frame)
 	c.outMu.Unlock()
-	c.queued(ok, 1)
+	if c.queued(ok, 1) {
+		c.wakeWriter()
+	}
 }
 
 // heldEvent is a watch event waiting for the reply of a request that took effect
@@ -634,9 +648,10 @@ func (c *conn) numbered() uint64 {
 }
 
 // enqueueNumbered queues the reply (if any) of request number ran, then the events
-// held for it. A request never numbered (ran 0: its connection is closing) holds
-// nothing back.
-func (c *conn) enqueueNumbered(reply []byte, ran uint64) {
+// held for it, and tells whether they are queued (else the connection closes). A
+// request never numbered (ran 0: its connection is closing) holds nothing back. The
+// caller wakes the writer, or writes.
+func (c *conn) enqueueNumbered(reply []byte, ran uint64) bool {
 	c.outMu.Lock()
 	ok, n := true, 0
 	if reply != nil {
@@ -654,7 +669,7 @@ func (c *conn) enqueueNumbered(reply []byte, ran uint64) {
 		c.held = nil
 	}
 	c.outMu.Unlock()
-	c.queued(ok, n)
+	return c.queued(ok, n)
 }
 
 // MayRead tells the watch table whether this connection's identities may READ a
@@ -677,7 +692,9 @@ func (c *conn) enqueue(frame []byte) {
 	c.outMu.Lock()
 	ok := c.queueLocked(frame)
 	c.outMu.Unlock()
-	c.queued(ok, 1)
+	if c.queued(ok, 1) {
+		c.wakeWriter()
+	}
 }
 
 // fits tells whether n more bytes may wait for the client (outMu held).
@@ -694,16 +711,21 @@ func (c *conn) queueLocked(frame []byte) bool {
 	return true
 }
 
-// queued wakes the writer for n frames just queued, or closes the connection of a
-// client that is not reading.
-func (c *conn) queued(ok bool, n int) {
+// queued counts n frames just queued and reports true, or closes the connection of
+// a client that is not reading.
+func (c *conn) queued(ok bool, n int) bool {
 	if !ok {
 		c.log.Warn("closing connection: client is not reading its responses")
 		c.close()
-		return
+		return false
 	}
 	c.stats.sent.Add(int64(n))
 	c.srv.stats.sent.Add(int64(n))
+	return true
+}
+
+// wakeWriter tells the writer that frames are queued.
+func (c *conn) wakeWriter() {
 	select {
 	case c.outWake <- struct{}{}:
 	default:
@@ -712,25 +734,40 @@ func (c *conn) queued(ok bool, n int) {
 
 // writeLoop writes queued frames; many small replies go out in one write.
 func (c *conn) writeLoop() {
-	var buf []byte
 	for {
 		select {
 		case <-c.outWake:
 		case <-c.closed:
 			return
 		}
-		c.outMu.Lock()
-		buf, c.out = c.out, buf[:0]
-		c.outMu.Unlock()
-		if len(buf) == 0 {
-			continue
-		}
-		c.nc.SetWriteDeadline(time.Now().Add(max(c.timeout, time.Second)))
-		if _, err := c.nc.Write(buf); err != nil {
-			c.close()
+		c.writeMu.Lock()
+		ok := c.flushLocked()
+		c.writeMu.Unlock()
+		if !ok {
 			return
 		}
 	}
+}
+
+// flushLocked writes everything queued (writeMu held); false when the connection
+// failed and is closed.
+func (c *conn) flushLocked() bool {
+	c.outMu.Lock()
+	buf := c.out
+	c.out, c.spare = c.spare[:0], nil
+	c.outMu.Unlock()
+	if len(buf) == 0 {
+		c.spare = buf
+		return true
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(max(c.timeout, time.Second)))
+	_, err := c.nc.Write(buf)
+	c.spare = buf[:0]
+	if err != nil {
+		c.close()
+		return false
+	}
+	return true
 }
 
 // flushAndClose closes the connection once everything queued so far is written.

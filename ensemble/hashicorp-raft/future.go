@@ -118,6 +118,14 @@ func (d *deferError) Error() error {
 	return d.err
 }
 
+// ErrorCh is the channel the future's error comes on, once (zkraft patch 10): a
+// caller waiting for several things at once selects on it instead of parking a
+// goroutine in Error for each future. Take the error from it or call Error, not
+// both; unlike Error it does not end at shutdown, so select on that too.
+func (d *deferError) ErrorCh() <-chan error {
+	return d.errCh
+}
+
 func (d *deferError) respond(err error) {
 	if d.errCh == nil {
 		return

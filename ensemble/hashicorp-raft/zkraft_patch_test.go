@@ -477,3 +477,42 @@ func TestZkraftFollowerAppliesCommittedBeforeStoring(t *testing.T) {
 		t.Fatalf("commit index %d; want 10 (the leader's)", got)
 	}
 }
+
+// TestZkraftApplyErrorChannel: a log future's error can be received from its channel
+// (patch 10), so a caller waiting for it beside other events needs no goroutine;
+// the channel carries the same answer Error would give.
+func TestZkraftApplyErrorChannel(t *testing.T) {
+	conf := inmemConfig(t)
+	conf.LocalID = "solo"
+	r := startNode(t, conf, NewInmemStore())
+	defer r.Shutdown()
+	select {
+	case <-r.LeaderCh():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no leader")
+	}
+	for r.State() != Leader {
+		time.Sleep(time.Millisecond)
+	}
+	f := r.Apply([]byte("x"), 0)
+	lf, ok := f.(interface{ ErrorCh() <-chan error })
+	if !ok {
+		t.Fatalf("%T has no ErrorCh", f)
+	}
+	select {
+	case err := <-lf.ErrorCh():
+		if err != nil {
+			t.Fatalf("apply: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the future's channel never answered")
+	}
+	if f.Index() == 0 {
+		t.Fatal("an applied future with index 0")
+	}
+	r.Shutdown().Error()
+	refused := r.Apply([]byte("y"), 0) // after shutdown: answered at once
+	if err := refused.Error(); err != ErrRaftShutdown {
+		t.Fatalf("apply after shutdown: %v, want ErrRaftShutdown", err)
+	}
+}
