@@ -623,8 +623,9 @@ func TestClusterLeaderWriteReachesFollowerWatchers(t *testing.T) {
 		}
 	}
 	slices.Sort(lat)
-	// The median, below the timer's least wait: without the nudge every
-	// notification waits for it.
+	// The median, below the timer's least wait: unless the leader tells the
+	// followers of the commit at once (raft copy patch 11), every notification
+	// waits for it.
 	med := lat[rounds/2]
 	t.Logf("notification on a follower after a write on the leader: median %v, max %v", med, lat[rounds-1])
 	if med >= 50*time.Millisecond {

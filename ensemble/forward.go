@@ -462,26 +462,17 @@ func (s *Server) serveForward(nc net.Conn) {
 			f := s.raft.Apply(body, 0)
 			queue <- inflight{seq, func() (uint64, error) {
 				// Raft may drop the future at shutdown (see proposal.wait).
-				errc := make(chan error, 1)
-				go func() { errc <- f.Error() }()
 				var err error
 				select {
-				case err = <-errc: // first: Index is set by Raft and safe to read only after
+				case err = <-errorChan(f): // first: Index is set by Raft and safe to read only after
 				case <-s.ctx.Done():
 					return 0, ErrClosed
-				}
-				if err == nil {
-					s.nudgeCommit()
 				}
 				return f.Index(), err
 			}}
 		case fwdSync:
 			queue <- inflight{seq, func() (uint64, error) {
-				idx, err := s.leaderSync()
-				if err == nil {
-					s.nudgeCommit() // the follower waits to apply idx: tell it of the commit now
-				}
-				return idx, err
+				return s.leaderSync()
 			}}
 		case fwdReconfig, fwdReconfigCheck:
 			var req zkproto.ReconfigRequest
@@ -520,34 +511,4 @@ func (s *Server) leaderSync() (uint64, error) {
 	// The barrier had every earlier entry applied: the tree's index covers every
 	// write committed before the call.
 	return s.fsm.index.Load(), nil
-}
-
-// nudgeCommit asks commitNudger to tell the followers about the latest commit.
-func (s *Server) nudgeCommit() {
-	select {
-	case s.nudge <- struct{}{}:
-	default: // one is pending already; it covers this commit too
-	}
-}
-
-// commitNudger makes the followers learn of commits at once. A follower answers its
-// client's forwarded write once it has applied it, and it learns that the write
-// committed from the leader's next AppendEntries; with no write after it, Raft would
-// send that only after CommitTimeout (50 ms). A barrier is a small log entry that
-// triggers an AppendEntries at once, carrying the commit index. Under load the next
-// writes do this anyway and the nudges coalesce: at most one barrier is in flight.
-func (s *Server) commitNudger() {
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-s.nudge:
-		}
-		if s.raft.State() != raft.Leader {
-			continue
-		}
-		if err := s.raft.Barrier(time.Second).Error(); err != nil && s.ctx.Err() == nil {
-			s.log.Debug("commit nudge", "err", err)
-		}
-	}
 }

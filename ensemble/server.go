@@ -78,7 +78,6 @@ type Server struct {
 	hadState         atomic.Bool       // Raft state existed at start, or this member bootstrapped
 	incarnation      string            // of this member's data directory
 	snapJitter       float64           // in [0, 1): where in its range this member's snapshot gap lies (snapshotpolicy.go)
-	nudge            chan struct{}     // commitNudger's trigger
 	digests          chan digestRecord // the leader's digest records to propose (digest.go)
 	quiet            quietLog          // rate limit for messages a persistent fault repeats
 	raftLog          *slogWriter       // where the Raft library's logs go
@@ -124,7 +123,6 @@ func Start(cfg Config) (*Server, error) {
 		instance:    randomUint64(),
 		health:      &followerHealth{failing: map[raft.ServerID]bool{}},
 		dynPeers:    map[int64]Peer{},
-		nudge:       make(chan struct{}, 1),
 		digests:     make(chan digestRecord, 4),
 		raftUp:      make(chan struct{}),
 	}
@@ -164,9 +162,6 @@ func Start(cfg Config) (*Server, error) {
 	s.goAttach(s.watchStorage)
 	s.goAttach(s.proposeDigests)
 	s.goAttach(s.tuneSnapshots)
-	if !s.standalone() {
-		s.goAttach(s.commitNudger)
-	}
 	return s, nil
 }
 
@@ -223,7 +218,8 @@ func (s *Server) startRaft() error {
 		// machine) must not step down and drop every client.
 		rc.LeaderLeaseTimeout = rc.HeartbeatTimeout
 		// CommitTimeout stays at Raft's 50 ms: shortening it costs an idle leader a
-		// tenth of a core in empty RPCs; commitNudger gets commits to followers at once.
+		// tenth of a core in empty RPCs; the leader tells followers of a commit at
+		// once (raft copy patch 11).
 
 		if s.incarnation, err = loadIncarnation(s.cfg.DataDir); err != nil {
 			return err
@@ -724,11 +720,6 @@ func (p proposal) wait(ctx context.Context) (*datatree.Result, error) {
 	case p.err != nil:
 		return fail(p.err)
 	case p.future != nil:
-		// Committed on the leader: the followers learn it from Raft's next
-		// AppendEntries, up to CommitTimeout (50-100 ms) away when no other write
-		// follows; their clients' watches and reads wait that long. A nudge sends it at
-		// once, as ZooKeeper's leader sends COMMIT (forwarded writes nudge likewise).
-		//
 		// hashicorp/raft can drop a future it committed when it shuts down (its FSM
 		// loop returns with batches still queued), and the future's channel does not
 		// end at shutdown: wait for whichever of the apply, the future, the caller's
@@ -739,9 +730,7 @@ func (p proposal) wait(ctx context.Context) (*datatree.Result, error) {
 			if err != nil {
 				return fail(err)
 			}
-			p.s.nudgeCommit()
 		case r := <-p.result:
-			p.s.nudgeCommit()
 			return r.get()
 		case <-ctx.Done():
 			return fail(ctx.Err())

@@ -1299,6 +1299,17 @@ func (r *Raft) leaderCommit(stepDown *bool) {
 	commitIndex := r.leaderState.commitment.getCommitIndex()
 	r.setCommitIndex(commitIndex)
 
+	// zkraft patch 11: the followers learn of the commit at once, as ZooKeeper's
+	// leader sends COMMIT. v1.8.0 told them with the next AppendEntries, which, when
+	// no write follows, comes only after CommitTimeout (50-100 ms): until then their
+	// clients' reads, watches and forwarded writes waited. Under load the trigger
+	// coincides with the one for new entries (they coalesce).
+	if commitIndex > oldCommitIndex {
+		for _, f := range r.leaderState.replState {
+			asyncNotifyCh(f.triggerCh)
+		}
+	}
+
 	// New configuration has been committed, set it as the committed
 	// value.
 	if r.configurations.latestIndex > oldCommitIndex &&

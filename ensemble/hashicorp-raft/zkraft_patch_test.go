@@ -516,3 +516,28 @@ func TestZkraftApplyErrorChannel(t *testing.T) {
 		t.Fatalf("apply after shutdown: %v, want ErrRaftShutdown", err)
 	}
 }
+
+// TestZkraftFollowersLearnCommitAtOnce: once a write commits, the leader tells the
+// followers (patch 11), as ZooKeeper's leader sends COMMIT. v1.8.0 waited for the
+// next AppendEntries: with no write after it, CommitTimeout later (2-4 s here).
+func TestZkraftFollowersLearnCommitAtOnce(t *testing.T) {
+	conf := inmemConfig(t)
+	conf.CommitTimeout = 2 * time.Second
+	c := MakeCluster(3, t, conf)
+	defer c.Close()
+	leader, followers := c.Leader(), c.Followers() // each waits for a stable state
+	if err := leader.Apply([]byte("x"), time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for _, f := range followers {
+		fsm := getMockFSM(f.fsm)
+		for !slices.ContainsFunc(fsm.Logs(), func(d []byte) bool { return string(d) == "x" }) {
+			if time.Since(start) > time.Second {
+				t.Fatalf("follower %s had not applied the committed write 1s after the leader did (CommitTimeout 2s)", f.localID)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	t.Logf("followers applied it %v after the leader", time.Since(start).Round(time.Millisecond))
+}
