@@ -119,6 +119,8 @@ type store struct {
 
 	kidLists [][]nodeID // children lists by id (0 unused)
 	kidSpare []uint32
+
+	warm *warmer // while a restore runs: fresh memory touched ahead
 }
 
 const aclOpen = 1
@@ -225,7 +227,7 @@ func (s *store) allocID() nodeID {
 		s.nextID++
 	}
 	for int(id>>recShift) >= len(s.recs) {
-		s.recs = append(s.recs, &recBlock{gen: s.gen})
+		s.recs = append(s.recs, s.warm.block(s.gen))
 	}
 	return id
 }
@@ -283,7 +285,7 @@ func (s *store) putBlob(id nodeID, path string, data []byte) (chunk, off uint32)
 	}
 	if s.arenaCur < 0 || cap(s.arena[s.arenaCur])-len(s.arena[s.arenaCur]) < need {
 		prev := s.arenaCur
-		s.arenaCur = int(s.newChunk(make([]byte, 0, chunkSize)))
+		s.arenaCur = int(s.newChunk(s.warm.chunk()))
 		if prev >= 0 {
 			s.checkSparse(uint32(prev))
 		}
