@@ -919,3 +919,48 @@ func TestOpenRemovesUnfinishedSnapshots(t *testing.T) {
 		t.Fatalf("unfinished snapshots left after Open: %v", left)
 	}
 }
+
+// TestOlderSnapshotCheckedWhenOpened: Open checks the newest snapshot's state (the
+// one raft restores) and leaves an older one's CRC-64 to its own Open, where damage
+// is refused all the same; a damaged meta.json of any snapshot is refused at start.
+func TestOlderSnapshotCheckedWhenOpened(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, Options{})
+	fill(t, s, 20)
+	sink, err := s.Snapshot.Create(raft.SnapshotVersionMax, 30, 9, testConf, 1, testTrans)
+	must(t, err)
+	_, err = sink.Write([]byte("ZKRTREE\x00 the newer tree"))
+	must(t, err)
+	must(t, sink.Close())
+	must(t, s.Close())
+	metas, err := s.Snapshot.List()
+	if err != nil || len(metas) != 2 {
+		t.Fatalf("want two snapshots: %v %v", metas, err)
+	}
+	older := filepath.Join(dir, "snapshots", metas[1].ID)
+	state := filepath.Join(older, "state.bin")
+	b, err := os.ReadFile(state)
+	must(t, err)
+	b[len(b)-3] ^= 1
+	must(t, os.WriteFile(state, b, 0o644))
+
+	s = open(t, dir, Options{}) // the newest is intact: starts
+	if _, rc, err := s.Snapshot.Open(metas[1].ID); !errors.Is(err, ErrCorrupt) {
+		if rc != nil {
+			rc.Close()
+		}
+		t.Fatalf("opening the damaged older snapshot: %v, want a CorruptError", err)
+	}
+	must(t, s.Close())
+
+	meta := filepath.Join(older, "meta.json")
+	m, err := os.ReadFile(meta)
+	must(t, err)
+	must(t, os.WriteFile(meta, m[:len(m)/2], 0o644))
+	if s, err := Open(dir, Options{}); err == nil || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), meta) {
+		if err == nil {
+			s.Close()
+		}
+		t.Fatalf("start with the older snapshot's meta.json cut short: %v, want a CorruptError naming %s", err, meta)
+	}
+}
