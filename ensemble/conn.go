@@ -36,6 +36,9 @@ type conn struct {
 	est      time.Time
 
 	pending chan *request
+	// unanswered counts the requests handed to the processor and not yet answered:
+	// at zero, a read the reader has just run may be answered by the reader itself.
+	unanswered atomic.Int64
 
 	outMu   sync.Mutex
 	out     []byte
@@ -445,6 +448,13 @@ func (c *conn) readLoop(fr *zkproto.FrameReader) {
 		case !r.serial: // a read, or an answer that needs no replication
 			c.schedule(r)
 		}
+		if r.read != nil && r.done == nil && c.unanswered.Load() == 0 {
+			// Read already, and nothing before it waits for an answer: answer it
+			// here, one handoff fewer than through the processor.
+			c.answerRead(r)
+			continue
+		}
+		c.unanswered.Add(1)
 		if r.serial {
 			r.answered = make(chan struct{})
 		}
@@ -591,16 +601,9 @@ func (c *conn) processLoop() {
 			r.ran = c.numbered() // took effect just now (sync, reconfig)
 		}
 		if c.enqueueNumbered(reply, r.ran) {
-			if len(c.pending) > 0 || !c.writeMu.TryLock() {
-				c.wakeWriter() // more to answer first, or the writer is writing
-			} else {
-				c.flushLocked()
-				c.writeMu.Unlock()
-			}
+			c.flush(len(c.pending) > 0)
 		}
-		took := time.Since(r.start)
-		c.stats.record(r.hdr, took, c.srv.lastZxid)
-		c.srv.recordRequest(r.prop != nil, took, len(reply))
+		c.record(r, len(reply))
 		if r.counted {
 			<-c.srv.outstanding
 		}
@@ -610,7 +613,41 @@ func (c *conn) processLoop() {
 		if r.after != nil {
 			r.after()
 		}
+		// Only now: what after does (close the connection) comes before the reader
+		// answers anything itself.
+		c.unanswered.Add(-1)
 	}
+}
+
+// answerRead answers a read that ran on the reader with nothing before it
+// unanswered.
+func (c *conn) answerRead(r *request) {
+	reply := r.reply
+	if r.res.done {
+		reply = c.readReply(r)
+	}
+	if c.enqueueNumbered(reply, r.ran) {
+		c.flush(false)
+	}
+	c.record(r, len(reply))
+}
+
+// flush writes what is queued on the caller's goroutine, saving the writer's
+// wakeup, unless more replies are about to follow (later) or the writer is busy.
+func (c *conn) flush(later bool) {
+	if later || !c.writeMu.TryLock() {
+		c.wakeWriter()
+		return
+	}
+	c.flushLocked()
+	c.writeMu.Unlock()
+}
+
+// record accounts for an answered request (latency, stats).
+func (c *conn) record(r *request, replyLen int) {
+	took := time.Since(r.start)
+	c.stats.record(r.hdr, took, c.srv.lastZxid)
+	c.srv.recordRequest(r.prop != nil, took, replyLen)
 }
 
 // Notify queues a watch event (watch.Watcher), behind the replies of the requests
