@@ -7,8 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/zkraft/zkraft/ensemble/sasl"
@@ -44,10 +46,13 @@ type conn struct {
 	out     []byte
 	outWake chan struct{}
 	// writeMu makes one goroutine at a time take what is queued and write it: the
-	// writer, or the processor when it has nothing else to do (it then writes its own
-	// reply, saving a wakeup per request). spare is the buffer the next one swaps in.
+	// writer, or the processor or reader when they have nothing else to do (they
+	// then write their own reply if the socket takes it at once, saving a wakeup per
+	// request). spare is the buffer the next one swaps in. raw is the socket for
+	// those writes that do not wait (nil for TLS: the writer writes everything).
 	writeMu sync.Mutex
 	spare   []byte
+	raw     syscall.RawConn
 	// Replies and watch events go out in the order ZooKeeper's single pipeline gives
 	// them: a request's reply follows the events of every change made before the
 	// request took effect, and precedes those of changes made after (a client
@@ -167,6 +172,9 @@ func (s *Server) newConn(nc net.Conn) *conn {
 		outWake:  make(chan struct{}, 1),
 		// Like ZooKeeper, every connection is identified by its address for ip ACLs.
 		auth: []zkproto.Id{{Scheme: "ip", ID: ip}},
+	}
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
 	}
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	c.closed = c.ctx.Done()
@@ -633,14 +641,57 @@ func (c *conn) answerRead(r *request) {
 }
 
 // flush writes what is queued on the caller's goroutine, saving the writer's
-// wakeup, unless more replies are about to follow (later) or the writer is busy.
+// wakeup, unless more replies are about to follow (later), the writer is busy or
+// the socket is full: the processor and the reader never wait for a client that
+// does not read (its replies queue for the writer, up to maxQueuedOutput, as
+// before this shortcut).
 func (c *conn) flush(later bool) {
-	if later || !c.writeMu.TryLock() {
+	if later || c.raw == nil || !c.writeMu.TryLock() {
 		c.wakeWriter()
 		return
 	}
-	c.flushLocked()
+	all := c.tryFlushLocked()
 	c.writeMu.Unlock()
+	if !all {
+		c.wakeWriter()
+	}
+}
+
+// tryFlushLocked writes what is queued without waiting (writeMu held); what the
+// socket does not take goes back in front of the queue. It reports false when
+// something is left for the writer.
+func (c *conn) tryFlushLocked() bool {
+	c.outMu.Lock()
+	buf := c.out
+	c.out, c.spare = c.spare[:0], nil
+	c.outMu.Unlock()
+	n := 0
+	var werr error
+	if len(buf) > 0 {
+		err := c.raw.Write(func(fd uintptr) bool {
+			n, werr = syscall.Write(int(fd), buf)
+			return true // never wait for the socket: that is the writer's job
+		})
+		n = max(n, 0)
+		if werr == syscall.EAGAIN || werr == syscall.EINTR {
+			werr = nil
+		}
+		if werr == nil {
+			werr = err
+		}
+	}
+	if werr != nil {
+		c.spare = buf[:0]
+		c.close()
+		return true
+	}
+	if n < len(buf) {
+		c.outMu.Lock()
+		c.out = append(slices.Clone(buf[n:]), c.out...)
+		c.outMu.Unlock()
+	}
+	c.spare = buf[:0]
+	return n == len(buf)
 }
 
 // record accounts for an answered request (latency, stats).

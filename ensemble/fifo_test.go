@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,4 +147,44 @@ func dialSession(t *testing.T, addr string) *rawzk.Conn {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// A client that sends a long burst before it reads any reply (a bulk loader,
+// pipelined async clients) is served: the server keeps reading while the replies
+// queue, never blocked on the client's full socket, where the client, still
+// writing, would block on the server's for ever (until the session timeout closes
+// the connection).
+func TestBurstBeforeReading(t *testing.T) {
+	srv := ensembletest.RunServer(t, ensembletest.WithDataDir(t.TempDir()))
+	c := dialSession(t, srv.Addr)
+	defer c.Close()
+	acl := []zkproto.ACL{{Perms: zkproto.PermAll, ID: zkproto.Id{Scheme: "world", ID: "anyone"}}}
+	data := make([]byte, 1024)
+	path := "/" + strings.Repeat("x", 1000) // big requests too: both directions fill
+	if err := c.Call(zkproto.OpCreate, &zkproto.CreateRequest{Path: path, Data: data, ACL: acl}, &zkproto.CreateResponse{}); err != nil {
+		t.Fatal(err)
+	}
+	// 48 MiB each way: more than loopback's socket buffers hold (tcp_rmem allows
+	// 32 MiB here), less than the server queues for a client (maxQueuedOutput).
+	const n = 48 << 10
+	xids := make([]zkproto.Xid, 0, n)
+	for i := range n {
+		var xid zkproto.Xid
+		var err error
+		if i%64 == 63 { // writes too, so that some reads wait for them
+			xid, err = c.Send(zkproto.OpSetData, &zkproto.SetDataRequest{Path: path, Data: data, Version: -1})
+		} else {
+			xid, err = c.Send(zkproto.OpGetData, &zkproto.GetDataRequest{Path: path})
+		}
+		if err != nil {
+			t.Fatalf("send %d of %d before reading: %v", i+1, n, err)
+		}
+		xids = append(xids, xid)
+	}
+	for i, xid := range xids {
+		h, err := c.Recv(xid, nil)
+		if err != nil || h.Err != zkproto.ErrOK {
+			t.Fatalf("reply %d of %d: %+v %v", i+1, n, h, err)
+		}
+	}
 }

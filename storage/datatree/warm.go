@@ -1,6 +1,9 @@
 package datatree
 
-import "os"
+import (
+	"os"
+	"sync"
+)
 
 // warmer hands out fresh memory whose pages another core has already touched.
 // A restore fills hundreds of MiB of records and arena chunks on one goroutine;
@@ -25,21 +28,28 @@ func startWarmer(gen uint64) *warmer {
 		done:   make(chan struct{}),
 	}
 	page := os.Getpagesize()
-	go func() {
-		defer close(w.done)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { // chunks and blocks each at their own pace: a restore takes several blocks per chunk
+		defer wg.Done()
 		for {
 			c := make([]byte, chunkSize)
 			for i := 0; i < len(c); i += page {
 				c[i] = 0
 			}
-			b := &recBlock{gen: gen}
-			for i := range b.r {
-				b.r[i].flags = 0 // a store per record: the block is a few pages
-			}
 			select {
 			case w.chunks <- c[:0]:
 			case <-w.stop:
 				return
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for {
+			b := &recBlock{gen: gen}
+			for i := range b.r {
+				b.r[i].flags = 0 // a store per record: the block is a few pages
 			}
 			select {
 			case w.blocks <- b:
@@ -48,6 +58,7 @@ func startWarmer(gen uint64) *warmer {
 			}
 		}
 	}()
+	go func() { wg.Wait(); close(w.done) }()
 	return w
 }
 
