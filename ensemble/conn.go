@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -676,7 +677,7 @@ func (c *conn) tryFlushLocked() bool {
 		if werr == syscall.EAGAIN || werr == syscall.EINTR {
 			werr = nil
 		}
-		if werr == nil {
+		if werr == nil && !errors.Is(err, os.ErrDeadlineExceeded) { // a deadline is the writer's
 			werr = err
 		}
 	}
@@ -850,6 +851,9 @@ func (c *conn) flushLocked() bool {
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(max(c.timeout, time.Second)))
 	_, err := c.nc.Write(buf)
+	if err == nil && c.raw != nil {
+		c.nc.SetWriteDeadline(time.Time{}) // else the writes that do not wait fail once it passes
+	}
 	c.spare = buf[:0]
 	if err != nil {
 		c.close()
