@@ -231,14 +231,7 @@ func TestZkraftQueuedApplyAnsweredAtShutdown(t *testing.T) {
 	conf.HeartbeatTimeout, conf.ElectionTimeout, conf.LeaderLeaseTimeout = 10*time.Millisecond, 10*time.Millisecond, 10*time.Millisecond
 	store := &gatedStore{InmemStore: NewInmemStore(), release: make(chan struct{})}
 	r := startNode(t, conf, store)
-	select {
-	case <-r.LeaderCh():
-	case <-time.After(5 * time.Second):
-		t.Fatal("no leader")
-	}
-	for r.State() != Leader {
-		time.Sleep(time.Millisecond)
-	}
+	awaitLeader(t, r)
 	store.blocked.Store(true) // the next append blocks the leader loop
 	var futures []Future
 	for i := range 10 {
@@ -486,14 +479,7 @@ func TestZkraftApplyErrorChannel(t *testing.T) {
 	conf.LocalID = "solo"
 	r := startNode(t, conf, NewInmemStore())
 	defer r.Shutdown()
-	select {
-	case <-r.LeaderCh():
-	case <-time.After(5 * time.Second):
-		t.Fatal("no leader")
-	}
-	for r.State() != Leader {
-		time.Sleep(time.Millisecond)
-	}
+	awaitLeader(t, r)
 	f := r.Apply([]byte("x"), 0)
 	lf, ok := f.(interface{ ErrorCh() <-chan error })
 	if !ok {
@@ -540,4 +526,17 @@ func TestZkraftFollowersLearnCommitAtOnce(t *testing.T) {
 		}
 	}
 	t.Logf("followers applied it %v after the leader", time.Since(start).Round(time.Millisecond))
+}
+
+// awaitLeader waits until the single node r leads.
+func awaitLeader(t *testing.T, r *Raft) {
+	t.Helper()
+	select {
+	case <-r.LeaderCh():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no leader")
+	}
+	for r.State() != Leader {
+		time.Sleep(time.Millisecond)
+	}
 }
