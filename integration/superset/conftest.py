@@ -165,6 +165,26 @@ def pytest_runtest_makereport(item, call):
     setattr(item, "rep_" + rep.when, rep)
 
 
+def expire_session(c, zk_hosts, attempts=5):
+    """Expire c's session from outside, the classic ZooKeeper test trick: a second
+    client takes the session over and closes it. c reconnects as soon as its
+    connection is taken, and if it re-attaches before the close arrives, the session
+    is c's again and the close never happens (ZooKeeper behaves the same): so try
+    again until c has a new session."""
+    sid, pw = c.client_id
+    for _ in range(attempts):
+        thief = KazooClient(hosts=zk_hosts, client_id=(sid, pw), timeout=SESSION_TIMEOUT)
+        thief.start(timeout=15)
+        thief.stop()
+        thief.close()
+        deadline = time.monotonic() + SESSION_TIMEOUT + 5
+        while time.monotonic() < deadline:
+            if c.client_id and c.client_id[0] != sid:
+                return
+            time.sleep(0.05)
+    pytest.fail("session 0x%x still alive after %d takeovers" % (sid, attempts))
+
+
 def wait_for(cond, timeout, interval=0.05, what="condition"):
     """Poll cond until it returns a true value or timeout passes; return the value or
     fail."""

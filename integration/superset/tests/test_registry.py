@@ -5,9 +5,7 @@ import json
 import subprocess
 import time
 
-from kazoo.client import KazooClient
-
-from conftest import PYTHON, SESSION_TIMEOUT, wait_for
+from conftest import PYTHON, SESSION_TIMEOUT, expire_session, wait_for
 from zkraft_superset.registry import WebNodeRegistry, list_web_nodes, watch_web_nodes
 
 
@@ -71,14 +69,9 @@ def test_reregisters_after_session_expiry(zk_hosts, clients, root, zk):
     [node] = list_web_nodes(zk, base)
     assert node["zone"] == "a" and node["host"] == "10.0.0.5" and node["port"] == 8088
 
-    # Expire c's session from outside: a second client takes the session over and
-    # closes it (the classic ZooKeeper test trick).
-    sid, pw = c.client_id
-    thief = KazooClient(hosts=zk_hosts, client_id=(sid, pw), timeout=SESSION_TIMEOUT)
-    thief.start(timeout=15)
-    thief.stop()
-    thief.close()
-    wait_for(lambda: c.client_id and c.client_id[0] != sid, 30, what="a new session for the web node")
+    sid = c.client_id[0]
+    expire_session(c, zk_hosts)
+    assert c.client_id and c.client_id[0] != sid
     wait_for(lambda: reg.path != first and len(list_web_nodes(zk, base)) == 1, 15, what="re-registration")
     [node] = list_web_nodes(zk, base)
     assert node["session"] == "0x%x" % c.client_id[0]
