@@ -159,7 +159,7 @@ func (r *report) render() string {
 		p("| data directory | %s | %s | %s |\n", mib(k.disk), mib(z.disk), ratio(float64(k.disk), float64(z.disk)))
 		p("| restart to serving (kill -9) | %v | %v | %s |\n", rnd(k.restart), rnd(z.restart), ratio(float64(k.restart), float64(z.restart)))
 		p("| RSS after the restart | %s | %s | %s |\n", mib(k.rssRestarted), mib(z.rssRestarted), ratio(float64(k.rssRestarted), float64(z.rssRestarted)))
-		p("| empty node: start to first read | %v | %v | %s |\n", rnd(k.emptyReady), rnd(z.emptyReady), ratio(float64(k.emptyReady), float64(z.emptyReady)))
+		p("| empty node: start to first read (median of %d fresh starts) | %v | %v | %s |\n", readyRuns, rnd(k.emptyReady), rnd(z.emptyReady), ratio(float64(k.emptyReady), float64(z.emptyReady)))
 		if k.build.Errors+z.build.Errors > 0 {
 			p("\nErrors while building: zkraft %d, ZooKeeper %d.\n", k.build.Errors, z.build.Errors)
 		}

@@ -231,7 +231,7 @@ func (e *Ensemble) waitServing(m *Member, within time.Duration) {
 		if m.Proc.Exited() {
 			e.t.Fatalf("member %d exited before serving: %v\n%s", m.ID, m.Proc.Err(), m.Proc.Output())
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 	e.t.Fatalf("member %d not serving on %s within %v\n%s", m.ID, m.ClientAddr, within, Tail(m.Proc.Output(), 4000))
 }

@@ -74,6 +74,6 @@ func WaitFourLetter(addr, word, want string, within time.Duration, exited <-chan
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s on %s did not answer %q within %v (last: %q, %v)", word, addr, want, within, last, lastErr)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -241,7 +241,7 @@ func (z *ZooKeeper) waitServing(within time.Duration) error {
 		select {
 		case <-z.done:
 			err = fmt.Errorf("java exited (%v)", z.cmd.ProcessState)
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(5 * time.Millisecond):
 			if time.Now().After(deadline) {
 				err = fmt.Errorf("no session handshake within %v (%v)", within, cerr)
 			}
