@@ -134,6 +134,10 @@ type Raft struct {
 	// leaderState used only while state is leader
 	leaderState leaderState
 
+	// unsynced is the batch the leader is writing while its replicators send it
+	// (zkraft patch 12).
+	unsynced unsyncedLogs
+
 	// candidateFromLeadershipTransfer is used to indicate that this server became
 	// candidate because the leader tries to transfer leadership. This flag is
 	// used in RequestVoteRequest to express that a leadership transfer is going

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -1270,8 +1271,20 @@ func (r *Raft) dispatchLogs(applyLogs []*logFuture) {
 	commitIndex := r.getCommitIndex()
 	r.tryStageCommitIndex(commitIndex)
 
+	// zkraft patch 12: the replicators send the batch while the leader writes it, as
+	// the Raft paper allows (§10.2.1) and ZooKeeper's leader does: the followers'
+	// fsyncs run beside the leader's rather than after it. v1.8.0 notified them only
+	// once the local write was synced. The leader still counts itself toward the
+	// commit only after its own write; lastLog, which elections and the log's
+	// readers trust, moves only then too.
+	r.unsynced.set(logs)
+	for _, f := range r.leaderState.replState {
+		asyncNotifyCh(f.triggerCh)
+	}
+
 	// Write the log entry locally
 	if err := r.logs.StoreLogs(logs); err != nil {
+		r.unsynced.set(nil)
 		r.logger.Error("failed to commit logs", "error", err)
 		for _, applyLog := range applyLogs {
 			applyLog.respond(err)
@@ -1283,11 +1296,42 @@ func (r *Raft) dispatchLogs(applyLogs []*logFuture) {
 
 	// Update the last log since it's on disk now
 	r.setLastLog(lastIndex, term)
+	r.unsynced.set(nil)
+}
 
-	// Notify the replicators of the new log
-	for _, f := range r.leaderState.replState {
-		asyncNotifyCh(f.triggerCh)
+// unsyncedLogs is the batch the leader is writing to its own log, which its
+// replicators already send (zkraft patch 12); empty when no write is under way.
+type unsyncedLogs struct {
+	mu   sync.Mutex
+	logs []*Log // consecutive indexes
+}
+
+func (u *unsyncedLogs) set(logs []*Log) {
+	u.mu.Lock()
+	u.logs = logs
+	u.mu.Unlock()
+}
+
+// get copies entry idx into out if it is in the batch. The copy shares the entry's
+// data, which nobody writes once it is dispatched.
+func (u *unsyncedLogs) get(idx uint64, out *Log) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.logs) == 0 || idx < u.logs[0].Index || idx-u.logs[0].Index >= uint64(len(u.logs)) {
+		return false
 	}
+	*out = *u.logs[idx-u.logs[0].Index]
+	return true
+}
+
+// lastIndex is the batch's last index, 0 when there is none.
+func (u *unsyncedLogs) lastIndex() uint64 {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.logs) == 0 {
+		return 0
+	}
+	return u.logs[len(u.logs)-1].Index
 }
 
 // leaderCommit hands the entries committed since the last call to the FSM. It sets

@@ -151,24 +151,21 @@ RPC:
 			}
 			return
 		case deferErr := <-s.triggerDeferErrorCh:
-			lastLogIdx, _ := r.getLastLog()
-			shouldStop = r.replicateTo(s, lastLogIdx)
+			shouldStop = r.replicateTo(s, r.replicationLastIndex())
 			if !shouldStop {
 				deferErr.respond(nil)
 			} else {
 				deferErr.respond(fmt.Errorf("replication failed"))
 			}
 		case <-s.triggerCh:
-			lastLogIdx, _ := r.getLastLog()
-			shouldStop = r.replicateTo(s, lastLogIdx)
+			shouldStop = r.replicateTo(s, r.replicationLastIndex())
 		// This is _not_ our heartbeat mechanism but is to ensure
 		// followers quickly learn the leader's commit index when
 		// raft commits stop flowing naturally. The actual heartbeats
 		// can't do this to keep them unblocked by disk IO on the
 		// follower. See https://github.com/hashicorp/raft/issues/282.
 		case <-randomTimeout(r.config().CommitTimeout):
-			lastLogIdx, _ := r.getLastLog()
-			shouldStop = r.replicateTo(s, lastLogIdx)
+			shouldStop = r.replicateTo(s, r.replicationLastIndex())
 		}
 
 		// If things looks healthy, switch to pipeline mode
@@ -482,19 +479,16 @@ SEND:
 			}
 			break SEND
 		case deferErr := <-s.triggerDeferErrorCh:
-			lastLogIdx, _ := r.getLastLog()
-			shouldStop = r.pipelineSend(s, pipeline, &nextIndex, lastLogIdx)
+			shouldStop = r.pipelineSend(s, pipeline, &nextIndex, r.replicationLastIndex())
 			if !shouldStop {
 				deferErr.respond(nil)
 			} else {
 				deferErr.respond(fmt.Errorf("replication failed"))
 			}
 		case <-s.triggerCh:
-			lastLogIdx, _ := r.getLastLog()
-			shouldStop = r.pipelineSend(s, pipeline, &nextIndex, lastLogIdx)
+			shouldStop = r.pipelineSend(s, pipeline, &nextIndex, r.replicationLastIndex())
 		case <-randomTimeout(r.config().CommitTimeout):
-			lastLogIdx, _ := r.getLastLog()
-			shouldStop = r.pipelineSend(s, pipeline, &nextIndex, lastLogIdx)
+			shouldStop = r.pipelineSend(s, pipeline, &nextIndex, r.replicationLastIndex())
 		}
 	}
 
@@ -598,7 +592,7 @@ func (r *Raft) setPreviousLog(req *AppendEntriesRequest, nextIndex uint64) error
 
 	} else {
 		var l Log
-		if err := r.logs.GetLog(nextIndex-1, &l); err != nil {
+		if err := r.replicationLog(nextIndex-1, &l); err != nil {
 			r.logger.Error("failed to get log", "index", nextIndex-1, "error", err)
 			return err
 		}
@@ -620,13 +614,35 @@ func (r *Raft) setNewLogs(req *AppendEntriesRequest, nextIndex, lastIndex uint64
 	maxIndex := min(nextIndex+uint64(maxAppendEntries)-1, lastIndex)
 	for i := nextIndex; i <= maxIndex; i++ {
 		oldLog := new(Log)
-		if err := r.logs.GetLog(i, oldLog); err != nil {
+		if err := r.replicationLog(i, oldLog); err != nil {
 			r.logger.Error("failed to get log", "index", i, "error", err)
 			return err
 		}
 		req.Entries = append(req.Entries, oldLog)
 	}
 	return nil
+}
+
+// replicationLastIndex is the last entry a follower can be sent: the last one in the
+// log, or in the batch the leader is writing (zkraft patch 12).
+func (r *Raft) replicationLastIndex() uint64 {
+	lastLogIdx, _ := r.getLastLog()
+	return max(lastLogIdx, r.unsynced.lastIndex())
+}
+
+// replicationLog reads entry idx for a follower: from the batch the leader is
+// writing (zkraft patch 12), else from the log. An entry past the log that is not in
+// the batch either was in a batch whose write failed: that is not a missing prefix
+// that a snapshot would replace, so it is not ErrLogNotFound.
+func (r *Raft) replicationLog(idx uint64, l *Log) error {
+	if r.unsynced.get(idx, l) {
+		return nil
+	}
+	err := r.logs.GetLog(idx, l)
+	if errors.Is(err, ErrLogNotFound) && idx > r.getLastIndex() {
+		return fmt.Errorf("entry %d is not in the log: the leader's write of it failed", idx)
+	}
+	return err
 }
 
 // appendStats is used to emit stats about an AppendEntries invocation.

@@ -726,6 +726,9 @@ type MakeClusterOpts struct {
 	MonotonicLogs      bool
 	CommitTrackingLogs bool
 	PropagateError     bool // If true, return errors instead of calling t.Fatal
+	// WrapLogStore, if set, wraps peer i's log store (zkraft: tests that hold or fail
+	// a member's log writes).
+	WrapLogStore func(i int, s LogStore) LogStore
 }
 
 // makeCluster will return a cluster with the given config and number of peers.
@@ -814,6 +817,9 @@ func makeCluster(t *testing.T, opts *MakeClusterOpts) (*cluster, error) {
 			logs = &MockMonotonicLogStore{s: logs}
 		} else if opts.CommitTrackingLogs {
 			logs = NewInmemCommitTrackingStore()
+		}
+		if opts.WrapLogStore != nil {
+			logs = opts.WrapLogStore(i, logs)
 		}
 
 		peerConf := opts.Conf

@@ -540,3 +540,104 @@ func awaitLeader(t *testing.T, r *Raft) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// heldLogStore holds or fails the next StoreLogs of a log store when told to.
+type heldLogStore struct {
+	LogStore
+	gate atomic.Pointer[logGate]
+}
+
+type logGate struct {
+	release chan struct{}
+	fail    error
+}
+
+func (s *heldLogStore) StoreLogs(logs []*Log) error {
+	if g := s.gate.Swap(nil); g != nil {
+		<-g.release
+		if g.fail != nil {
+			return g.fail
+		}
+	}
+	return s.LogStore.StoreLogs(logs)
+}
+
+func (s *heldLogStore) StoreLog(l *Log) error { return s.StoreLogs([]*Log{l}) }
+
+// heldCluster is a 3-member cluster whose log stores can be held.
+func heldCluster(t *testing.T) (*cluster, []*heldLogStore) {
+	stores := make([]*heldLogStore, 3)
+	c, _ := makeCluster(t, &MakeClusterOpts{Peers: 3, Bootstrap: true, Conf: inmemConfig(t),
+		WrapLogStore: func(i int, s LogStore) LogStore {
+			stores[i] = &heldLogStore{LogStore: s}
+			return stores[i]
+		}})
+	return c, stores
+}
+
+func (c *cluster) indexOf(r *Raft) int { return slices.Index(c.rafts, r) }
+
+// Patch 12: the followers receive an entry while the leader is still writing it to
+// its own log, so that their fsyncs run beside the leader's; v1.8.0 sent nothing
+// until the leader's write returned.
+func TestZkraftFollowersWriteBesideLeader(t *testing.T) {
+	c, stores := heldCluster(t)
+	defer c.Close()
+	leader := c.Leader()
+	want := leader.LastIndex() + 1
+	g := &logGate{release: make(chan struct{})}
+	stores[c.indexOf(leader)].gate.Store(g)
+	f := leader.Apply([]byte("x"), 5*time.Second)
+	start := time.Now()
+	for _, fo := range c.Followers() {
+		for fo.LastIndex() < want {
+			if time.Since(start) > 2*time.Second {
+				close(g.release)
+				t.Fatalf("follower %s did not receive entry %d while the leader's write of it was under way", fo.localID, want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if leader.LastIndex() >= want {
+		t.Fatalf("the leader's last index is %d, past what it has written", leader.LastIndex())
+	}
+	close(g.release)
+	if err := f.Error(); err != nil {
+		t.Fatal(err)
+	}
+	c.EnsureSame(t)
+}
+
+// Patch 12: when the leader's own write of a batch it already sent fails, it stands
+// down; the ensemble goes on, with every member's state the same whether the entry
+// committed or not (its client was told it failed, which zkraft reports as an
+// outcome unknown), and no member is sent a snapshot for it.
+func TestZkraftLeaderWriteFailureAfterSending(t *testing.T) {
+	c, stores := heldCluster(t)
+	defer c.Close()
+	leader := c.Leader()
+	g := &logGate{release: make(chan struct{}), fail: fmt.Errorf("injected write failure")}
+	stores[c.indexOf(leader)].gate.Store(g)
+	f := leader.Apply([]byte("x"), 5*time.Second)
+	time.Sleep(50 * time.Millisecond) // the followers receive it meanwhile
+	close(g.release)
+	if err := f.Error(); err == nil {
+		t.Fatal("the write succeeded though the leader's log write failed")
+	}
+	var err error
+	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(10 * time.Millisecond) {
+		l := c.Leader()
+		if err = l.Apply([]byte("y"), time.Second).Error(); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("no write after the failure: %v", err)
+	}
+	c.EnsureSame(t)
+	for _, r := range c.rafts {
+		if n := r.Stats()["last_snapshot_index"]; n != "0" {
+			t.Fatalf("member %s installed or took a snapshot (last_snapshot_index %s)", r.localID, n)
+		}
+	}
+}
