@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -422,7 +423,9 @@ func (v *fileVFS) OpenWriter(dir, name string) (types.WritableFile, error) {
 	}
 	// A segment created just before a clean restart may not have its directory
 	// entry synced yet: the first sync after opening it syncs the directory too.
-	return &segFile{File: f, path: path, latch: v.latch, newFile: true}, nil
+	sf := &segFile{File: f, path: path, latch: v.latch, newFile: true}
+	sf.ahead.Store(&readAhead{})
+	return sf, nil
 }
 
 // segFile is a segment open for appending.
@@ -431,10 +434,53 @@ type segFile struct {
 	path    string
 	latch   *latch
 	newFile bool // its directory entry is not synced yet
+
+	// ahead serves the reads of a reopened tail until the first write: raft-wal
+	// recovers the tail by reading every frame's 8-byte header with a pread of its
+	// own (~80,000 of them, ~0.1 s, at the snapshot gap of a 1M-znode tree).
+	ahead atomic.Pointer[readAhead]
+}
+
+// readAheadSize is the window a reopened tail is read in.
+const readAheadSize = 1 << 20
+
+// readAhead is a window of a file: what it held at off when it was read.
+type readAhead struct {
+	mu  sync.Mutex
+	off int64
+	buf []byte
+}
+
+// ReadAt implements io.ReaderAt: from the read-ahead window until the file is
+// first written, then from the file.
+func (f *segFile) ReadAt(p []byte, off int64) (int, error) {
+	w := f.ahead.Load()
+	if w == nil || len(p) > readAheadSize {
+		return f.File.ReadAt(p, off)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if off < w.off || off+int64(len(p)) > w.off+int64(len(w.buf)) {
+		if cap(w.buf) < readAheadSize {
+			w.buf = make([]byte, readAheadSize)
+		}
+		n, err := f.File.ReadAt(w.buf[:readAheadSize], off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			w.buf = w.buf[:0]
+			return 0, err
+		}
+		w.off, w.buf = off, w.buf[:n]
+	}
+	n := copy(p, w.buf[off-w.off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
 }
 
 // WriteAt implements types.WritableFile.
 func (f *segFile) WriteAt(p []byte, off int64) (int, error) {
+	f.ahead.Store(nil) // the window may hold what this overwrites; it is not needed past recovery
 	var n int
 	err := f.latch.file(WriteOp{Kind: "segment write", Path: f.path, Off: off, Data: p}, func() error {
 		var err error
