@@ -564,6 +564,15 @@ func TestAbandonedReconfigIsNotRetried(t *testing.T) {
 	}
 	cl.Stop(leader)
 	cl.Stop(other)
+	// The leader may have handed its leadership to f before it stopped: f then leads
+	// until its lease runs out, and a reconfig it took meanwhile would be in its log,
+	// which a later term of its own may commit (as a ZooKeeper leader's uncommitted
+	// proposals may be): wait until f leads no more.
+	for deadline := time.Now().Add(10 * time.Second); cl.Members[f].Mode() == "leader"; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("member alone still leads after 10s")
+		}
+	}
 	victim := cl.Members[f].Config.Peers[other].ID
 	if _, err := c.Send(zkproto.OpReconfig, &zkproto.ReconfigRequest{LeavingServers: strconv.FormatInt(victim, 10), CurConfigID: -1}); err != nil {
 		t.Fatal(err)
