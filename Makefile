@@ -83,7 +83,9 @@ bench-logstore:
 # run at 4 s per run and 3 runs per cell took 45 minutes on a loaded 2-CPU machine, plus
 # the tree (5 s: about 55); a short
 # one: make bench-compare BENCH_DURATION=1s BENCH_REPEATS=1 BENCH_ZNODES=10000
-# (see integration/benchcompare; make test runs a tiny one).
+# (see integration/benchcompare; make test runs a tiny one). BENCH_PIN=1 puts every
+# server thread on CPU 0 and the load on CPU 1, so that the client does not take the
+# servers' CPU (e.g. BENCH_OUT=docs/performance-pinned.md).
 BENCH_DURATION   ?= 5s
 BENCH_REPEATS    ?= 3
 BENCH_ZNODES     ?= 1000000
@@ -91,11 +93,12 @@ BENCH_WORKLOADS  ?= all
 BENCH_SESSIONS   ?= all
 BENCH_TOPOLOGIES ?= all
 BENCH_OUT        ?= docs/performance.md
+BENCH_PIN        ?= 0
 bench-compare: deps
 	BENCH_DURATION=$(BENCH_DURATION) BENCH_REPEATS=$(BENCH_REPEATS) BENCH_ZNODES=$(BENCH_ZNODES) \
 	BENCH_WORKLOADS=$(BENCH_WORKLOADS) BENCH_SESSIONS=$(BENCH_SESSIONS) BENCH_TOPOLOGIES=$(BENCH_TOPOLOGIES) \
-	BENCH_OUT=$(abspath $(BENCH_OUT)) BENCH_PROGRESS=1 \
-	BENCH_COMMAND="make bench-compare BENCH_DURATION=$(BENCH_DURATION) BENCH_REPEATS=$(BENCH_REPEATS) BENCH_ZNODES=$(BENCH_ZNODES) BENCH_WORKLOADS=$(BENCH_WORKLOADS) BENCH_SESSIONS=$(BENCH_SESSIONS) BENCH_TOPOLOGIES=$(BENCH_TOPOLOGIES)" \
+	BENCH_OUT=$(abspath $(BENCH_OUT)) BENCH_PROGRESS=1 BENCH_PIN=$(BENCH_PIN) \
+	BENCH_COMMAND="make bench-compare BENCH_DURATION=$(BENCH_DURATION) BENCH_REPEATS=$(BENCH_REPEATS) BENCH_ZNODES=$(BENCH_ZNODES) BENCH_WORKLOADS=$(BENCH_WORKLOADS) BENCH_SESSIONS=$(BENCH_SESSIONS) BENCH_TOPOLOGIES=$(BENCH_TOPOLOGIES) BENCH_PIN=$(BENCH_PIN)" \
 		$(GO) test -count=1 -timeout 0 -v -run '^TestBenchCompare$$' ./integration/benchcompare
 
 # Failover side by side: SIGKILL of the leader of a 3-member ZooKeeper and a 3-member

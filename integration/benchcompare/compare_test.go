@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,6 +34,7 @@ import (
 //	BENCH_ZNODES      the tree built for memory and restart; 0: skip (1000)
 //	BENCH_OUT         where the report goes (a temporary file)
 //	BENCH_COMMAND     the command line the report names
+//	BENCH_PIN         1: the servers on CPU 0, the load on CPU 1 (taskset) (0)
 //	BENCH_PROGRESS    1: zkraft bench's progress and each result on stderr
 type config struct {
 	duration   time.Duration
@@ -44,6 +46,7 @@ type config struct {
 	out        string
 	command    string
 	progress   bool
+	pin        bool // BENCH_PIN=1: the servers on CPU 0, the load on CPU 1
 }
 
 var allWorkloads = []string{"create", "set", "get", "mixed", "multi", "delete", "watch", "churn"}
@@ -101,7 +104,7 @@ func list(env, def string, all []string) ([]string, error) {
 
 func loadConfig() (config, error) {
 	c := config{duration: time.Second, repeats: 1, znodes: 1000, out: os.Getenv("BENCH_OUT"),
-		command: os.Getenv("BENCH_COMMAND"), progress: os.Getenv("BENCH_PROGRESS") == "1"}
+		command: os.Getenv("BENCH_COMMAND"), progress: os.Getenv("BENCH_PROGRESS") == "1", pin: os.Getenv("BENCH_PIN") == "1"}
 	var err error
 	if v := os.Getenv("BENCH_DURATION"); v != "" {
 		if c.duration, err = time.ParseDuration(v); err != nil {
@@ -117,6 +120,9 @@ func loadConfig() (config, error) {
 	}
 	if c.repeats < 1 {
 		return c, fmt.Errorf("BENCH_REPEATS %d: 1 or more", c.repeats)
+	}
+	if c.pin && runtime.NumCPU() < 2 {
+		return c, fmt.Errorf("BENCH_PIN=1 puts the servers and the load on CPUs 0 and 1: this machine has %d", runtime.NumCPU())
 	}
 	if os.Getenv("BENCH_WORKLOADS") != "none" {
 		if c.workloads, err = list("BENCH_WORKLOADS", "set", allWorkloads); err != nil {
@@ -180,7 +186,7 @@ func TestBenchCompare(t *testing.T) {
 	began := time.Now()
 	for _, topo := range cfg.topologies {
 		tr := topoResult{name: topo}
-		zkAddrs, zkraftAddrs, stop := startPair(t, reap, bin, topo)
+		zkAddrs, zkraftAddrs, stop := startPair(t, reap, bin, topo, cfg.pin)
 		for _, w := range cfg.workloads {
 			for _, s := range cfg.sessions {
 				clients, inflight := s.forWorkload(w)
@@ -249,7 +255,7 @@ func (c config) logf(t *testing.T, format string, args ...any) {
 // startPair starts ZooKeeper and zkraft in topology topo (single: one node each;
 // three: 3 members each) and returns their client addresses and a function that
 // stops both.
-func startPair(t *testing.T, reap *reaper, bin, topo string) (zkAddrs, zkraftAddrs []string, stop func()) {
+func startPair(t *testing.T, reap *reaper, bin, topo string, pin bool) (zkAddrs, zkraftAddrs []string, stop func()) {
 	t.Helper()
 	n := 1
 	if topo == "three" {
@@ -282,6 +288,14 @@ func startPair(t *testing.T, reap *reaper, bin, topo string) (zkAddrs, zkraftAdd
 	e := ensembleproc.Start(t, bin, ensembleproc.Options{N: n, TickMs: tickMs})
 	unreap := reapEnsemble(reap, e)
 	zkraftAddrs = e.Addrs()
+	if pin {
+		for _, z := range zs {
+			pinToCPU0(t, z.Pid())
+		}
+		for _, m := range e.Members {
+			pinToCPU0(t, m.Proc.Pid())
+		}
+	}
 	return zkAddrs, zkraftAddrs, func() {
 		stopZK()
 		unreapZK()
@@ -289,6 +303,15 @@ func startPair(t *testing.T, reap *reaper, bin, topo string) (zkAddrs, zkraftAdd
 		for i := range n {
 			e.Kill(i)
 		}
+	}
+}
+
+// pinToCPU0 moves every thread of process pid to CPU 0; the threads it starts later
+// inherit that (BENCH_PIN).
+func pinToCPU0(t *testing.T, pid int) {
+	t.Helper()
+	if out, err := exec.Command("taskset", "-a", "-p", "1", strconv.Itoa(pid)).CombinedOutput(); err != nil {
+		t.Fatalf("taskset -a -p 1 %d: %v\n%s", pid, err, out)
 	}
 }
 
@@ -333,6 +356,9 @@ func runBench(t *testing.T, reap *reaper, bin string, addrs []string, cfg config
 	defer cancel()
 	args = append([]string{"bench", "--server", strings.Join(addrs, ","), "--json"}, args...)
 	cmd := exec.Command(bin, args...)
+	if cfg.pin {
+		cmd = exec.Command("taskset", append([]string{"-c", "1", bin}, args...)...)
+	}
 	var stdout bytes.Buffer
 	var stderr testkit.Buffer
 	cmd.Stdout = &stdout

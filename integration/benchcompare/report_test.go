@@ -89,6 +89,9 @@ func (r *report) render() string {
 	p("**Setup**: Apache ZooKeeper 3.8.0 (Debian's `zookeeper` package, %s, JVM flags `%s` as its scripts use: G1, full JIT) and zkraft (`zkraft serve`), both on loopback with their default durability (ZooKeeper's forceSync=yes; zkraft fsyncs its Raft log before it acknowledges) and tickTime=%d, everything else at its default. ",
 		javaVersion(), strings.Join(zkFlags, " "), tickMs)
 	p("The load is `zkraft bench` (go-zookeeper sessions, 100 B payloads), %v per run, %d run(s) per server and cell, alternating which server goes first; medians reported. Ratio = zkraft ops/s ÷ ZooKeeper ops/s (> 1: zkraft is faster). ", cfg.duration, cfg.repeats)
+	if cfg.pin {
+		p("**Pinned** (BENCH_PIN=1): every thread of every server process (ZooKeeper's JVMs, zkraft's members) on CPU 0, the `zkraft bench` client on CPU 1, so that the load does not take the servers' CPU; the memory and restart figures are not pinned. ")
+	}
 	p("Workloads: create (a new znode each), setData and getData (each session on its own znode), 90/10 get/set, multi of 10 setData, delete (of znodes created beforehand, untimed), watch fan-out (every session watches one znode that another session sets; one op = one notification, latency from the setData to its arrival; the pipelined column is 1,024 sessions), session churn (open a session and close it). In flight: requests each session keeps outstanding (pipelined).\n\n")
 
 	for _, tr := range r.topos {
