@@ -261,7 +261,13 @@ func startPair(t *testing.T, reap *reaper, bin, topo string, pin bool) (zkAddrs,
 	if topo == "three" {
 		n = 3
 	}
-	opts := testkit.ZooKeeperOptions{JVMFlags: zkFlags, Config: map[string]string{"tickTime": fmt.Sprint(tickMs)}}
+	// Pinned, each server starts on CPU 0, so that the JVM and the Go runtime size
+	// their threads for one CPU.
+	cpus := ""
+	if pin {
+		cpus = "0"
+	}
+	opts := testkit.ZooKeeperOptions{JVMFlags: zkFlags, Config: map[string]string{"tickTime": fmt.Sprint(tickMs)}, CPUs: cpus}
 	var zs []*testkit.ZooKeeper
 	if n == 1 {
 		z, err := testkit.StartZooKeeper(opts)
@@ -285,17 +291,9 @@ func startPair(t *testing.T, reap *reaper, bin, topo string, pin bool) (zkAddrs,
 	for _, z := range zs {
 		zkAddrs = append(zkAddrs, z.Addr)
 	}
-	e := ensembleproc.Start(t, bin, ensembleproc.Options{N: n, TickMs: tickMs})
+	e := ensembleproc.Start(t, bin, ensembleproc.Options{N: n, TickMs: tickMs, CPUs: cpus})
 	unreap := reapEnsemble(reap, e)
 	zkraftAddrs = e.Addrs()
-	if pin {
-		for _, z := range zs {
-			pinToCPU0(t, z.Pid())
-		}
-		for _, m := range e.Members {
-			pinToCPU0(t, m.Proc.Pid())
-		}
-	}
 	return zkAddrs, zkraftAddrs, func() {
 		stopZK()
 		unreapZK()
@@ -303,15 +301,6 @@ func startPair(t *testing.T, reap *reaper, bin, topo string, pin bool) (zkAddrs,
 		for i := range n {
 			e.Kill(i)
 		}
-	}
-}
-
-// pinToCPU0 moves every thread of process pid to CPU 0; the threads it starts later
-// inherit that (BENCH_PIN).
-func pinToCPU0(t *testing.T, pid int) {
-	t.Helper()
-	if out, err := exec.Command("taskset", "-a", "-p", "1", strconv.Itoa(pid)).CombinedOutput(); err != nil {
-		t.Fatalf("taskset -a -p 1 %d: %v\n%s", pid, err, out)
 	}
 }
 

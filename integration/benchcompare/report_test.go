@@ -90,7 +90,7 @@ func (r *report) render() string {
 		javaVersion(), strings.Join(zkFlags, " "), tickMs)
 	p("The load is `zkraft bench` (go-zookeeper sessions, 100 B payloads), %v per run, %d run(s) per server and cell, alternating which server goes first; medians reported. Ratio = zkraft ops/s ÷ ZooKeeper ops/s (> 1: zkraft is faster). ", cfg.duration, cfg.repeats)
 	if cfg.pin {
-		p("**Pinned** (BENCH_PIN=1): every thread of every server process (ZooKeeper's JVMs, zkraft's members) on CPU 0, the `zkraft bench` client on CPU 1, so that the load does not take the servers' CPU; the memory and restart figures are not pinned. ")
+		p("**Pinned** (BENCH_PIN=1): every server process (ZooKeeper's JVMs, zkraft's members) started on CPU 0 (taskset, so that the JVM and the Go runtime size their threads for one CPU), the `zkraft bench` client on CPU 1, so that the load does not take the servers' CPU; the memory and restart figures are not pinned. ")
 	}
 	p("Workloads: create (a new znode each), setData and getData (each session on its own znode), 90/10 get/set, multi of 10 setData, delete (of znodes created beforehand, untimed), watch fan-out (every session watches one znode that another session sets; one op = one notification, latency from the setData to its arrival; the pipelined column is 1,024 sessions), session churn (open a session and close it). In flight: requests each session keeps outstanding (pipelined).\n\n")
 

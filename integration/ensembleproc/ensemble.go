@@ -38,6 +38,9 @@ type Options struct {
 	// DiskMB, when set, puts each member's data directory on a tmpfs of its own of
 	// that size (the test must run as root), so that FillDisk can fill it.
 	DiskMB int
+	// CPUs, when set, is the CPU list every member runs on (taskset -c), from its
+	// start, so that the Go runtime sizes GOMAXPROCS for it.
+	CPUs string
 }
 
 func (o *Options) defaults() {
@@ -207,7 +210,11 @@ func (e *Ensemble) spawn(m *Member) {
 	if m.ListenPort != m.PeerPort {
 		args = append(args, "--peer-listen", fmt.Sprintf("127.0.0.1:%d", m.ListenPort))
 	}
-	m.Proc = testkit.Start(e.t, exec.Command(e.bin, args...))
+	cmd := exec.Command(e.bin, args...)
+	if e.Opts.CPUs != "" {
+		cmd = exec.Command("taskset", append([]string{"-c", e.Opts.CPUs, e.bin}, args...)...)
+	}
+	m.Proc = testkit.Start(e.t, cmd)
 	if e.Net != nil {
 		e.Net.setPid(m.ID-1, m.Proc.Pid())
 	}

@@ -55,6 +55,9 @@ type ZooKeeperOptions struct {
 	// MaxHeap: []string{"-Xmx1000m"} runs the JVM as ZooKeeper's zkServer.sh does
 	// (its default heap, G1, the full JIT), for benchmarks.
 	JVMFlags []string
+	// CPUs, when set, is the CPU list the JVM runs on (taskset -c), from its start,
+	// so that it sizes its threads for them.
+	CPUs string
 }
 
 // ZooKeeper is a running reference Apache ZooKeeper 3.8.0 (Debian's zookeeper
@@ -191,6 +194,9 @@ func launchZooKeeper(java, classpath string, o ZooKeeperOptions, mainClass strin
 	args = append(args, strings.Fields(keyValues(props, "-D", " "))...)
 	args = append(args, "-cp", classpath, mainClass, cfgPath)
 	cmd := exec.Command(java, args...)
+	if o.CPUs != "" {
+		cmd = exec.Command("taskset", append([]string{"-c", o.CPUs, java}, args...)...)
+	}
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own group (Stop kills all of it), and SIGKILL when the thread that started it
