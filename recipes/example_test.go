@@ -115,10 +115,15 @@ func ExampleLeaderElection() {
 	}
 	leader, _, _ := e.Leader(ctx)
 	fmt.Println("leader:", leader)
+	done := make(chan struct{})
 	go func() {
-		<-e.Lost() // closes if leadership is lost without Resign: stop leading work
+		select {
+		case <-e.Lost(): // closes if leadership is lost without Resign: stop leading work
+		case <-done:
+		}
 	}()
 	fmt.Println(e.Resign(ctx))
+	close(done)
 	// Output:
 	// leader: node-1
 	// <nil>
