@@ -171,7 +171,7 @@ func (r *report) render() string {
 	p("## Reproduce\n\n")
 	p("    make bench-compare BENCH_DURATION=4s BENCH_REPEATS=3 BENCH_ZNODES=1000000   # everything: 45 min on a loaded 2-CPU machine, plus the tree\n")
 	p("    make bench-compare BENCH_WORKLOADS=set,get BENCH_SESSIONS=1,16x16 BENCH_TOPOLOGIES=single BENCH_ZNODES=10000\n\n")
-	p("Variables: BENCH_DURATION (per run), BENCH_REPEATS (alternating runs per cell), BENCH_WORKLOADS (%s, all, or none for memory and restart only), BENCH_SESSIONS (1, 16, 64, 16x16, or all), BENCH_TOPOLOGIES (single, three, or all), BENCH_ZNODES (0 skips memory and restart), BENCH_OUT. A single workload against a running server: `zkraft bench --server HOST:PORT --op set --clients 16 --inflight 16 --duration 30s`.\n",
+	p("Variables: BENCH_DURATION (per run), BENCH_REPEATS (alternating runs per cell), BENCH_WORKLOADS (%s, all, or none for memory and restart only), BENCH_SESSIONS (1, 16, 64, 16x16, or all), BENCH_TOPOLOGIES (single, three, or all), BENCH_ZNODES (0 skips memory and restart), BENCH_OUT, BENCH_PIN (1: the servers on CPU 0, the load on CPU 1). A single workload against a running server: `zkraft bench --server HOST:PORT --op set --clients 16 --inflight 16 --duration 30s`.\n",
 		strings.Join(allWorkloads, ", "))
 	return b.String()
 }
