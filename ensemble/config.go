@@ -88,6 +88,10 @@ type Config struct {
 	// MetricsRuntime adds the Go runtime and process collectors to the metrics
 	// (metricsProvider.exportJvmInfo, default true).
 	MetricsRuntime bool
+	// Pprof adds Go's profiles (net/http/pprof: CPU, heap, mutex, block, goroutines,
+	// the execution trace) under /debug/pprof/ on the metrics address. Off by default:
+	// they expose the process's internals to whoever reaches that address.
+	Pprof bool
 	// AdminAddr, when set, serves the AdminServer (admin.enableServer,
 	// admin.serverAddress, admin.serverPort): /commands/<name> as ZooKeeper's JSON,
 	// /ready and /health for probes.

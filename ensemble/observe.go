@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -267,6 +268,13 @@ func (s *Server) startHTTP() error {
 	var err error
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", s.MetricsHandler())
+	if s.cfg.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	if s.obs.metricsLn, err = serve("Prometheus metrics", s.cfg.MetricsAddr, s.cfg.MetricsListener, mux); err != nil {
 		return err
 	}

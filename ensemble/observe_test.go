@@ -451,3 +451,23 @@ func TestReadyAndHealthProbes(t *testing.T) {
 		t.Errorf("/health of a live member without quorum: %d %s", code, body)
 	}
 }
+
+// Go's profiles are served on the metrics address only when asked for: they expose
+// the process's internals.
+func TestPprofOnlyWhenAsked(t *testing.T) {
+	off := ensembletest.RunServer(t, withHTTP)
+	if code, _ := httpGet(t, "http://"+off.MetricsAddr().String()+"/debug/pprof/cmdline"); code != http.StatusNotFound {
+		t.Fatalf("without Pprof: /debug/pprof/cmdline answered HTTP %d, want 404", code)
+	}
+	on := ensembletest.RunServer(t, withHTTP, ensembletest.WithConfig(func(c *ensemble.Config) { c.Pprof = true }))
+	base := "http://" + on.MetricsAddr().String()
+	if code, body := httpGet(t, base+"/debug/pprof/goroutine?debug=1"); code != http.StatusOK || !strings.Contains(body, "goroutine profile:") {
+		t.Fatalf("with Pprof: goroutine profile: HTTP %d: %.200s", code, body)
+	}
+	if code, body := httpGet(t, base+"/debug/pprof/trace?seconds=0.1"); code != http.StatusOK || len(body) == 0 {
+		t.Fatalf("with Pprof: trace: HTTP %d, %d bytes", code, len(body))
+	}
+	if code, _ := httpGet(t, base+"/metrics"); code != http.StatusOK {
+		t.Fatalf("with Pprof: /metrics answered HTTP %d", code)
+	}
+}

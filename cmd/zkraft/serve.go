@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -23,6 +24,7 @@ func serveCmd() *cobra.Command {
 		peerListen string
 		metrics    string
 		adminAddr  string
+		pprofOn    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -59,6 +61,12 @@ leadership over first); SIGUSR1 asks a leader to hand leadership over and keep s
 			if adminAddr != "" {
 				cfg.AdminAddr = adminAddr
 			}
+			if pprofOn {
+				if cfg.MetricsAddr == "" {
+					return errors.New("--pprof serves the profiles on the metrics address: add --metrics-addr (or metricsProvider.httpPort in zoo.cfg)")
+				}
+				cfg.Pprof = true
+			}
 			if cmd.Flags().Changed("data-dir") {
 				cfg.DataDir = dataDir
 			}
@@ -81,6 +89,7 @@ leadership over first); SIGUSR1 asks a leader to hand leadership over and keep s
 	cmd.Flags().StringVar(&clientAddr, "client-addr", "127.0.0.1:2181", "client listen address")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&metrics, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (zoo.cfg: metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider, metricsProvider.httpPort)")
+	cmd.Flags().BoolVar(&pprofOn, "pprof", false, "serve Go's profiles and execution trace at http://METRICS-ADDR/debug/pprof/ (for diagnosis: off by default)")
 	cmd.Flags().StringVar(&adminAddr, "admin-addr", "", "serve the AdminServer (/commands/<name>, /ready, /health) at ADDR (zoo.cfg: admin.enableServer=true, admin.serverPort)")
 	cmd.Flags().StringVar(&peerListen, "peer-listen", "", "listen for the other members here instead of at this member's server line address, which stays the address they dial (a proxy or NAT in between)")
 	return cmd
