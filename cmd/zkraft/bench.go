@@ -45,6 +45,7 @@ func benchCmd() *cobra.Command {
 		o       benchOpts
 		server  string
 		asJSON  bool
+		cpuOf   string
 		tlsOpts benchTLS
 	)
 	cmd := &cobra.Command{
@@ -72,6 +73,12 @@ Progress goes to stderr every --progress on long runs. Workloads (--op):
 				return err
 			}
 			o.servers = strings.Split(server, ",")
+			if o.cpu.pids, err = parsePids(cpuOf); err != nil {
+				return err
+			}
+			if _, err := o.cpu.read(); err != nil {
+				return err // before the run, not after it
+			}
 			o.log = cmd.ErrOrStderr()
 			out := cmd.OutOrStdout()
 			if o.op == "floor" {
@@ -94,6 +101,9 @@ Progress goes to stderr every --progress on long runs. Workloads (--op):
 			}
 			fmt.Fprintf(out, "op=%s clients=%d inflight=%d size=%d elapsed=%v ops=%d throughput=%.0f/s p50=%v p99=%v max=%v errors=%d\n",
 				res.Op, res.Clients, res.Inflight, o.size, res.Elapsed.Round(time.Millisecond), res.Ops, res.Throughput, res.P50, res.P99, res.Max, res.Errors)
+			if len(o.cpu.pids) > 0 {
+				fmt.Fprintf(out, "cpu per op: bench %v, servers (--cpu-of) %v\n", perOp(res.CPU, res.Ops), perOp(res.ServerCPU, res.Ops))
+			}
 			if res.FirstError != "" {
 				fmt.Fprintf(out, "first error: %s\n", res.FirstError)
 			}
@@ -111,6 +121,7 @@ Progress goes to stderr every --progress on long runs. Workloads (--op):
 	cmd.Flags().StringVar(&o.dir, "dir", ".", "directory whose filesystem --op floor measures (a data directory)")
 	cmd.Flags().DurationVar(&o.progress, "progress", 5*time.Second, "print progress to stderr this often (0: never)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as one JSON object")
+	cmd.Flags().StringVar(&cpuOf, "cpu-of", "", "comma-separated ids of local server processes whose CPU time over the run to report, beside the bench's own (Linux): the CPU each side spends per operation")
 	tlsOpts.flags(cmd)
 	return cmd
 }
@@ -128,6 +139,7 @@ type benchOpts struct {
 	progress          time.Duration // 0: no progress lines
 	dial              zk.Dialer     // nil: plain TCP
 	log               io.Writer     // progress lines; nil: none
+	cpu               cpuMeter      // whose CPU time the result reports
 }
 
 // benchResult is what a run measured: ops completed (for watch, notifications
@@ -144,6 +156,10 @@ type benchResult struct {
 	P50        time.Duration `json:"p50_ns"`
 	P99        time.Duration `json:"p99_ns"`
 	Max        time.Duration `json:"max_ns"`
+	// CPU is the bench's own CPU time over the run; ServerCPU that of the processes
+	// named with --cpu-of (omitted when none were).
+	CPU       time.Duration `json:"cpu_ns"`
+	ServerCPU time.Duration `json:"server_cpu_ns,omitempty"`
 }
 
 // recorder collects latencies from many goroutines; done counts them as they come
@@ -188,7 +204,7 @@ func (w *worker) record(start time.Time, err error) {
 
 func (w *worker) flush() { w.r.merge(w.lats, w.errs, w.first) }
 
-func (r *recorder) result(o benchOpts, elapsed time.Duration) benchResult {
+func (r *recorder) result(o benchOpts, elapsed time.Duration, cpu *cpuSpan) (benchResult, error) {
 	slices.Sort(r.lats)
 	res := benchResult{Op: o.op, Clients: o.clients, Inflight: o.inflight, Ops: len(r.lats), Errors: r.errs, Elapsed: elapsed}
 	if r.firstErr != nil {
@@ -200,7 +216,7 @@ func (r *recorder) result(o benchOpts, elapsed time.Duration) benchResult {
 	if n := len(r.lats); n > 0 {
 		res.P50, res.P99, res.Max = r.lats[n/2], r.lats[n*99/100], r.lats[n-1]
 	}
-	return res
+	return res, cpu.end(&res)
 }
 
 // progressLines prints how far the run is every o.progress until stop (idempotent) is
@@ -306,7 +322,7 @@ func runBench(o benchOpts) (benchResult, error) {
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), o.duration)
 	defer cancel()
-	start := time.Now()
+	start, cpu := time.Now(), o.cpu.begin()
 	var wg sync.WaitGroup
 	for i := range o.clients {
 		for g := range o.inflight {
@@ -356,7 +372,7 @@ func runBench(o benchOpts) (benchResult, error) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	stop()
-	return r.result(o, elapsed), nil
+	return r.result(o, elapsed, cpu)
 }
 
 // deleteName is the k-th znode of worker g under session znode own for the delete
@@ -441,7 +457,7 @@ func runWatch(o benchOpts, setup *zk.Conn, conns []*zk.Conn, data []byte) (bench
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), o.duration)
 	defer cancel()
-	start := time.Now()
+	start, cpu := time.Now(), o.cpu.begin()
 	var t0 atomic.Int64 // the current round's setData, unix ns
 	for ctx.Err() == nil {
 		var armed, got sync.WaitGroup
@@ -480,7 +496,7 @@ func runWatch(o benchOpts, setup *zk.Conn, conns []*zk.Conn, data []byte) (bench
 	}
 	elapsed := time.Since(start)
 	stop()
-	return r.result(o, elapsed), nil
+	return r.result(o, elapsed, cpu)
 }
 
 // runFill creates o.count znodes, 1,000 under each parent p<k>, with o.clients
@@ -502,7 +518,7 @@ func runFill(o benchOpts, setup *zk.Conn, data []byte) (benchResult, error) {
 	stop := progressLines(o, r, o.count)
 	defer stop()
 	var next atomic.Int64
-	start := time.Now()
+	start, cpu := time.Now(), o.cpu.begin()
 	var wg sync.WaitGroup
 	for _, c := range conns {
 		for range o.inflight {
@@ -529,7 +545,7 @@ func runFill(o benchOpts, setup *zk.Conn, data []byte) (benchResult, error) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	stop()
-	return r.result(o, elapsed), nil
+	return r.result(o, elapsed, cpu)
 }
 
 // syncAll makes the member of each session catch up with the leader (sync): what

@@ -112,3 +112,30 @@ func TestBenchTLS(t *testing.T) {
 		t.Error("--tls-cert without --tls-ca accepted")
 	}
 }
+
+// --cpu-of reports the CPU time of the named processes over the run: here the
+// server runs in this process, so its CPU read from /proc must match the bench's
+// own from getrusage (to the 10 ms ticks /proc counts in).
+func TestBenchCPUOf(t *testing.T) {
+	srv := ensembletest.RunServer(t)
+	o := benchOpts{servers: []string{srv.Addr}, clients: 4, inflight: 4, duration: 700 * time.Millisecond, op: "set", size: 10, root: "/bench-cpu",
+		cpu: cpuMeter{pids: []int{os.Getpid()}}}
+	r, err := runBench(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.CPU < 50*time.Millisecond || r.ServerCPU < 50*time.Millisecond {
+		t.Fatalf("a busy run used CPU %v, servers %v: too little to be measured", r.CPU, r.ServerCPU)
+	}
+	if diff := (r.CPU - r.ServerCPU).Abs(); diff > 4*clockTick {
+		t.Fatalf("the same process measured two ways: getrusage %v, /proc %v", r.CPU, r.ServerCPU)
+	}
+	for _, bad := range []string{"x", "1,-2", "0"} {
+		if _, err := parsePids(bad); err == nil {
+			t.Errorf("--cpu-of %q accepted", bad)
+		}
+	}
+	if _, err := procCPU(1 << 30); err == nil {
+		t.Error("procCPU of a process that does not exist: no error")
+	}
+}

@@ -186,7 +186,7 @@ func TestBenchCompare(t *testing.T) {
 	began := time.Now()
 	for _, topo := range cfg.topologies {
 		tr := topoResult{name: topo}
-		zkAddrs, zkraftAddrs, stop := startPair(t, reap, bin, topo, cfg.pin)
+		servers, stop := startPair(t, reap, bin, topo, cfg.pin)
 		for _, w := range cfg.workloads {
 			for _, s := range cfg.sessions {
 				clients, inflight := s.forWorkload(w)
@@ -197,13 +197,9 @@ func TestBenchCompare(t *testing.T) {
 						order = []string{targetZkraft, targetZK}
 					}
 					for _, target := range order {
-						addrs := zkAddrs
-						if target == targetZkraft {
-							addrs = zkraftAddrs
-						}
-						args := []string{"--op", w, "--clients", fmt.Sprint(clients), "--inflight", fmt.Sprint(inflight),
+						args := []string{"--cpu-of", servers[target].pidList(), "--op", w, "--clients", fmt.Sprint(clients), "--inflight", fmt.Sprint(inflight),
 							"--duration", cfg.duration.String(), "--root", fmt.Sprintf("/cmp-%s-%s-%d", w, s.key, r)}
-						res, err := runBench(t, reap, bin, addrs, cfg, args, 3*cfg.duration+2*time.Minute)
+						res, err := runBench(t, reap, bin, servers[target].addrs, cfg, args, 3*cfg.duration+2*time.Minute)
 						done++
 						eta := time.Duration(float64(time.Since(began)) / float64(done) * float64(total-done)).Round(time.Second)
 						progress := fmt.Sprintf("[%d/%d, ETA %v]", done, total, eta)
@@ -252,10 +248,27 @@ func (c config) logf(t *testing.T, format string, args ...any) {
 	t.Logf(format, args...)
 }
 
+// servers are one side's running servers: their client addresses and process ids
+// (whose CPU time each run reports).
+type servers struct {
+	addrs []string
+	pids  []int
+}
+
+func (s servers) pidList() string {
+	var b strings.Builder
+	for i, pid := range s.pids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprint(&b, pid)
+	}
+	return b.String()
+}
+
 // startPair starts ZooKeeper and zkraft in topology topo (single: one node each;
-// three: 3 members each) and returns their client addresses and a function that
-// stops both.
-func startPair(t *testing.T, reap *reaper, bin, topo string, pin bool) (zkAddrs, zkraftAddrs []string, stop func()) {
+// three: 3 members each) and returns them by target and a function that stops both.
+func startPair(t *testing.T, reap *reaper, bin, topo string, pin bool) (map[string]servers, func()) {
 	t.Helper()
 	n := 1
 	if topo == "three" {
@@ -288,13 +301,18 @@ func startPair(t *testing.T, reap *reaper, bin, topo string, pin bool) (zkAddrs,
 	}
 	t.Cleanup(stopZK)
 	unreapZK := reap.add(stopZK)
+	var zk, zkraft servers
 	for _, z := range zs {
-		zkAddrs = append(zkAddrs, z.Addr)
+		zk.addrs = append(zk.addrs, z.Addr)
+		zk.pids = append(zk.pids, z.Pid())
 	}
 	e := ensembleproc.Start(t, bin, ensembleproc.Options{N: n, TickMs: tickMs, CPUs: cpus})
 	unreap := reapEnsemble(reap, e)
-	zkraftAddrs = e.Addrs()
-	return zkAddrs, zkraftAddrs, func() {
+	zkraft.addrs = e.Addrs()
+	for _, m := range e.Members {
+		zkraft.pids = append(zkraft.pids, m.Proc.Pid())
+	}
+	return map[string]servers{targetZK: zk, targetZkraft: zkraft}, func() {
 		stopZK()
 		unreapZK()
 		unreap()
@@ -321,17 +339,19 @@ func reapEnsemble(reap *reaper, e *ensembleproc.Ensemble) (remove func()) {
 
 // benchResult is zkraft bench --json's output.
 type benchResult struct {
-	Op         string  `json:"op"`
-	Clients    int     `json:"clients"`
-	Inflight   int     `json:"inflight"`
-	Ops        int     `json:"ops"`
-	Errors     int     `json:"errors"`
-	FirstError string  `json:"first_error"`
-	ElapsedNs  int64   `json:"elapsed_ns"`
-	Throughput float64 `json:"ops_per_sec"`
-	P50Ns      int64   `json:"p50_ns"`
-	P99Ns      int64   `json:"p99_ns"`
-	MaxNs      int64   `json:"max_ns"`
+	Op          string  `json:"op"`
+	Clients     int     `json:"clients"`
+	Inflight    int     `json:"inflight"`
+	Ops         int     `json:"ops"`
+	Errors      int     `json:"errors"`
+	FirstError  string  `json:"first_error"`
+	ElapsedNs   int64   `json:"elapsed_ns"`
+	Throughput  float64 `json:"ops_per_sec"`
+	P50Ns       int64   `json:"p50_ns"`
+	P99Ns       int64   `json:"p99_ns"`
+	MaxNs       int64   `json:"max_ns"`
+	CPUNs       int64   `json:"cpu_ns"`        // the bench's own CPU time over the run
+	ServerCPUNs int64   `json:"server_cpu_ns"` // the servers' (all members)
 }
 
 func (r benchResult) p50() time.Duration { return time.Duration(r.P50Ns) }

@@ -148,6 +148,7 @@ func (r *report) render() string {
 		if len(errs) > 0 {
 			p("Errors (operations that failed are not counted in ops/s or latency):\n\n%s\n\n", strings.Join(errs, "\n"))
 		}
+		r.renderCPU(p, tr, title)
 	}
 	if r.mem != nil {
 		k, z := r.mem[targetZkraft], r.mem[targetZK]
@@ -174,6 +175,60 @@ func (r *report) render() string {
 	p("Variables: BENCH_DURATION (per run), BENCH_REPEATS (alternating runs per cell), BENCH_WORKLOADS (%s, all, or none for memory and restart only), BENCH_SESSIONS (1, 16, 64, 16x16, or all), BENCH_TOPOLOGIES (single, three, or all), BENCH_ZNODES (0 skips memory and restart), BENCH_OUT, BENCH_PIN (1: the servers on CPU 0, the load on CPU 1). A single workload against a running server: `zkraft bench --server HOST:PORT --op set --clients 16 --inflight 16 --duration 30s`.\n",
 		strings.Join(allWorkloads, ", "))
 	return b.String()
+}
+
+// renderCPU writes the CPU each side spent per operation and the ratio of ops/s
+// that those costs allow when the CPUs are the bound.
+func (r *report) renderCPU(p func(string, ...any), tr topoResult, title string) {
+	p("### %s: CPU per operation\n\n", strings.SplitN(title, " (", 2)[0])
+	p("CPU time (user + system) over each run's timed phase divided by its operations, medians of the runs: the servers' processes together (`zkraft bench --cpu-of`, from /proc) and the client's (the `zkraft bench` process). ")
+	if r.cfg.pin {
+		p("Pinned, each side has a CPU of its own, so where the servers' CPU is the bound the ratio of ops/s can reach at most ZooKeeper's CPU per operation ÷ zkraft's (last column).\n\n")
+	} else {
+		p("The servers and the client share the machine's %d CPUs, so where the CPUs are the bound (the busiest cells) the ratio of ops/s can reach at most (ZooKeeper + its client) ÷ (zkraft + its client) per operation (last column): the client's share caps what a leaner server shows.\n\n", runtime.NumCPU())
+	}
+	p("| workload | load | zkraft | ZooKeeper | zkraft ÷ ZooKeeper | client (zkraft run) | client (ZooKeeper run) | ratio of ops/s if CPU-bound |\n")
+	p("|---|---|---|---|---|---|---|---|\n")
+	for _, c := range tr.cells {
+		clients, inflight := c.sessions.forWorkload(c.workload)
+		kS, kC, kok := c.cpuPerOp(targetZkraft)
+		zS, zC, zok := c.cpuPerOp(targetZK)
+		if !kok || !zok {
+			p("| %s | %d × %d | n/a | | | | | |\n", workloadNames[c.workload], clients, inflight)
+			continue
+		}
+		bound := ratio(float64(zS+zC), float64(kS+kC))
+		if r.cfg.pin {
+			bound = ratio(float64(zS), float64(kS))
+		}
+		p("| %s | %d × %d | %v | %v | %s | %v | %v | %s |\n", workloadNames[c.workload], clients, inflight, rnd(kS), rnd(zS), ratio(float64(kS), float64(zS)), rnd(kC), rnd(zC), bound)
+	}
+	p("\n")
+}
+
+// cpuPerOp is the median over the runs of the servers' and the client's CPU time
+// per operation; ok is false without a run that measured it.
+func (c cellResult) cpuPerOp(target string) (server, client time.Duration, ok bool) {
+	var ss, cs []time.Duration
+	for _, r := range c.runs[target] {
+		if r.Ops > 0 && r.ServerCPUNs > 0 {
+			ss = append(ss, time.Duration(r.ServerCPUNs/int64(r.Ops)))
+			cs = append(cs, time.Duration(r.CPUNs/int64(r.Ops)))
+		}
+	}
+	if len(ss) == 0 {
+		return 0, 0, false
+	}
+	return medianDur(ss), medianDur(cs), true
+}
+
+func medianDur(d []time.Duration) time.Duration {
+	slices.Sort(d)
+	m := len(d) / 2
+	if len(d)%2 == 0 {
+		return (d[m-1] + d[m]) / 2
+	}
+	return d[m]
 }
 
 func (tr topoResult) ratioCell(w string, s sessionCfg) string {
@@ -325,6 +380,7 @@ func checkReport(t *testing.T, text string, cfg config) {
 			}
 		}
 	}
+	checkCPUTables(t, text, cfg)
 	if cfg.znodes == 0 {
 		return
 	}
@@ -355,6 +411,50 @@ func checkReport(t *testing.T, text string, cfg config) {
 
 // tableRows maps the first cell of each table row of a Markdown section to its
 // other cells.
+// checkCPUTables checks that every topology has its CPU table, a row per cell
+// measured, each with the servers' and the client's CPU per operation and the ratios.
+func checkCPUTables(t *testing.T, text string, cfg config) {
+	t.Helper()
+	ratioRe := regexp.MustCompile(`^[0-9]+\.[0-9]{2}×$`)
+	for _, topo := range cfg.topologies {
+		head := "### " + strings.SplitN(topoTitles[topo], " (", 2)[0] + ": CPU per operation\n"
+		_, sec, ok := strings.Cut(text, head)
+		if !ok {
+			t.Errorf("%s: no CPU table (%q)", topo, head)
+			continue
+		}
+		sec, _, _ = strings.Cut(sec, "\n#")
+		rows := 0
+		for _, line := range strings.Split(sec, "\n") {
+			if !strings.HasPrefix(line, "| ") || strings.HasPrefix(line, "| workload") {
+				continue
+			}
+			rows++
+			cells := strings.Split(strings.Trim(line, "|"), "|")
+			for i := range cells {
+				cells[i] = strings.TrimSpace(cells[i])
+			}
+			if len(cells) != 8 {
+				t.Errorf("%s: CPU row %q: %d cells, want 8", topo, line, len(cells))
+				continue
+			}
+			for _, i := range []int{2, 3, 5, 6} {
+				if d, err := time.ParseDuration(cells[i]); err != nil || d <= 0 {
+					t.Errorf("%s: CPU row %q: cell %d %q is not a CPU time", topo, line, i+1, cells[i])
+				}
+			}
+			for _, i := range []int{4, 7} {
+				if !ratioRe.MatchString(cells[i]) {
+					t.Errorf("%s: CPU row %q: cell %d %q is not a ratio", topo, line, i+1, cells[i])
+				}
+			}
+		}
+		if want := len(cfg.workloads) * len(cfg.sessions); rows != want {
+			t.Errorf("%s: %d CPU rows, want %d", topo, rows, want)
+		}
+	}
+}
+
 func tableRows(sec string) map[string][]string {
 	rows := map[string][]string{}
 	for _, line := range strings.Split(sec, "\n") {
