@@ -125,6 +125,24 @@ func BenchmarkRestore(b *testing.B) {
 // BenchmarkRestore1M restores the tree zkraft bench --op fill builds (1,000 znodes
 // of 100 B under each parent) with 1,000,000 znodes. Building it takes a while.
 func BenchmarkRestore1M(b *testing.B) {
+	benchRestore(b, fillTree(b))
+}
+
+// BenchmarkSnapshotWrite1M serializes the tree of BenchmarkRestore1M.
+func BenchmarkSnapshotWrite1M(b *testing.B) {
+	snap := fillTree(b).Snapshot()
+	b.ReportAllocs()
+	for b.Loop() {
+		n, err := snap.WriteTo(io.Discard)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(n)
+	}
+}
+
+// fillTree is the tree zkraft bench --op fill builds with 1,000,000 znodes.
+func fillTree(b *testing.B) *Tree {
 	tr := New()
 	mustApply(b, tr, createTxn("/f", "", 0))
 	data := bytes.Repeat([]byte("x"), 100)
@@ -135,7 +153,7 @@ func BenchmarkRestore1M(b *testing.B) {
 		path := "/f/p" + strconv.Itoa(i/1000) + "/n" + strconv.Itoa(i%1000)
 		mustApply(b, tr, reqTxn(zkproto.OpCreate, &zkproto.CreateRequest{Path: path, Data: data, ACL: worldAll}))
 	}
-	benchRestore(b, tr)
+	return tr
 }
 
 func benchRestore(b *testing.B, tr *Tree) {
