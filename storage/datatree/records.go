@@ -79,9 +79,9 @@ func (n *node) record(path string) NodeRecord {
 // its children). The records share the tree's data and ACL slices: do not modify.
 func (s *Snapshot) Nodes() iter.Seq[NodeRecord] {
 	return func(yield func(NodeRecord) bool) {
-		for _, id := range s.sortedIDs() {
-			p, n := s.nodeAt(id)
-			if !yield(n.record(p)) {
+		for _, pn := range s.sorted() {
+			n := viewOf(s.rec(pn.id), s.arena, s.acls)
+			if !yield(n.record(pn.path)) {
 				return
 			}
 		}

@@ -138,34 +138,25 @@ func (s *Snapshot) pathOf(id nodeID) string {
 	return p
 }
 
-// nodeAt is the path and content of the node id.
-func (s *Snapshot) nodeAt(id nodeID) (string, node) {
-	r := s.rec(id)
-	p, _ := blobAt(s.arena, r.chunk, r.off)
-	return p, viewOf(r, s.arena, s.acls)
+// pathID is a live node of a snapshot and its path.
+type pathID struct {
+	path string
+	id   nodeID
 }
 
-// sortedIDs lists the snapshot's nodes sorted by path. The records past the last
-// id ever handed out are zero, so not live. Each path is looked up once, not at
-// every comparison: the lookups (random reads of the arena) were most of a
-// snapshot's cost.
-func (s *Snapshot) sortedIDs() []nodeID {
-	type keyed struct {
-		path string
-		id   nodeID
-	}
-	ks := make([]keyed, 0, s.count)
+// sorted lists the snapshot's nodes sorted by path. The records past the last id
+// ever handed out are zero, so not live. Each path is looked up once, not at every
+// comparison: the lookups (random reads of the arena) were most of a snapshot's
+// cost.
+func (s *Snapshot) sorted() []pathID {
+	ks := make([]pathID, 0, s.count)
 	for id := nodeID(1); int(id) < len(s.recs)*recBlockLen; id++ {
 		if s.rec(id).flags&flagLive != 0 {
-			ks = append(ks, keyed{s.pathOf(id), id})
+			ks = append(ks, pathID{s.pathOf(id), id})
 		}
 	}
-	slices.SortFunc(ks, func(a, b keyed) int { return strings.Compare(a.path, b.path) })
-	ids := make([]nodeID, len(ks))
-	for i, k := range ks {
-		ids[i] = k.id
-	}
-	return ids
+	slices.SortFunc(ks, func(a, b pathID) int { return strings.Compare(a.path, b.path) })
+	return ks
 }
 
 // snapWriter buffers output and keeps the running CRC of what it flushed.
@@ -266,17 +257,18 @@ func (s *Snapshot) writeTo(dst io.Writer, version uint32) (int64, error) {
 		w.str(s.incarnations[id])
 	}
 
-	nodes := s.sortedIDs()
+	nodes := s.sorted()
 	w.i64(int64(len(nodes)))
 	var place []uint32 // by id: the node's place in nodes
 	if version >= 3 {
 		place = make([]uint32, len(s.recs)*recBlockLen)
-		for k, id := range nodes {
-			place[id] = uint32(k)
+		for k, pn := range nodes {
+			place[pn.id] = uint32(k)
 		}
 	}
-	for _, id := range nodes {
-		p, n := s.nodeAt(id)
+	for _, pn := range nodes {
+		id, p := pn.id, pn.path
+		n := viewOf(s.rec(id), s.arena, s.acls)
 		w.str(p)
 		if version >= 3 {
 			var parent uint32
