@@ -80,6 +80,18 @@ var shellNoise = regexp.MustCompile(`(?m)^(SLF4J|.*\bINFO\b|\s+at |Connecting to
 
 func normalizeShell(s string) string {
 	s = shellNoise.ReplaceAllString(s, "")
+	// zkCli.sh prints the connection's event from its event thread, which may come
+	// after the first command's output: put it where it comes when it wins the race,
+	// right after "WATCHER::" (a shell that never prints it still differs).
+	const connected = "WatchedEvent state:SyncConnected type:None path:null\n"
+	if w := strings.Index(s, "WATCHER::\n"); w >= 0 {
+		if i := strings.Index(s[w:], "\n"+connected); i >= 0 {
+			i += w + 1
+			s = s[:i] + s[i+len(connected):]
+			at := w + len("WATCHER::\n")
+			s = s[:at] + connected + s[at:]
+		}
+	}
 	s = regexp.MustCompile(`(?m)^(ctime|mtime) = .*$`).ReplaceAllString(s, "$1 = <date>")
 	return regexp.MustCompile(`ephemeralOwner = 0x[0-9a-f]{6,}`).ReplaceAllString(s, "ephemeralOwner = <session>")
 }
