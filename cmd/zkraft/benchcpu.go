@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strconv"
@@ -65,9 +66,12 @@ func procCPU(pid int) (time.Duration, error) {
 	}
 	// The command name, in parentheses, may hold spaces: the fields count from the
 	// last ')'. utime and stime are fields 14 and 15, the 12th and 13th after it.
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if i < 0 || len(f) < 13 {
+	i := bytes.LastIndexByte(b, ')')
+	var f []string
+	if i >= 0 {
+		f = strings.Fields(string(b[i+1:]))
+	}
+	if len(f) < 13 {
 		return 0, fmt.Errorf("--cpu-of %d: unexpected /proc/%d/stat", pid, pid)
 	}
 	var ticks int64

@@ -34,14 +34,18 @@ func (c cellResult) median(target string) (thr float64, p50, p99 time.Duration, 
 		p99s = append(p99s, r.p99())
 		errs += r.Errors
 	}
-	slices.Sort(ts)
-	slices.Sort(p50s)
-	slices.Sort(p99s)
-	m := len(runs) / 2
-	if len(runs)%2 == 0 {
-		return (ts[m-1] + ts[m]) / 2, (p50s[m-1] + p50s[m]) / 2, (p99s[m-1] + p99s[m]) / 2, errs, true
+	return medianOf(ts), medianOf(p50s), medianOf(p99s), errs, true
+}
+
+// medianOf is the median of x (the mean of the middle two of an even number); it
+// sorts x.
+func medianOf[T float64 | time.Duration](x []T) T {
+	slices.Sort(x)
+	m := len(x) / 2
+	if len(x)%2 == 0 {
+		return (x[m-1] + x[m]) / 2
 	}
-	return ts[m], p50s[m], p99s[m], errs, true
+	return x[m]
 }
 
 type topoResult struct {
@@ -219,16 +223,7 @@ func (c cellResult) cpuPerOp(target string) (server, client time.Duration, ok bo
 	if len(ss) == 0 {
 		return 0, 0, false
 	}
-	return medianDur(ss), medianDur(cs), true
-}
-
-func medianDur(d []time.Duration) time.Duration {
-	slices.Sort(d)
-	m := len(d) / 2
-	if len(d)%2 == 0 {
-		return (d[m-1] + d[m]) / 2
-	}
-	return d[m]
+	return medianOf(ss), medianOf(cs), true
 }
 
 func (tr topoResult) ratioCell(w string, s sessionCfg) string {
@@ -430,10 +425,7 @@ func checkCPUTables(t *testing.T, text string, cfg config) {
 				continue
 			}
 			rows++
-			cells := strings.Split(strings.Trim(line, "|"), "|")
-			for i := range cells {
-				cells[i] = strings.TrimSpace(cells[i])
-			}
+			cells := tableCells(line)
 			if len(cells) != 8 {
 				t.Errorf("%s: CPU row %q: %d cells, want 8", topo, line, len(cells))
 				continue
@@ -461,11 +453,17 @@ func tableRows(sec string) map[string][]string {
 		if !strings.HasPrefix(line, "| ") {
 			continue
 		}
-		cells := strings.Split(strings.Trim(line, "|"), "|")
-		for i := range cells {
-			cells[i] = strings.TrimSpace(cells[i])
-		}
+		cells := tableCells(line)
 		rows[cells[0]] = cells[1:]
 	}
 	return rows
+}
+
+// tableCells splits a Markdown table row into its trimmed cells.
+func tableCells(line string) []string {
+	cells := strings.Split(strings.Trim(line, "|"), "|")
+	for i := range cells {
+		cells[i] = strings.TrimSpace(cells[i])
+	}
+	return cells
 }

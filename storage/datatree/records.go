@@ -80,7 +80,7 @@ func (n *node) record(path string) NodeRecord {
 func (s *Snapshot) Nodes() iter.Seq[NodeRecord] {
 	return func(yield func(NodeRecord) bool) {
 		for _, pn := range s.sorted() {
-			n := viewOf(s.rec(pn.id), s.arena, s.acls)
+			n := s.view(pn.id)
 			if !yield(n.record(pn.path)) {
 				return
 			}

@@ -138,6 +138,9 @@ func (s *Snapshot) pathOf(id nodeID) string {
 	return p
 }
 
+// view is the content of the node id.
+func (s *Snapshot) view(id nodeID) node { return viewOf(s.rec(id), s.arena, s.acls) }
+
 // pathID is a live node of a snapshot and its path.
 type pathID struct {
 	path string
@@ -268,7 +271,7 @@ func (s *Snapshot) writeTo(dst io.Writer, version uint32) (int64, error) {
 	}
 	for _, pn := range nodes {
 		id, p := pn.id, pn.path
-		n := viewOf(s.rec(id), s.arena, s.acls)
+		n := s.view(id)
 		w.str(p)
 		if version >= 3 {
 			var parent uint32
