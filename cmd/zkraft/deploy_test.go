@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -197,7 +198,8 @@ func parseContainerfile(t *testing.T, path string) []instruction {
 // command accepts as written (go build -n), into a binary that is static (the test
 // binary, built the same way, has no interpreter and no shared libraries); the run
 // stage copies only that binary onto a static base, runs as a non-root user, keeps
-// the data in a volume, and starts the same command as the systemd unit.
+// the data in a volume, and starts the same command, with the same environment, as
+// the systemd unit.
 func TestContainerfile(t *testing.T) {
 	ins := parseContainerfile(t, filepath.Join(deployDir, "Containerfile"))
 	var stages [][]instruction
@@ -261,8 +263,11 @@ func TestContainerfile(t *testing.T) {
 		t.Errorf("run stage FROM %s: want scratch or a distroless static base (no libc, no shell)", base)
 	}
 	var copied, user, volume, entry, cmdArgs string
+	var env []string
 	for _, in := range run {
 		switch in.op {
+		case "ENV":
+			env = append(env, strings.Fields(in.args)...)
 		case "COPY":
 			if strings.Contains(in.args, "--from="+buildName+" "+out+" ") {
 				copied = in.args
@@ -294,5 +299,12 @@ func TestContainerfile(t *testing.T) {
 	}
 	if got := strings.Join(append(e, c...), " "); got != strings.Join(wantCommand, " ") {
 		t.Errorf("the image runs %q, want %q", got, strings.Join(wantCommand, " "))
+	}
+	var unitEnv []string
+	for _, v := range parseUnit(t, filepath.Join(deployDir, "zkraft.service"))["Service"]["Environment"] {
+		unitEnv = append(unitEnv, strings.Fields(v)...)
+	}
+	if len(unitEnv) == 0 || !slices.Equal(env, unitEnv) {
+		t.Errorf("the image's ENV %q, the unit's Environment= %q: want the same, and not none (the sysmon setting of docs/operations.md)", env, unitEnv)
 	}
 }

@@ -49,6 +49,26 @@ type config struct {
 	pin        bool // BENCH_PIN=1: the servers on CPU 0, the load on CPU 1
 }
 
+// unitPath is the systemd unit zkraft ships: the benchmark runs zkraft with the
+// environment it sets (unitEnv), as ZooKeeper runs with the JVM flags of its scripts.
+const unitPath = "../../docs/deploy/zkraft.service"
+
+// unitEnv is the KEY=value pairs of the unit's Environment= lines.
+func unitEnv(t testing.TB) []string {
+	t.Helper()
+	b, err := os.ReadFile(unitPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Environment="); ok {
+			env = append(env, strings.Fields(v)...)
+		}
+	}
+	return env
+}
+
 var allWorkloads = []string{"create", "set", "get", "mixed", "multi", "delete", "watch", "churn"}
 
 // workloadNames are the rows of the report.
@@ -176,7 +196,7 @@ func TestBenchCompare(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := &report{cfg: cfg, started: time.Now().UTC(), loadStart: loadAvg()}
+	rep := &report{cfg: cfg, started: time.Now().UTC(), loadStart: loadAvg(), zkraftEnv: unitEnv(t)}
 	reap := watchSignals(t)
 	bin := testkit.BuildZkraft(t)
 	dataDir := t.TempDir() // the filesystem of both servers' data (TMPDIR)
@@ -306,7 +326,7 @@ func startPair(t *testing.T, reap *reaper, bin, topo string, pin bool) (map[stri
 		zk.addrs = append(zk.addrs, z.Addr)
 		zk.pids = append(zk.pids, z.Pid())
 	}
-	e := ensembleproc.Start(t, bin, ensembleproc.Options{N: n, TickMs: tickMs, CPUs: cpus})
+	e := ensembleproc.Start(t, bin, ensembleproc.Options{N: n, TickMs: tickMs, CPUs: cpus, Env: unitEnv(t)})
 	unreap := reapEnsemble(reap, e)
 	zkraft.addrs = e.Addrs()
 	for _, m := range e.Members {
@@ -479,10 +499,10 @@ func memoryPhase(t *testing.T, reap *reaper, bin string, cfg config) map[string]
 	// zkraft
 	m = memResult{}
 	m.emptyReady = medianReady(t, func() ([]string, func()) {
-		e := ensembleproc.Start(t, bin, ensembleproc.Options{N: 1, TickMs: tickMs})
+		e := ensembleproc.Start(t, bin, ensembleproc.Options{N: 1, TickMs: tickMs, Env: unitEnv(t)})
 		return e.Addrs(), func() { e.Kill(0) }
 	})
-	e := ensembleproc.Start(t, bin, ensembleproc.Options{N: 1, TickMs: tickMs})
+	e := ensembleproc.Start(t, bin, ensembleproc.Options{N: 1, TickMs: tickMs, Env: unitEnv(t)})
 	unreap = reapEnsemble(reap, e)
 	cfg.logf(t, "memory: building %d znodes in zkraft", cfg.znodes)
 	if m.build, err = runBench(t, reap, bin, e.Addrs(), cfg, fill, limit); err != nil {

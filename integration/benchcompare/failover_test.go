@@ -81,7 +81,7 @@ func failoverZooKeeper(t *testing.T, reap *reaper) time.Duration {
 
 func failoverZkraft(t *testing.T, reap *reaper, bin string) time.Duration {
 	t.Helper()
-	e := ensembleproc.Start(t, bin, ensembleproc.Options{N: 3, TickMs: failoverTickMs})
+	e := ensembleproc.Start(t, bin, ensembleproc.Options{N: 3, TickMs: failoverTickMs, Env: unitEnv(t)})
 	defer reapEnsemble(reap, e)()
 	defer func() {
 		for i := range e.Members {

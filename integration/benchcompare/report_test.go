@@ -58,6 +58,7 @@ type report struct {
 	started            time.Time
 	loadStart, loadEnd string
 	floor              floor
+	zkraftEnv          []string // what zkraft runs with (unitEnv)
 	topos              []topoResult
 	mem                map[string]memResult // nil: not measured
 }
@@ -90,8 +91,8 @@ func (r *report) render() string {
 	p("**Floor for a 1-session write** on this machine: one fsync of the data directory's filesystem p50 %v (p99 %v), one loopback round trip p50 %v (p99 %v): no durable write can be acknowledged in less than about %v.\n\n",
 		rnd(r.floor.FsyncP50), rnd(r.floor.FsyncP99), rnd(r.floor.RTTP50), rnd(r.floor.RTTP99), rnd(r.floor.FsyncP50+r.floor.RTTP50))
 	p("What bounds zkraft's writes today, with the profiles that show it and what was changed for them: [docs/write-path.md](write-path.md).\n\n")
-	p("**Setup**: Apache ZooKeeper 3.8.0 (Debian's `zookeeper` package, %s, JVM flags `%s` as its scripts use: G1, full JIT) and zkraft (`zkraft serve`), both on loopback with their default durability (ZooKeeper's forceSync=yes; zkraft fsyncs its Raft log before it acknowledges) and tickTime=%d, everything else at its default. ",
-		javaVersion(), strings.Join(zkFlags, " "), tickMs)
+	p("**Setup**: Apache ZooKeeper 3.8.0 (Debian's `zookeeper` package, %s, JVM flags `%s` as its scripts use: G1, full JIT) and zkraft (`zkraft serve` with the environment its systemd unit sets, `%s`: docs/operations.md), both on loopback with their default durability (ZooKeeper's forceSync=yes; zkraft fsyncs its Raft log before it acknowledges) and tickTime=%d, everything else at its default. ",
+		javaVersion(), strings.Join(zkFlags, " "), strings.Join(r.zkraftEnv, " "), tickMs)
 	p("The load is `zkraft bench` (go-zookeeper sessions, 100 B payloads), %v per run, %d run(s) per server and cell, alternating which server goes first; medians reported. Ratio = zkraft ops/s ÷ ZooKeeper ops/s (> 1: zkraft is faster). ", cfg.duration, cfg.repeats)
 	if cfg.pin {
 		p("**Pinned** (BENCH_PIN=1): every server process (ZooKeeper's JVMs, zkraft's members) started on CPU 0 (taskset, so that the JVM and the Go runtime size their threads for one CPU), the `zkraft bench` client on CPU 1, so that the load does not take the servers' CPU; the memory and restart figures are not pinned. ")

@@ -244,7 +244,7 @@ func startSoakZkraft(t *testing.T, reap *reaper, cfg soakConfig) soakServer {
 	bin := testkit.BuildZkraft(t)
 	metricsPort := testkit.FreePorts(t, 1)[0]
 	extra := fmt.Sprintf("metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\nmetricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort=%d\n", metricsPort)
-	e := ensembleproc.Start(t, bin, ensembleproc.Options{N: 1, TickMs: cfg.tickMs, SnapCount: cfg.snapCount, Extra: extra})
+	e := ensembleproc.Start(t, bin, ensembleproc.Options{N: 1, TickMs: cfg.tickMs, SnapCount: cfg.snapCount, Extra: extra, Env: unitEnv(t)})
 	unreap := reapEnsemble(reap, e)
 	t.Cleanup(func() { unreap(); e.Kill(0) })
 	m := e.Members[0]

@@ -41,6 +41,8 @@ type Options struct {
 	// CPUs, when set, is the CPU list every member runs on (taskset -c), from its
 	// start, so that the Go runtime sizes GOMAXPROCS for it.
 	CPUs string
+	// Env is added to every member's environment (KEY=value).
+	Env []string
 }
 
 func (o *Options) defaults() {
@@ -213,6 +215,9 @@ func (e *Ensemble) spawn(m *Member) {
 	cmd := exec.Command(e.bin, args...)
 	if e.Opts.CPUs != "" {
 		cmd = exec.Command("taskset", append([]string{"-c", e.Opts.CPUs, e.bin}, args...)...)
+	}
+	if len(e.Opts.Env) > 0 {
+		cmd.Env = append(os.Environ(), e.Opts.Env...)
 	}
 	m.Proc = testkit.Start(e.t, cmd)
 	if e.Net != nil {
