@@ -156,6 +156,12 @@ func (n *Network) accept(to int, ln net.Listener) {
 			return
 		}
 		from := n.opener(c)
+		if from == openerGone {
+			// The dialer closed its end before the proxy accepted (a member that
+			// gave up on the peer): nothing to carry, and nobody to tell.
+			c.Close()
+			continue
+		}
 		n.mu.Lock()
 		if from < 0 {
 			n.unknown++
@@ -198,9 +204,15 @@ func (n *Network) pipe(l *link, dst, src net.Conn) {
 	n.mu.Unlock()
 }
 
+// openerGone is opener's answer for a connection whose other end no process holds
+// any more: the socket is gone, or orphaned (closed by its owner, inode 0 in
+// /proc/net/tcp).
+const openerGone = -2
+
 // opener finds the member whose process owns the other end of c (a loopback
 // connection): the socket with c's remote port as its local port, by inode, among
-// the members' open files. -1 when none does.
+// the members' open files. -1 when a live socket is held by none of them;
+// openerGone when its owner closed it already.
 func (n *Network) opener(c net.Conn) int {
 	ra, ok1 := c.RemoteAddr().(*net.TCPAddr)
 	la, ok2 := c.LocalAddr().(*net.TCPAddr)
@@ -208,8 +220,8 @@ func (n *Network) opener(c net.Conn) int {
 		return -1
 	}
 	inode := socketInode(ra.Port, la.Port)
-	if inode == "" {
-		return -1
+	if inode == "" || inode == "0" {
+		return openerGone
 	}
 	n.mu.Lock()
 	pids := append([]int(nil), n.pids...)
@@ -229,6 +241,9 @@ func (n *Network) opener(c net.Conn) int {
 				return i
 			}
 		}
+	}
+	if again := socketInode(ra.Port, la.Port); again != inode {
+		return openerGone // closed while the files were searched
 	}
 	return -1
 }
