@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zkraft/zkraft/integration/testkit"
 )
 
 // The deployment files live in docs/deploy (the top level of the repository is fixed
@@ -300,9 +302,9 @@ func TestContainerfile(t *testing.T) {
 	if got := strings.Join(append(e, c...), " "); got != strings.Join(wantCommand, " ") {
 		t.Errorf("the image runs %q, want %q", got, strings.Join(wantCommand, " "))
 	}
-	var unitEnv []string
-	for _, v := range parseUnit(t, filepath.Join(deployDir, "zkraft.service"))["Service"]["Environment"] {
-		unitEnv = append(unitEnv, strings.Fields(v)...)
+	unitEnv, err := testkit.UnitEnv()
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(unitEnv) == 0 || !slices.Equal(env, unitEnv) {
 		t.Errorf("the image's ENV %q, the unit's Environment= %q: want the same, and not none (the sysmon setting of docs/operations.md)", env, unitEnv)

@@ -49,22 +49,13 @@ type config struct {
 	pin        bool // BENCH_PIN=1: the servers on CPU 0, the load on CPU 1
 }
 
-// unitPath is the systemd unit zkraft ships: the benchmark runs zkraft with the
-// environment it sets (unitEnv), as ZooKeeper runs with the JVM flags of its scripts.
-const unitPath = "../../docs/deploy/zkraft.service"
-
-// unitEnv is the KEY=value pairs of the unit's Environment= lines.
+// unitEnv is the environment zkraft's systemd unit sets (testkit.UnitEnv): the
+// benchmark runs zkraft with it, as ZooKeeper runs with the JVM flags of its scripts.
 func unitEnv(t testing.TB) []string {
 	t.Helper()
-	b, err := os.ReadFile(unitPath)
+	env, err := testkit.UnitEnv()
 	if err != nil {
 		t.Fatal(err)
-	}
-	var env []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Environment="); ok {
-			env = append(env, strings.Fields(v)...)
-		}
 	}
 	return env
 }
