@@ -79,9 +79,9 @@ func (n *node) record(path string) NodeRecord {
 // its children). The records share the tree's data and ACL slices: do not modify.
 func (s *Snapshot) Nodes() iter.Seq[NodeRecord] {
 	return func(yield func(NodeRecord) bool) {
-		for _, pn := range s.sorted() {
-			n := s.view(pn.id)
-			if !yield(n.record(pn.path)) {
+		for _, id := range s.sorted() {
+			n := s.view(id)
+			if !yield(n.record(s.pathOf(id))) {
 				return
 			}
 		}

@@ -381,3 +381,55 @@ func TestCorruptParentPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotOrder: a snapshot lists its nodes in path order, which its walk of
+// the tree gets without sorting paths. The names here are built from characters
+// on both sides of '/', so that siblings extend each other ("a", "a-", "a-.")
+// and subtrees interleave in path order; deletes leave holes and reused ids.
+func TestSnapshotOrder(t *testing.T) {
+	alphabet := []string{"a", "b", "-", ".", "0", "~", " "}
+	for seed := range uint64(40) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		tr := New()
+		paths := []string{"/"}
+		for range 300 {
+			switch parent := paths[rng.IntN(len(paths))]; {
+			case rng.IntN(6) == 0 && len(paths) > 1:
+				k := 1 + rng.IntN(len(paths)-1)
+				if tr.Apply(deleteTxn(paths[k], -1)).Err == 0 {
+					paths = slices.Delete(paths, k, k+1)
+				}
+			default:
+				var name strings.Builder
+				for range 1 + rng.IntN(3) {
+					name.WriteString(alphabet[rng.IntN(len(alphabet))])
+				}
+				if name.String() == "." {
+					continue
+				}
+				p := strings.TrimSuffix(parent, "/") + "/" + name.String()
+				if tr.Apply(createTxn(p, "", 0)).Err == 0 {
+					paths = append(paths, p)
+				}
+			}
+		}
+		snap := tr.Snapshot()
+		var got []string
+		for r := range snap.Nodes() {
+			got = append(got, r.Path)
+		}
+		if !slices.IsSorted(got) {
+			t.Fatalf("seed %d: the snapshot's nodes are not in path order: %q", seed, got)
+		}
+		want := slices.Clone(paths)
+		want = append(want, "/zookeeper", "/zookeeper/config", "/zookeeper/quota")
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("seed %d: the snapshot lists %d nodes, the tree has %d:\n%q\n%q", seed, len(got), len(want), got, want)
+		}
+		if _, err := Restore(bytes.NewReader(snapBytes(t, tr))); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		snap.Release()
+	}
+}
