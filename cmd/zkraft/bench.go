@@ -102,7 +102,7 @@ Progress goes to stderr every --progress on long runs. Workloads (--op):
 			fmt.Fprintf(out, "op=%s clients=%d inflight=%d size=%d elapsed=%v ops=%d throughput=%.0f/s p50=%v p99=%v max=%v errors=%d\n",
 				res.Op, res.Clients, res.Inflight, o.size, res.Elapsed.Round(time.Millisecond), res.Ops, res.Throughput, res.P50, res.P99, res.Max, res.Errors)
 			if len(o.cpu.pids) > 0 {
-				fmt.Fprintf(out, "cpu per op: bench %v, servers (--cpu-of) %v\n", perOp(res.CPU, res.Ops), perOp(res.ServerCPU, res.Ops))
+				fmt.Fprintf(out, "cpu per op: bench %v, servers (--cpu-of) %v (in the kernel %v)\n", perOp(res.CPU, res.Ops), perOp(res.ServerCPU, res.Ops), perOp(res.ServerSysCPU, res.Ops))
 			}
 			if res.FirstError != "" {
 				fmt.Fprintf(out, "first error: %s\n", res.FirstError)
@@ -157,9 +157,11 @@ type benchResult struct {
 	P99        time.Duration `json:"p99_ns"`
 	Max        time.Duration `json:"max_ns"`
 	// CPU is the bench's own CPU time over the run; ServerCPU that of the processes
-	// named with --cpu-of (omitted when none were).
-	CPU       time.Duration `json:"cpu_ns"`
-	ServerCPU time.Duration `json:"server_cpu_ns,omitempty"`
+	// named with --cpu-of (omitted when none were), ServerSysCPU the part of it spent
+	// in the kernel.
+	CPU          time.Duration `json:"cpu_ns"`
+	ServerCPU    time.Duration `json:"server_cpu_ns,omitempty"`
+	ServerSysCPU time.Duration `json:"server_sys_cpu_ns,omitempty"`
 }
 
 // recorder collects latencies from many goroutines; done counts them as they come

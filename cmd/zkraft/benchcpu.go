@@ -16,8 +16,10 @@ import (
 // bounded by the sum of the two.
 type cpuMeter struct{ pids []int }
 
-// cpuTimes is one reading: the bench's own CPU time and the servers' total.
-type cpuTimes struct{ self, servers time.Duration }
+// cpuTimes is one reading: the bench's own CPU time, the servers' total, and the
+// part of it the servers spent in the kernel (system time: syscalls, the network
+// stack, fsync), which tells what a leaner server process could still save.
+type cpuTimes struct{ self, servers, serversSys time.Duration }
 
 // clockTick is the unit of /proc/PID/stat's utime and stime (USER_HZ, 100 on every
 // Linux architecture Go supports).
@@ -49,20 +51,22 @@ func (m cpuMeter) read() (cpuTimes, error) {
 	}
 	t.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	for _, pid := range m.pids {
-		d, err := procCPU(pid)
+		d, sys, err := procCPU(pid)
 		if err != nil {
 			return t, err
 		}
 		t.servers += d
+		t.serversSys += sys
 	}
 	return t, nil
 }
 
-// procCPU is process pid's CPU time so far, all its threads, from /proc/PID/stat.
-func procCPU(pid int) (time.Duration, error) {
+// procCPU is process pid's CPU time so far (user + system), all its threads, and
+// the system part, from /proc/PID/stat.
+func procCPU(pid int) (total, sys time.Duration, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, fmt.Errorf("--cpu-of %d: %w", pid, err)
+		return 0, 0, fmt.Errorf("--cpu-of %d: %w", pid, err)
 	}
 	// The command name, in parentheses, may hold spaces: the fields count from the
 	// last ')'. utime and stime are fields 14 and 15, the 12th and 13th after it.
@@ -72,17 +76,15 @@ func procCPU(pid int) (time.Duration, error) {
 		f = strings.Fields(string(b[i+1:]))
 	}
 	if len(f) < 13 {
-		return 0, fmt.Errorf("--cpu-of %d: unexpected /proc/%d/stat", pid, pid)
+		return 0, 0, fmt.Errorf("--cpu-of %d: unexpected /proc/%d/stat", pid, pid)
 	}
-	var ticks int64
-	for _, s := range f[11:13] {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("--cpu-of %d: unexpected /proc/%d/stat: %w", pid, pid, err)
+	var ticks [2]int64 // utime, stime
+	for i, s := range f[11:13] {
+		if ticks[i], err = strconv.ParseInt(s, 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("--cpu-of %d: unexpected /proc/%d/stat: %w", pid, pid, err)
 		}
-		ticks += n
 	}
-	return time.Duration(ticks) * clockTick, nil
+	return time.Duration(ticks[0]+ticks[1]) * clockTick, time.Duration(ticks[1]) * clockTick, nil
 }
 
 // cpuSpan measures the CPU spent between start and stop of a run's timed phase.
@@ -111,6 +113,7 @@ func (s *cpuSpan) end(r *benchResult) error {
 	r.CPU = now.self - s.start.self
 	if len(s.m.pids) > 0 {
 		r.ServerCPU = now.servers - s.start.servers
+		r.ServerSysCPU = now.serversSys - s.start.serversSys
 	}
 	return nil
 }

@@ -363,6 +363,8 @@ type benchResult struct {
 	MaxNs       int64   `json:"max_ns"`
 	CPUNs       int64   `json:"cpu_ns"`        // the bench's own CPU time over the run
 	ServerCPUNs int64   `json:"server_cpu_ns"` // the servers' (all members)
+	// ServerSysCPUNs is the part of ServerCPUNs spent in the kernel.
+	ServerSysCPUNs int64 `json:"server_sys_cpu_ns"`
 }
 
 func (r benchResult) p50() time.Duration { return time.Duration(r.P50Ns) }

@@ -192,39 +192,42 @@ func (r *report) renderCPU(p func(string, ...any), tr topoResult, title string) 
 	} else {
 		p("The servers and the client share the machine's %d CPUs, so where the CPUs are the bound (the busiest cells) the ratio of ops/s can reach at most (ZooKeeper + its client) ÷ (zkraft + its client) per operation (last column): the client's share caps what a leaner server shows.\n\n", runtime.NumCPU())
 	}
-	p("| workload | load | zkraft | ZooKeeper | zkraft ÷ ZooKeeper | client (zkraft run) | client (ZooKeeper run) | ratio of ops/s if CPU-bound |\n")
-	p("|---|---|---|---|---|---|---|---|\n")
+	p("Of the servers' CPU, the columns \"in the kernel\" are the system time: reading requests and writing replies, the loopback network stack, fsyncing the log, waking and switching threads; the rest is the server's own code and its runtime (the JVM, Go's).\n\n")
+	p("| workload | load | zkraft | ZooKeeper | zkraft ÷ ZooKeeper | zkraft in the kernel | ZooKeeper in the kernel | client (zkraft run) | client (ZooKeeper run) | ratio of ops/s if CPU-bound |\n")
+	p("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range tr.cells {
 		clients, inflight := c.sessions.forWorkload(c.workload)
-		kS, kC, kok := c.cpuPerOp(targetZkraft)
-		zS, zC, zok := c.cpuPerOp(targetZK)
+		kS, kK, kC, kok := c.cpuPerOp(targetZkraft)
+		zS, zK, zC, zok := c.cpuPerOp(targetZK)
 		if !kok || !zok {
-			p("| %s | %d × %d | n/a | | | | | |\n", workloadNames[c.workload], clients, inflight)
+			p("| %s | %d × %d | n/a | | | | | | | |\n", workloadNames[c.workload], clients, inflight)
 			continue
 		}
 		bound := ratio(float64(zS+zC), float64(kS+kC))
 		if r.cfg.pin {
 			bound = ratio(float64(zS), float64(kS))
 		}
-		p("| %s | %d × %d | %v | %v | %s | %v | %v | %s |\n", workloadNames[c.workload], clients, inflight, rnd(kS), rnd(zS), ratio(float64(kS), float64(zS)), rnd(kC), rnd(zC), bound)
+		p("| %s | %d × %d | %v | %v | %s | %v | %v | %v | %v | %s |\n", workloadNames[c.workload], clients, inflight, rnd(kS), rnd(zS), ratio(float64(kS), float64(zS)), rnd(kK), rnd(zK), rnd(kC), rnd(zC), bound)
 	}
 	p("\n")
 }
 
-// cpuPerOp is the median over the runs of the servers' and the client's CPU time
-// per operation; ok is false without a run that measured it.
-func (c cellResult) cpuPerOp(target string) (server, client time.Duration, ok bool) {
-	var ss, cs []time.Duration
+// cpuPerOp is the median over the runs of the servers' CPU time per operation, the
+// part of it in the kernel, and the client's; ok is false without a run that
+// measured it.
+func (c cellResult) cpuPerOp(target string) (server, kernel, client time.Duration, ok bool) {
+	var ss, ks, cs []time.Duration
 	for _, r := range c.runs[target] {
 		if r.Ops > 0 && r.ServerCPUNs > 0 {
 			ss = append(ss, time.Duration(r.ServerCPUNs/int64(r.Ops)))
+			ks = append(ks, time.Duration(r.ServerSysCPUNs/int64(r.Ops)))
 			cs = append(cs, time.Duration(r.CPUNs/int64(r.Ops)))
 		}
 	}
 	if len(ss) == 0 {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
-	return medianOf(ss), medianOf(cs), true
+	return medianOf(ss), medianOf(ks), medianOf(cs), true
 }
 
 func (tr topoResult) ratioCell(w string, s sessionCfg) string {
@@ -427,16 +430,21 @@ func checkCPUTables(t *testing.T, text string, cfg config) {
 			}
 			rows++
 			cells := tableCells(line)
-			if len(cells) != 8 {
-				t.Errorf("%s: CPU row %q: %d cells, want 8", topo, line, len(cells))
+			if len(cells) != 10 {
+				t.Errorf("%s: CPU row %q: %d cells, want 10", topo, line, len(cells))
 				continue
 			}
-			for _, i := range []int{2, 3, 5, 6} {
-				if d, err := time.ParseDuration(cells[i]); err != nil || d <= 0 {
+			var d [10]time.Duration
+			for _, i := range []int{2, 3, 5, 6, 7, 8} {
+				var err error
+				if d[i], err = time.ParseDuration(cells[i]); err != nil || d[i] <= 0 {
 					t.Errorf("%s: CPU row %q: cell %d %q is not a CPU time", topo, line, i+1, cells[i])
 				}
 			}
-			for _, i := range []int{4, 7} {
+			if d[5] > d[2] || d[6] > d[3] {
+				t.Errorf("%s: CPU row %q: more CPU in the kernel than in all", topo, line)
+			}
+			for _, i := range []int{4, 9} {
 				if !ratioRe.MatchString(cells[i]) {
 					t.Errorf("%s: CPU row %q: cell %d %q is not a ratio", topo, line, i+1, cells[i])
 				}
