@@ -9,7 +9,7 @@ import (
 )
 
 // TestTuneGC: after a GC the soft memory limit is the live heap plus at least
-// minHeadroom (an eighth of it when that is more); stop lifts it; an operator's GOGC
+// minHeadroom (a sixteenth of it when that is more); stop lifts it; an operator's GOGC
 // turns the policy off.
 func TestTuneGC(t *testing.T) {
 	t.Setenv("GOGC", "")
