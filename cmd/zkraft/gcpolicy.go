@@ -55,6 +55,14 @@ func tuneGC() (stop func()) {
 		}, struct{}{})
 	}
 	arm()
+	// At once too: the policy starts when a restart has grown the heap with
+	// GOGC=100, and a process that then goes idle may not collect again for a
+	// long while. A collection now, returning what it frees, gives the limit its
+	// figures and the memory back.
+	debug.FreeOSMemory()
+	mu.Lock()
+	debug.SetMemoryLimit(gcLimit())
+	mu.Unlock()
 	return func() {
 		mu.Lock()
 		defer mu.Unlock()

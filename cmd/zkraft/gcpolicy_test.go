@@ -8,17 +8,20 @@ import (
 	"time"
 )
 
-// TestTuneGC: after a GC the soft memory limit is the live heap plus at least
+// TestTuneGC: the policy sets a soft memory limit as it starts; after a GC the limit is the live heap plus at least
 // minHeadroom (a sixteenth of it when that is more); stop lifts it; an operator's GOGC
 // turns the policy off.
 func TestTuneGC(t *testing.T) {
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "")
-	stop := tuneGC()
-	live := make([]byte, 8<<20) // a live heap the limit must cover
 	limit := func() int64 { return debug.SetMemoryLimit(-1) }
+	stop := tuneGC()
+	if limit() == math.MaxInt64 {
+		t.Fatal("no memory limit as the policy starts")
+	}
+	live := make([]byte, 8<<20) // a live heap the limit must cover after the next cycle
 	deadline := time.Now().Add(10 * time.Second)
-	for limit() == math.MaxInt64 && time.Now().Before(deadline) {
+	for limit() < int64(len(live))+minHeadroom && time.Now().Before(deadline) {
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond) // the cleanup runs on its own goroutine after the cycle
 	}

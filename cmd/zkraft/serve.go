@@ -97,7 +97,12 @@ leadership over first); SIGUSR1 asks a leader to hand leadership over and keep s
 
 func serve(cfg ensemble.Config, log *slog.Logger) error {
 	start := time.Now()
-	defer tuneGC()()
+	// The GC policy starts once the node is ready: while a restart loads the tree
+	// and replays the log, nearly everything allocated stays live, and a memory
+	// limit just above the live heap made the runtime collect and return memory to
+	// the OS over and over, only to fault it back in.
+	untuneGC := func() {}
+	defer func() { untuneGC() }()
 	srv, err := ensemble.Start(cfg)
 	if err != nil {
 		return err
@@ -127,6 +132,7 @@ func serve(cfg ensemble.Config, log *slog.Logger) error {
 		select {
 		case <-ready:
 			ready = nil // fires once
+			untuneGC = tuneGC()
 			log.Info("zkraft ready", "client_addr", srv.Addr().String(), "data_dir", cfg.DataDir, "startup", time.Since(start).Round(time.Millisecond))
 		case <-srv.Done():
 			return srv.Err()
