@@ -378,6 +378,11 @@ func (s *Snapshot) writeTo(dst io.Writer, version uint32) (int64, error) {
 	}
 
 	nodes := s.sorted()
+	if len(nodes) != s.count {
+		// A node the walk from the root does not reach: writing the snapshot
+		// would lose it.
+		return 0, fmt.Errorf("datatree: write snapshot: %d of the tree's %d nodes are reachable from the root", len(nodes), s.count)
+	}
 	w.i64(int64(len(nodes)))
 	var place []uint32 // by id: the node's place in nodes
 	if version >= 3 {

@@ -433,3 +433,23 @@ func TestSnapshotOrder(t *testing.T) {
 		snap.Release()
 	}
 }
+
+// A snapshot whose walk from the root misses a node is not written: the node would
+// be lost. (A record cut from its parent, which a healthy tree never has.)
+func TestSnapshotRefusesUnreachableNodes(t *testing.T) {
+	tr := New()
+	mustApply(t, tr, createTxn("/a", "", 0))
+	mustApply(t, tr, createTxn("/a/b", "", 0))
+	snap := tr.Snapshot()
+	defer snap.Release()
+	id := tr.lookup("/a/b")
+	r := *snap.rec(id)
+	r.parent = 0
+	if snap.over == nil {
+		snap.over = map[nodeID]rec{}
+	}
+	snap.over[id] = r
+	if _, err := snap.WriteTo(io.Discard); err == nil || !strings.Contains(err.Error(), "reachable from the root") {
+		t.Fatalf("a snapshot with a node cut from the tree: %v", err)
+	}
+}
