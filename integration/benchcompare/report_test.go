@@ -98,6 +98,7 @@ func (r *report) render() string {
 		p("**Pinned** (BENCH_PIN=1): every server process (ZooKeeper's JVMs, zkraft's members) started on CPU 0 (taskset, so that the JVM and the Go runtime size their threads for one CPU), the `zkraft bench` client on CPU 1, so that the load does not take the servers' CPU; the memory and restart figures are not pinned. ")
 	}
 	p("Workloads: create (a new znode each), setData and getData (each session on its own znode), 90/10 get/set, multi of 10 setData, delete (of znodes created beforehand, untimed), watch fan-out (every session watches one znode that another session sets; one op = one notification, latency from the setData to its arrival; the pipelined column is 1,024 sessions), session churn (open a session and close it). In flight: requests each session keeps outstanding (pipelined).\n\n")
+	r.renderTargets(p)
 
 	for _, tr := range r.topos {
 		title := topoTitles[tr.name]
@@ -203,10 +204,8 @@ func (r *report) renderCPU(p func(string, ...any), tr topoResult, title string) 
 			p("| %s | %d × %d | n/a | | | | | | | |\n", workloadNames[c.workload], clients, inflight)
 			continue
 		}
-		bound := ratio(float64(zS+zC), float64(kS+kC))
-		if r.cfg.pin {
-			bound = ratio(float64(zS), float64(kS))
-		}
+		b, _ := r.cpuBound(c)
+		bound := fmt.Sprintf("%.2f×", b)
 		p("| %s | %d × %d | %v | %v | %s | %v | %v | %v | %v | %s |\n", workloadNames[c.workload], clients, inflight, rnd(kS), rnd(zS), ratio(float64(kS), float64(zS)), rnd(kK), rnd(zK), rnd(kC), rnd(zC), bound)
 	}
 	p("\n")
@@ -380,6 +379,7 @@ func checkReport(t *testing.T, text string, cfg config) {
 		}
 	}
 	checkCPUTables(t, text, cfg)
+	checkTargets(t, text, cfg)
 	if cfg.znodes == 0 {
 		return
 	}
