@@ -143,6 +143,9 @@ func loadConfig() (config, error) {
 	if c.topologies, err = list("BENCH_TOPOLOGIES", "single", []string{"single", "three"}); err != nil {
 		return c, err
 	}
+	if len(c.workloads) == 0 {
+		c.topologies = nil // memory and restart only: no pair of servers, no tables
+	}
 	keys := make([]string, len(allSessions))
 	for i, s := range allSessions {
 		keys[i] = s.key

@@ -717,7 +717,7 @@ func Restore(src io.Reader) (*Tree, error) {
 		t.reserve(int(min(nnodes, 1<<22))) // no growth of the index on the way (a corrupt count allocates no more)
 	}
 	if nnodes > warmFrom {
-		t.warm = startWarmer(t.gen)
+		t.warm = startWarmer()
 		defer func() { t.warm.close(); t.warm = nil }()
 	}
 	// Version 3: the ids by place in the list (parents are named by place), and the

@@ -20,7 +20,7 @@ type warmer struct {
 // warmAhead bounds the memory touched ahead of its use (and wasted, at the end).
 const warmAhead = 8
 
-func startWarmer(gen uint64) *warmer {
+func startWarmer() *warmer {
 	w := &warmer{
 		chunks: make(chan []byte, warmAhead),
 		blocks: make(chan *recBlock, warmAhead),
@@ -47,7 +47,7 @@ func startWarmer(gen uint64) *warmer {
 	go func() {
 		defer wg.Done()
 		for {
-			b := &recBlock{gen: gen}
+			b := new(recBlock)
 			for i := range b.r {
 				b.r[i].flags = 0 // a store per record: the block is a few pages
 			}
@@ -80,18 +80,16 @@ func (w *warmer) chunk() []byte {
 	return make([]byte, 0, chunkSize)
 }
 
-// block is a record block of generation gen, warm when the warmer keeps up.
-func (w *warmer) block(gen uint64) *recBlock {
+// block is an empty record block, warm when the warmer keeps up.
+func (w *warmer) block() *recBlock {
 	if w != nil {
 		select {
 		case b := <-w.blocks:
-			if b.gen == gen {
-				return b
-			}
+			return b
 		default:
 		}
 	}
-	return &recBlock{gen: gen}
+	return new(recBlock)
 }
 
 // warmFrom is the node count from which a restore warms memory ahead: below it the
