@@ -79,12 +79,10 @@ func (n *node) record(path string) NodeRecord {
 // its children). The records share the tree's data and ACL slices: do not modify.
 func (s *Snapshot) Nodes() iter.Seq[NodeRecord] {
 	return func(yield func(NodeRecord) bool) {
-		for _, id := range s.sorted() {
+		s.walk(func(id nodeID) bool {
 			n := s.view(id)
-			if !yield(n.record(s.pathOf(id))) {
-				return
-			}
-		}
+			return yield(n.record(s.pathOf(id)))
+		})
 	}
 }
 

@@ -141,8 +141,9 @@ func (s *Snapshot) pathOf(id nodeID) string {
 // view is the content of the node id.
 func (s *Snapshot) view(id nodeID) node { return viewOf(s.rec(id), s.arena, s.acls) }
 
-// sorted lists the snapshot's live nodes sorted by path (so a parent comes before its
-// children), without sorting the paths themselves: a sort of a million full paths,
+// walk calls fn with each of the snapshot's live nodes in path order (so a parent
+// comes before its children), until fn returns false; it returns how many it
+// visited. It does not sort the paths themselves: a sort of a million full paths,
 // each read from a random place in the arena at every comparison, was most of a
 // snapshot's cost, and the slice of paths its largest allocation. Instead the tree
 // is walked from the root, each node's children sorted by name as the walk enters
@@ -150,7 +151,7 @@ func (s *Snapshot) view(id nodeID) node { return viewOf(s.rec(id), s.arena, s.ac
 // another's with a character below '/' ("a" and "a-b": "/a-b" and everything under
 // it sort between "/a" and "/a/x"); the walk keeps such siblings pending and enters
 // their subtrees once the next sibling no longer extends them, longest first.
-func (s *Snapshot) sorted() []nodeID {
+func (s *Snapshot) walk(fn func(id nodeID) bool) int {
 	var pace pacer
 	ids := len(s.recs) * recBlockLen
 	// The children of each node, grouped by parent (a counting sort of the
@@ -163,31 +164,33 @@ func (s *Snapshot) sorted() []nodeID {
 			if r.parent == 0 {
 				root = id
 			} else {
-				first[r.parent+1]++
+				first[r.parent]++
 			}
 		}
 	}
 	largest := uint32(0) // family
 	for p := 1; p <= ids; p++ {
-		largest = max(largest, first[p])
-		first[p] += first[p-1]
+		largest = max(largest, first[p]) // p's count, before the sum
+		first[p] += first[p-1]           // first[p]: where p's family ends
 	}
 	kids := make([]nodeID, first[ids])
-	next := slices.Clone(first[:ids])
-	for id := nodeID(1); int(id) < ids; id++ {
+	for id := nodeID(ids - 1); id >= 1; id-- { // filled from the ends back: first[p] ends where p's family starts
 		pace.step(1)
 		if r := s.rec(id); r.flags&flagLive != 0 && r.parent != 0 {
-			kids[next[r.parent]] = id
-			next[r.parent]++
+			first[r.parent]--
+			kids[first[r.parent]] = id
 		}
 	}
-	next = nil
+	// first[p] is now where p's family starts, and first[p+1] where it ends
+	// (first[ids], the total, was never moved).
 
-	out := make([]nodeID, 0, s.count)
 	if root == 0 {
-		return out
+		return 0
 	}
-	out = append(out, root)
+	if !fn(root) {
+		return 1
+	}
+	visited := 1
 	// names holds the families being walked, one after another, each sorted by
 	// name; a frame is one of them: names[at:end] are the children still to list,
 	// pending[base:] those listed whose subtrees are not yet.
@@ -223,10 +226,13 @@ func (s *Snapshot) sorted() []nodeID {
 		}
 		y := names[f.at]
 		f.at++
-		out = append(out, y.id)
+		visited++
+		if !fn(y.id) {
+			return visited
+		}
 		pending = append(pending, y)
 	}
-	return out
+	return visited
 }
 
 // pacer lets a long loop give up the processor every so often. A snapshot of a
@@ -264,7 +270,7 @@ func extends(y, x string) bool {
 	return len(y) > len(x) && y[len(x)] < '/' && y[:len(x)] == x
 }
 
-// pathID is a node and a string of it (its name in sorted).
+// pathID is a node and a string of it (its name in walk).
 type pathID struct {
 	path string
 	id   nodeID
@@ -377,31 +383,25 @@ func (s *Snapshot) writeTo(dst io.Writer, version uint32) (int64, error) {
 		w.str(s.incarnations[id])
 	}
 
-	nodes := s.sorted()
-	if len(nodes) != s.count {
-		// A node the walk from the root does not reach: writing the snapshot
-		// would lose it.
-		return 0, fmt.Errorf("datatree: write snapshot: %d of the tree's %d nodes are reachable from the root", len(nodes), s.count)
-	}
-	w.i64(int64(len(nodes)))
-	var place []uint32 // by id: the node's place in nodes
+	w.i64(int64(s.count))
+	var place []uint32 // by id: the node's place in the list (a parent's is known before its children's)
 	if version >= 3 {
 		place = make([]uint32, len(s.recs)*recBlockLen)
-		for k, id := range nodes {
-			place[id] = uint32(k)
-		}
 	}
-	for _, id := range nodes {
+	k := uint32(0)
+	listed := s.walk(func(id nodeID) bool {
 		p := s.pathOf(id)
 		n := s.view(id)
 		w.str(p)
 		if version >= 3 {
+			place[id] = k
 			var parent uint32
 			if pid := s.rec(id).parent; pid != 0 {
 				parent = place[pid]
 			}
 			w.u32(parent)
 		}
+		k++
 		w.bytes(n.data)
 		w.u32(uint32(len(n.acl)))
 		for _, a := range n.acl {
@@ -420,6 +420,11 @@ func (s *Snapshot) writeTo(dst io.Writer, version uint32) (int64, error) {
 		w.i32(n.cseq)
 		w.buf = append(w.buf, byte(n.kind))
 		w.maybeFlush()
+		return w.err == nil
+	})
+	if w.err == nil && listed != s.count {
+		// A node the walk from the root does not reach: the snapshot would lose it.
+		return w.n, fmt.Errorf("datatree: write snapshot: %d of the tree's %d nodes are reachable from the root", listed, s.count)
 	}
 	w.flush()
 	if w.err != nil {
