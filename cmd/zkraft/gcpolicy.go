@@ -49,7 +49,8 @@ func tuneGC() (stop func()) {
 			mu.Lock()
 			defer mu.Unlock()
 			if !stopped {
-				debug.SetMemoryLimit(gcLimit())
+				limit, _ := gcLimit()
+				debug.SetMemoryLimit(limit)
 				arm()
 			}
 		}, struct{}{})
@@ -57,11 +58,16 @@ func tuneGC() (stop func()) {
 	arm()
 	// At once too: the policy starts when a restart has grown the heap with
 	// GOGC=100, and a process that then goes idle may not collect again for a
-	// long while. A collection now, returning what it frees, gives the limit its
-	// figures and the memory back.
-	debug.FreeOSMemory()
+	// long while. If the runtime holds more than the limit allows, a collection
+	// now, returning what it frees, gives the limit its figures and the memory
+	// back (not on a small node: it cost an empty node's start ~10 ms).
+	limit, held := gcLimit()
+	if held > limit {
+		debug.FreeOSMemory()
+		limit, _ = gcLimit()
+	}
 	mu.Lock()
-	debug.SetMemoryLimit(gcLimit())
+	debug.SetMemoryLimit(limit)
 	mu.Unlock()
 	return func() {
 		mu.Lock()
@@ -80,8 +86,9 @@ var gcSamples = []string{
 	"/memory/classes/heap/released:bytes",
 }
 
-// gcLimit is the memory limit for the heap as the last GC left it.
-func gcLimit() int64 {
+// gcLimit is the memory limit for the heap as the last GC left it, and what the
+// runtime holds from the OS now (what the limit bounds).
+func gcLimit() (limit, held int64) {
 	s := make([]metrics.Sample, len(gcSamples))
 	for i, name := range gcSamples {
 		s[i].Name = name
@@ -99,5 +106,5 @@ func gcLimit() int64 {
 	if t := v(1); t > heap {
 		nonHeap = t - heap
 	}
-	return int64(live + max(live/headroomShare, minHeadroom) + nonHeap)
+	return int64(live + max(live/headroomShare, minHeadroom) + nonHeap), int64(v(1) - v(5))
 }
