@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// TestTuneGC: the policy sets a soft memory limit as it starts; after a GC the limit is the live heap plus at least
-// minHeadroom (a sixteenth of it when that is more); stop lifts it; an operator's GOGC
-// turns the policy off.
+// TestTuneGC: the policy sets a soft memory limit as it starts; after a GC the limit
+// is the live heap plus at least minHeadroom (a sixteenth of it when that is more);
+// stop lifts it; an operator's GOGC turns the policy off.
 func TestTuneGC(t *testing.T) {
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "")

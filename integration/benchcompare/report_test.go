@@ -230,25 +230,23 @@ func (c cellResult) cpuPerOp(target string) (server, kernel, client time.Duratio
 }
 
 func (tr topoResult) ratioCell(w string, s sessionCfg) string {
-	for _, c := range tr.cells {
-		if c.workload != w || c.sessions != s {
-			continue
-		}
-		kt, _, k99, _, kok := c.median(targetZkraft)
-		zt, _, z99, _, zok := c.median(targetZK)
-		if !kok || !zok {
-			return "failed"
-		}
-		cell := ratio(kt, zt)
-		if w == "watch" && s.inflight > 1 {
-			cell = "1,024 sessions: " + cell
-		}
-		if z99 > 0 && 2*k99 > 3*z99 { // 1.5× or more
-			cell += fmt.Sprintf(" (p99 %.1f× worse)", float64(k99)/float64(z99))
-		}
-		return cell
+	c, ok := tr.cell(w, s.key)
+	if !ok {
+		return "—"
 	}
-	return "—"
+	kt, _, k99, _, kok := c.median(targetZkraft)
+	zt, _, z99, _, zok := c.median(targetZK)
+	if !kok || !zok {
+		return "failed"
+	}
+	cell := ratio(kt, zt)
+	if w == "watch" && s.inflight > 1 {
+		cell = "1,024 sessions: " + cell
+	}
+	if z99 > 0 && 2*k99 > 3*z99 { // 1.5× or more
+		cell += fmt.Sprintf(" (p99 %.1f× worse)", float64(k99)/float64(z99))
+	}
+	return cell
 }
 
 func ratio(a, b float64) string {

@@ -33,7 +33,7 @@ func (tr topoResult) cell(w, s string) (cellResult, bool) {
 func (r *report) cpuBound(c cellResult) (float64, bool) {
 	kS, _, kC, kok := c.cpuPerOp(targetZkraft)
 	zS, _, zC, zok := c.cpuPerOp(targetZK)
-	if !kok || !zok || kS+kC == 0 || kS == 0 {
+	if !kok || !zok || kS == 0 {
 		return 0, false
 	}
 	if r.cfg.pin {

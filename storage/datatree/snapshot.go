@@ -195,23 +195,23 @@ func (s *Snapshot) walk(fn func(id nodeID) bool) int {
 	// name; a frame is one of them: names[at:end] are the children still to list,
 	// pending[base:] those listed whose subtrees are not yet.
 	type frame struct{ start, at, end, base int }
-	names := make([]pathID, 0, largest+1024)
-	var pending []pathID
+	names := make([]namedID, 0, largest+1024)
+	var pending []namedID
 	var frames []frame
 	enter := func(p nodeID) {
 		fam := kids[first[p]:first[p+1]]
 		start := len(names)
 		for _, id := range fam {
-			names = append(names, pathID{s.nameOf(id), id})
+			names = append(names, namedID{s.nameOf(id), id})
 		}
-		slices.SortFunc(names[start:], func(a, b pathID) int { return strings.Compare(a.path, b.path) })
+		slices.SortFunc(names[start:], func(a, b namedID) int { return strings.Compare(a.name, b.name) })
 		pace.step(len(fam) * 8)
 		frames = append(frames, frame{start, start, len(names), len(pending)})
 	}
 	enter(root)
 	for len(frames) > 0 {
 		f := &frames[len(frames)-1]
-		if len(pending) > f.base && (f.at == f.end || !extends(names[f.at].path, pending[len(pending)-1].path)) {
+		if len(pending) > f.base && (f.at == f.end || !extends(names[f.at].name, pending[len(pending)-1].name)) {
 			x := pending[len(pending)-1].id
 			pending = pending[:len(pending)-1]
 			if first[x] < first[x+1] {
@@ -270,9 +270,9 @@ func extends(y, x string) bool {
 	return len(y) > len(x) && y[len(x)] < '/' && y[:len(x)] == x
 }
 
-// pathID is a node and a string of it (its name in walk).
-type pathID struct {
-	path string
+// namedID is a node and its name (the last element of its path).
+type namedID struct {
+	name string
 	id   nodeID
 }
 
