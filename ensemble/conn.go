@@ -54,6 +54,12 @@ type conn struct {
 	writeMu sync.Mutex
 	spare   []byte
 	raw     syscall.RawConn
+	// rawWrite writes rawBuf with one write(2) into rawN and rawErr (writeMu held):
+	// made once per connection, where a closure per write cost three allocations.
+	rawWrite func(fd uintptr) bool
+	rawBuf   []byte
+	rawN     int
+	rawErr   error
 	// Replies and watch events go out in the order ZooKeeper's single pipeline gives
 	// them: a request's reply follows the events of every change made before the
 	// request took effect, and precedes those of changes made after (a client
@@ -176,6 +182,10 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	}
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()
+		c.rawWrite = func(fd uintptr) bool {
+			c.rawN, c.rawErr = syscall.Write(int(fd), c.rawBuf)
+			return true // never wait for the socket: that is the writer's job
+		}
 	}
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	c.closed = c.ctx.Done()
@@ -669,11 +679,10 @@ func (c *conn) tryFlushLocked() bool {
 	n := 0
 	var werr error
 	if len(buf) > 0 {
-		err := c.raw.Write(func(fd uintptr) bool {
-			n, werr = syscall.Write(int(fd), buf)
-			return true // never wait for the socket: that is the writer's job
-		})
-		n = max(n, 0)
+		c.rawBuf, c.rawN, c.rawErr = buf, 0, nil
+		err := c.raw.Write(c.rawWrite)
+		n, werr = max(c.rawN, 0), c.rawErr
+		c.rawBuf = nil
 		if werr == syscall.EAGAIN || werr == syscall.EINTR {
 			werr = nil
 		}
@@ -889,16 +898,16 @@ func (c *conn) sessionClosed() {
 
 // frameOf encodes a reply frame: length, header (nil for the connect response) and body.
 func frameOf(hdr *zkproto.ReplyHeader, body zkproto.Record) []byte {
-	e := zkproto.Encoder{Buf: make([]byte, 4, 64)}
-	if hdr != nil {
-		hdr.Encode(&e)
-	}
-	if body != nil {
-		body.Encode(&e)
-	}
-	n := len(e.Buf) - 4
-	e.Buf[0], e.Buf[1], e.Buf[2], e.Buf[3] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
-	return e.Buf
+	return zkproto.Render(func(e *zkproto.Encoder) {
+		start := e.BeginFrame()
+		if hdr != nil {
+			hdr.Encode(e)
+		}
+		if body != nil {
+			body.Encode(e)
+		}
+		e.EndFrame(start)
+	})
 }
 
 func equalBytes(a, b []byte) bool {

@@ -3,6 +3,7 @@ package ensemble
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/zkraft/zkraft/storage/datatree"
 	"github.com/zkraft/zkraft/zkproto"
@@ -49,7 +50,10 @@ func stampTime(entry []byte, ms int64) {
 
 // encodeTxn renders a Txn as a log entry.
 func encodeTxn(o origin, t *datatree.Txn) []byte {
-	e := zkproto.Encoder{Buf: make([]byte, 0, 64)}
+	return zkproto.Render(func(e *zkproto.Encoder) { appendTxn(e, o, t) })
+}
+
+func appendTxn(e *zkproto.Encoder, o origin, t *datatree.Txn) {
 	version := byte(entryVersion)
 	switch {
 	case t.EnforceQuota:
@@ -71,7 +75,7 @@ func encodeTxn(o origin, t *datatree.Txn) []byte {
 			e.String(id.Scheme)
 			e.String(id.ID)
 		}
-		t.Request.Encode(&e)
+		t.Request.Encode(e)
 	case datatree.TxnCreateSession:
 		e.Int(t.Timeout)
 		e.Buffer(t.Password)
@@ -88,10 +92,11 @@ func encodeTxn(o origin, t *datatree.Txn) []byte {
 	if version == entryVersionFlags {
 		e.Buf = append(e.Buf, flagEnforceQuota)
 	}
-	return e.Buf
 }
 
-// decodeTxn parses a log entry written by encodeTxn.
+// decodeTxn parses a log entry written by encodeTxn. A log entry is never written
+// again, so the txn's data shares its memory (the tree copies what it keeps); the
+// session password, kept for the session's life, is copied.
 func decodeTxn(b []byte) (origin, *datatree.Txn, error) {
 	var o origin
 	if len(b) < entryTimeOffset+8 {
@@ -101,7 +106,7 @@ func decodeTxn(b []byte) (origin, *datatree.Txn, error) {
 		return o, nil, fmt.Errorf("log entry type %d version %d is unknown to this zkraft version", b[0], b[1])
 	}
 	t := &datatree.Txn{Kind: datatree.TxnKind(b[2])}
-	d := zkproto.NewDecoder(b[3:])
+	d := zkproto.NewAliasingDecoder(b[3:])
 	o.Instance = uint64(d.Long())
 	o.Seq = uint64(d.Long())
 	t.Session = zkproto.SessionID(d.Long())
@@ -125,7 +130,7 @@ func decodeTxn(b []byte) (origin, *datatree.Txn, error) {
 		t.Request = req
 	case datatree.TxnCreateSession:
 		t.Timeout = d.Int()
-		t.Password = d.Buffer()
+		t.Password = slices.Clone(d.Buffer())
 	case datatree.TxnRenewSession:
 		t.Timeout = d.Int()
 	case datatree.TxnMemberIncarnation:

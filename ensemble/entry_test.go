@@ -80,3 +80,20 @@ func TestEntryFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeTxnKeepsNoPasswordOfTheEntry: a decoded txn's data shares the entry's
+// memory (the tree copies it), but the session password, which the session table
+// keeps, is a copy: it must not pin a log entry for the session's life.
+func TestDecodeTxnKeepsNoPasswordOfTheEntry(t *testing.T) {
+	entry := encodeTxn(origin{Instance: 1, Seq: 2}, &datatree.Txn{Kind: datatree.TxnCreateSession, Session: 5, Timeout: 4000, Password: []byte("secretsecret1234")})
+	_, txn, err := decodeTxn(entry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range entry {
+		entry[i] = 0
+	}
+	if string(txn.Password) != "secretsecret1234" {
+		t.Fatalf("the password shares the entry's memory: %q", txn.Password)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"sync"
 )
 
 // Record is a jute record with hand-written encoding. Decode reports errors through
@@ -22,6 +23,26 @@ var ErrBadLength = errors.New("zkproto: invalid length prefix")
 
 // Encoder appends jute encodings to Buf.
 type Encoder struct{ Buf []byte }
+
+// scratch holds encoders for Render. A buffer that grew past scratchKeep (a large
+// getData reply) is dropped rather than kept for small ones.
+var scratch = sync.Pool{New: func() any { return &Encoder{Buf: make([]byte, 0, 1024)} }}
+
+const scratchKeep = 64 << 10
+
+// Render encodes with fn and returns the bytes in a slice of exactly their size:
+// one allocation, where appending to a fresh slice grows it two or three times
+// on the way to a reply's or a log entry's size.
+func Render(fn func(e *Encoder)) []byte {
+	e := scratch.Get().(*Encoder)
+	e.Buf = e.Buf[:0]
+	fn(e)
+	out := append(make([]byte, 0, len(e.Buf)), e.Buf...)
+	if cap(e.Buf) <= scratchKeep {
+		scratch.Put(e)
+	}
+	return out
+}
 
 func (e *Encoder) Int(v int32)  { e.Buf = binary.BigEndian.AppendUint32(e.Buf, uint32(v)) }
 func (e *Encoder) Long(v int64) { e.Buf = binary.BigEndian.AppendUint64(e.Buf, uint64(v)) }
@@ -64,12 +85,21 @@ func (e *Encoder) Strings(v []string) {
 // Decoder reads jute encodings from a frame. The first error sticks: later reads
 // return zero values, so a record's Decode needs no error checks of its own.
 type Decoder struct {
-	buf []byte
-	off int
-	err error
+	buf   []byte
+	off   int
+	err   error
+	alias bool // Buffer returns slices of buf rather than copies
 }
 
 func NewDecoder(b []byte) *Decoder { return &Decoder{buf: b} }
+
+// NewAliasingDecoder is NewDecoder for a b that is never written again (a Raft log
+// entry): the byte slices it decodes share b's memory instead of being copied.
+func NewAliasingDecoder(b []byte) *Decoder { return &Decoder{buf: b, alias: true} }
+
+// Reset makes d read b from its start, with no error: a decoder that lives as long
+// as its connection decodes every frame without allocating.
+func (d *Decoder) Reset(b []byte) { *d = Decoder{buf: b} }
 
 // Err is the first error met, if any.
 func (d *Decoder) Err() error { return d.err }
@@ -135,15 +165,19 @@ func (d *Decoder) length(minSize int) (n int, null bool) {
 	return int(l), false
 }
 
-// Buffer reads a length-prefixed byte slice (a copy; nil for -1).
+// Buffer reads a length-prefixed byte slice (a copy unless the decoder aliases; nil
+// for -1).
 func (d *Decoder) Buffer() []byte {
 	n, null := d.length(1)
 	if null || d.err != nil {
 		return nil
 	}
 	b := d.take(n)
-	if b == nil {
+	switch {
+	case b == nil:
 		return nil
+	case d.alias:
+		return b[:n:n] // capped: an append must not write into what follows
 	}
 	return append(make([]byte, 0, n), b...)
 }

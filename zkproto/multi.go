@@ -129,6 +129,9 @@ func (r *MultiRequest) Decode(d *Decoder) {
 			return
 		}
 		h.Type, body = multiCreate(h.Type, body)
+		if r.Ops == nil {
+			r.Ops = make([]MultiOp, 0, 8) // fewer steps of growth for the usual multi
+		}
 		r.Ops = append(r.Ops, MultiOp{Header: h, Request: body})
 	}
 }
@@ -227,15 +230,14 @@ func (r *MultiResponse) Encode(e *Encoder) {
 	for i := range r.Results {
 		res := &r.Results[i]
 		t := multiResultType(res.Header.Type)
-		body, ok := newMultiResult(t)
-		if !ok {
-			panic(fmt.Sprintf("zkproto: MultiResponse result %d: invalid type %v", i, res.Header.Type))
-		}
-		if res.Response != nil {
-			if body == nil || !multiResultFits(t, res.Response) {
-				panic(fmt.Sprintf("zkproto: MultiResponse result %d: cannot encode %T as %v", i, res.Response, t))
+		body := res.Response
+		if body == nil { // the type's empty body
+			var ok bool
+			if body, ok = newMultiResult(t); !ok {
+				panic(fmt.Sprintf("zkproto: MultiResponse result %d: invalid type %v", i, res.Header.Type))
 			}
-			body = res.Response
+		} else if !multiResultFits(t, body) {
+			panic(fmt.Sprintf("zkproto: MultiResponse result %d: cannot encode %T as %v", i, res.Response, t))
 		}
 		h := MultiHeader{Type: t}
 		if t == OpError {

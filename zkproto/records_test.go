@@ -400,3 +400,43 @@ func TestMultiCreateType(t *testing.T) {
 		})
 	}
 }
+
+// TestAliasingDecoder: an aliasing decoder hands out byte slices of the frame itself,
+// capped so that appending to one cannot write over the fields after it; a plain
+// decoder copies.
+func TestAliasingDecoder(t *testing.T) {
+	frame := Marshal(&SetDataRequest{Path: "/a", Data: []byte("abc"), Version: 7})
+	var plain, aliased SetDataRequest
+	plain.Decode(NewDecoder(frame))
+	d := NewAliasingDecoder(frame)
+	aliased.Decode(d)
+	if d.Err() != nil || string(aliased.Data) != "abc" || aliased.Version != 7 || aliased.Path != "/a" {
+		t.Fatalf("aliased decode: %+v, %v", aliased, d.Err())
+	}
+	if cap(aliased.Data) != 3 {
+		t.Fatalf("aliased Data has capacity %d, want 3: an append would write into the version", cap(aliased.Data))
+	}
+	aliased.Data[0] = 'X'
+	if !bytes.Contains(frame, []byte("Xbc")) {
+		t.Fatal("the aliasing decoder copied the data")
+	}
+	if string(plain.Data) != "abc" {
+		t.Fatalf("the plain decoder's data changed with the frame: %q", plain.Data)
+	}
+}
+
+// TestRender: Render's result has exactly the encoding's size and is not shared
+// with the next Render (its buffer goes back to the pool).
+func TestRender(t *testing.T) {
+	enc := func(data string) []byte {
+		return Render(func(e *Encoder) { (&SetDataRequest{Path: "/r", Data: []byte(data)}).Encode(e) })
+	}
+	a := enc("first")
+	if want := Marshal(&SetDataRequest{Path: "/r", Data: []byte("first")}); !bytes.Equal(a, want) || cap(a) != len(want) {
+		t.Fatalf("Render = %x (cap %d), want %x (cap %d)", a, cap(a), want, len(want))
+	}
+	b := enc("other")
+	if bytes.Equal(a, b) || !bytes.Contains(a, []byte("first")) {
+		t.Fatalf("a second Render changed the first's bytes: %q", a)
+	}
+}

@@ -83,18 +83,20 @@ func (s *checkedStore) corruptEntry(idx uint64, format string, args ...any) erro
 }
 
 func logCRC(l *raft.Log, ext []byte) uint32 {
-	var hdr [8 + 8 + 1 + 4]byte
-	binary.BigEndian.PutUint64(hdr[0:], l.Index)
-	binary.BigEndian.PutUint64(hdr[8:], l.Term)
-	hdr[16] = byte(l.Type)
-	binary.BigEndian.PutUint32(hdr[17:], uint32(len(l.Data)))
-	c := crc32.Update(0, castagnoli, hdr[:])
+	// One buffer for the header and then the time: what crc32 reads escapes to the
+	// heap, so each would be an allocation of its own.
+	buf := make([]byte, 8+8+1+4, 32)
+	binary.BigEndian.PutUint64(buf[0:], l.Index)
+	binary.BigEndian.PutUint64(buf[8:], l.Term)
+	buf[16] = byte(l.Type)
+	binary.BigEndian.PutUint32(buf[17:], uint32(len(l.Data)))
+	c := crc32.Update(0, castagnoli, buf)
 	c = crc32.Update(c, castagnoli, l.Data)
 	// The append time as its binary form (seconds, nanoseconds, zone offset), which
 	// survives raft-boltdb's msgpack round trip.
-	at, err := l.AppendedAt.MarshalBinary()
+	at, err := l.AppendedAt.AppendBinary(buf[:0])
 	if err != nil { // a zone offset that is not whole minutes: the instant alone
-		at = binary.BigEndian.AppendUint64(nil, uint64(l.AppendedAt.UnixNano()))
+		at = binary.BigEndian.AppendUint64(buf[:0], uint64(l.AppendedAt.UnixNano()))
 	}
 	c = crc32.Update(c, castagnoli, at)
 	return crc32.Update(c, castagnoli, ext)
