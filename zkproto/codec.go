@@ -97,10 +97,6 @@ func NewDecoder(b []byte) *Decoder { return &Decoder{buf: b} }
 // entry): the byte slices it decodes share b's memory instead of being copied.
 func NewAliasingDecoder(b []byte) *Decoder { return &Decoder{buf: b, alias: true} }
 
-// Reset makes d read b from its start, with no error: a decoder that lives as long
-// as its connection decodes every frame without allocating.
-func (d *Decoder) Reset(b []byte) { *d = Decoder{buf: b} }
-
 // Err is the first error met, if any.
 func (d *Decoder) Err() error { return d.err }
 
