@@ -36,7 +36,6 @@ type writeback struct {
 	started int64    // writeback started up to here
 
 	begun time.Time // when the first byte was written, for the pace
-	rate  int64     // bytes per second (snapshotWriteRate)
 	now   func() time.Time
 	sleep func(time.Duration)
 }
@@ -46,7 +45,7 @@ func newWriteback(path string) *writeback {
 	if err != nil {
 		return nil // no pacing: the final fsync writes it all, as before
 	}
-	return &writeback{f: f, rate: snapshotWriteRate, now: time.Now, sleep: time.Sleep}
+	return &writeback{f: f, now: time.Now, sleep: time.Sleep}
 }
 
 // wrote counts n more bytes written, and starts (and waits for) writeback of whole
@@ -68,7 +67,7 @@ func (w *writeback) wrote(n int) {
 		}
 		_ = unix.SyncFileRange(fd, w.started, writebackRange, unix.SYNC_FILE_RANGE_WRITE)
 		w.started += writebackRange
-		due := w.begun.Add(time.Duration(w.started * int64(time.Second) / w.rate))
+		due := w.begun.Add(time.Duration(w.started * int64(time.Second) / snapshotWriteRate))
 		if d := due.Sub(w.now()); d > 0 {
 			w.sleep(d)
 		}
