@@ -1,6 +1,7 @@
 package ensemble_test
 
 import (
+	"context"
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
@@ -596,6 +597,31 @@ func TestAbandonedReconfigIsNotRetried(t *testing.T) {
 		}
 	}
 	t.Fatalf("member %d was removed by a reconfig whose client had gone away: %+v", victim, members)
+}
+
+// A follower does not forward a reconfig whose client is gone: one that went away
+// while the follower waited for an election must not be made by the leader it elects.
+// (TestAbandonedReconfigIsNotRetried met this by chance, 2 runs in 59: the member
+// itself won the election, and forwarded the remove to itself.)
+func TestGoneClientsReconfigIsNotForwarded(t *testing.T) {
+	cl := ensembletest.RunCluster(t, 3, ensembletest.WithConfig(func(c *ensemble.Config) { c.ReconfigEnabled = true }))
+	leader := cl.Leader()
+	f, other := (leader+1)%3, (leader+2)%3
+	victim := cl.Members[f].Config.Peers[other].ID
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := cl.Members[f].ForwardReconfig(ctx, &zkproto.ReconfigRequest{LeavingServers: strconv.FormatInt(victim, 10), CurConfigID: -1}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("forwarding the reconfig of a client that is gone: %v, want context.Canceled", err)
+	}
+	// Had it gone out, the leader would have removed the member at once.
+	time.Sleep(time.Second)
+	members, err := cl.Members[leader].Members()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(members, func(m ensemble.Member) bool { return m.ID == victim }) {
+		t.Fatalf("member %d was removed by a reconfig whose client had gone: %+v", victim, members)
+	}
 }
 
 // A write by a client of the leader reaches the watchers on a follower without

@@ -205,11 +205,13 @@ func remoteIP(a net.Addr) string {
 	return host
 }
 
-// close shuts the connection; the goroutines notice and exit. Idempotent.
+// close shuts the connection; the goroutines notice and exit. Idempotent. The socket
+// closes first: a request that gives up when the context ends (a reconfig riding out
+// a missing leader) must not get its answer written in between.
 func (c *conn) close() {
 	c.closeOnce.Do(func() {
-		c.cancel()
 		c.nc.Close()
+		c.cancel()
 	})
 }
 
@@ -321,7 +323,7 @@ func (c *conn) handshake(fr *zkproto.FrameReader) bool {
 		c.log.Info("refusing session: a reconfig removed this member from the ensemble; the client tries another server")
 		return false
 	} else if req.SessionID == 0 {
-		if !s.awaitLeader(time.Duration(timeout) * time.Millisecond) {
+		if !s.awaitLeader(c.ctx, time.Duration(timeout)*time.Millisecond) {
 			c.log.Info("refusing session: the ensemble has no leader")
 			return false
 		}

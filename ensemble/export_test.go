@@ -1,6 +1,8 @@
 package ensemble
 
 import (
+	"context"
+
 	"github.com/zkraft/zkraft/storage/datatree"
 	"github.com/zkraft/zkraft/zkproto"
 )
@@ -40,3 +42,13 @@ func (s *Server) Diverge(path string) {
 // FollowerFailing tells whether this member, leading, counts member id as failing
 // its heartbeats (reconfig's NEWCONFIGNOQUORUM check).
 func (s *Server) FollowerFailing(id int64) bool { return s.health.isFailing(raftID(id)) }
+
+// ForwardReconfig forwards a reconfig to the leader as a follower does for its client,
+// with ctx the client's connection.
+func (s *Server) ForwardReconfig(ctx context.Context, req *zkproto.ReconfigRequest) error {
+	ch, err := s.forwarder.send(ctx, fwdReconfig, zkproto.Marshal(req))
+	if err != nil {
+		return err
+	}
+	return (<-ch).err
+}

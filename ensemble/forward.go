@@ -124,15 +124,15 @@ func (f *forwarder) isCarrying(stream uint64) bool {
 }
 
 // send queues a request to the leader and returns where its reply will arrive (nil
-// for a touch).
-func (f *forwarder) send(kind byte, body []byte) (<-chan fwdReply, error) {
-	return f.sendRequest(kind, body, 0, 0)
+// for a touch); not once ctx is done.
+func (f *forwarder) send(ctx context.Context, kind byte, body []byte) (<-chan fwdReply, error) {
+	return f.sendRequest(ctx, kind, body, 0, 0)
 }
 
 // sendWrite forwards a client's write of write stream stream, proposed with origin
 // seq origin: it survives leader changes (see forwarder).
 func (f *forwarder) sendWrite(entry []byte, origin, stream uint64) (<-chan fwdReply, error) {
-	return f.sendRequest(fwdTxn, entry, origin, stream)
+	return f.sendRequest(f.s.ctx, fwdTxn, entry, origin, stream)
 }
 
 // sendRequest sends a request; one with an origin seq is a client's write, sent
@@ -140,15 +140,21 @@ func (f *forwarder) sendWrite(entry []byte, origin, stream uint64) (<-chan fwdRe
 // now (none is known, or the one Raft still names refuses the connection: it is
 // gone and the election has not ended yet), sent to the next leader once there is
 // one, like the writes a lost leader left.
-func (f *forwarder) sendRequest(kind byte, body []byte, origin, stream uint64) (<-chan fwdReply, error) {
+func (f *forwarder) sendRequest(ctx context.Context, kind byte, body []byte, origin, stream uint64) (<-chan fwdReply, error) {
 	resendable := origin != 0
 	addr, _ := f.s.raft.LeaderWithID()
 	if addr == "" {
 		// An election is likely under way: give it two ticks before failing.
-		if !f.s.awaitLeader(2*f.s.cfg.TickTime) && !resendable {
+		if !f.s.awaitLeader(ctx, 2*f.s.cfg.TickTime) && !resendable {
 			return nil, errNoLeader
 		}
 		addr, _ = f.s.raft.LeaderWithID()
+	}
+	if err := ctx.Err(); err != nil && !resendable {
+		// Its caller gave up during the election: a reconfig whose client went
+		// away must not be made by the leader elected since (the client may have
+		// made another change meanwhile).
+		return nil, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -226,7 +226,7 @@ func (s *Server) atLeader(ctx context.Context, kind byte, req *zkproto.ReconfigR
 		case id == raftID(s.cfg.ServerID):
 			return errNoLeader // stepping down: a moment until the next leader is known
 		}
-		ch, err := s.forwarder.send(kind, body)
+		ch, err := s.forwarder.send(ctx, kind, body)
 		if err != nil {
 			return err
 		}

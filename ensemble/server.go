@@ -474,7 +474,7 @@ func (s *Server) markReady() {
 // followerSync waits until this follower has applied everything the leader had
 // committed when asked, after the leader confirmed its leadership with a quorum.
 func (s *Server) followerSync(ctx context.Context) error {
-	ch, err := s.forwarder.send(fwdSync, nil)
+	ch, err := s.forwarder.send(ctx, fwdSync, nil)
 	if err != nil {
 		return err
 	}
@@ -517,7 +517,7 @@ func (s *Server) touchLocalSessions() {
 		e.Long(int64(id))
 	}
 	s.connMu.Unlock()
-	s.forwarder.send(fwdTouch, e.Buf)
+	s.forwarder.send(s.ctx, fwdTouch, e.Buf)
 }
 
 // mode is what srvr reports.
@@ -706,7 +706,7 @@ func (s *Server) proposeAsync(txn *datatree.Txn) proposal {
 	} else if txn.Stream != 0 {
 		p.forward, p.err = s.forwarder.sendWrite(entry, seq, txn.Stream)
 	} else {
-		p.forward, p.err = s.forwarder.send(fwdTxn, entry)
+		p.forward, p.err = s.forwarder.send(s.ctx, fwdTxn, entry)
 	}
 	return p
 }

@@ -1,6 +1,7 @@
 package ensemble
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"slices"
@@ -223,7 +224,7 @@ func (s *Server) touchSession(id zkproto.SessionID) bool {
 // awaitLeader waits, up to max, until a leader is known: a client that connects
 // during an election or just after a leadership transfer waits a moment rather than
 // being turned away.
-func (s *Server) awaitLeader(max time.Duration) bool {
+func (s *Server) awaitLeader(ctx context.Context, max time.Duration) bool {
 	deadline := time.Now().Add(max)
 	for {
 		if addr, _ := s.raft.LeaderWithID(); addr != "" {
@@ -233,6 +234,8 @@ func (s *Server) awaitLeader(max time.Duration) bool {
 			return false
 		}
 		select {
+		case <-ctx.Done():
+			return false
 		case <-s.ctx.Done():
 			return false
 		case <-time.After(10 * time.Millisecond):
