@@ -150,12 +150,6 @@ func (f *forwarder) sendRequest(ctx context.Context, kind byte, body []byte, ori
 		}
 		addr, _ = f.s.raft.LeaderWithID()
 	}
-	if err := ctx.Err(); err != nil && !resendable {
-		// Its caller gave up during the election: a reconfig whose client went
-		// away must not be made by the leader elected since (the client may have
-		// made another change meanwhile).
-		return nil, err
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
@@ -179,6 +173,12 @@ func (f *forwarder) sendRequest(ctx context.Context, kind byte, body []byte, ori
 			f.queueResendLocked(p) // behind the stream's earlier writes, if any wait
 			return p.reply, nil
 		}
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil && !resendable {
+		// Its caller gave up while the election ran or the leader was dialled: a
+		// reconfig whose client went away must not be made by the leader (the
+		// client may have made another change since).
 		return nil, err
 	}
 	if err := f.writeLocked(p, body); err != nil {
