@@ -258,13 +258,24 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	if f.restoreTook != nil {
-		defer func(start time.Time) { f.restoreTook(time.Since(start)) }(time.Now())
-	}
-	t, err := datatree.Restore(rc)
+	t, err := f.readSnapshot(rc)
 	if err != nil {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
+	f.install(t)
+	return nil
+}
+
+// readSnapshot reads a tree from a snapshot's state.
+func (f *fsm) readSnapshot(r io.Reader) (*datatree.Tree, error) {
+	if f.restoreTook != nil {
+		defer func(start time.Time) { f.restoreTook(time.Since(start)) }(time.Now())
+	}
+	return datatree.Restore(r)
+}
+
+// install makes t, restored from a snapshot, the tree.
+func (f *fsm) install(t *datatree.Tree) {
 	f.mu.Lock()
 	f.tree = t
 	f.zxid.Store(int64(t.LastZxid()))
@@ -285,7 +296,6 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if f.restored != nil {
 		f.restored()
 	}
-	return nil
 }
 
 type fsmSnapshot struct {

@@ -58,7 +58,10 @@ func (c configFSM) StoreConfiguration(index uint64, _ raft.Configuration) {
 // Restore also takes the configuration index of the snapshot restored: the entries
 // before it are not applied again.
 func (c configFSM) Restore(rc io.ReadCloser) error {
-	if err := c.fsm.Restore(rc); err != nil {
+	if t, ok := c.s.stores.Preloaded().(*datatree.Tree); ok {
+		rc.Close() // the snapshot raft opened, restored while the log was checked
+		c.fsm.install(t)
+	} else if err := c.fsm.Restore(rc); err != nil {
 		return err
 	}
 	if metas, err := c.s.stores.Snapshot.List(); err == nil && len(metas) > 0 {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -171,7 +172,8 @@ func (s *Server) startRaft() error {
 	s.raftLog = &slogWriter{log: s.cfg.Logger.With("component", "raft")}
 	if s.cfg.DataDir == "" {
 		s.stores = raftstore.InMemory()
-	} else if s.stores, err = raftstore.Open(s.cfg.DataDir, raftstore.Options{LogDir: s.cfg.DataLogDir, LogOutput: s.raftLog, WriteHook: s.cfg.StorageWriteHook, SegmentSize: s.cfg.StorageSegmentSize}); err != nil {
+	} else if s.stores, err = raftstore.Open(s.cfg.DataDir, raftstore.Options{LogDir: s.cfg.DataLogDir, LogOutput: s.raftLog, WriteHook: s.cfg.StorageWriteHook, SegmentSize: s.cfg.StorageSegmentSize,
+		Preload: func(r io.Reader) (any, error) { return s.fsm.readSnapshot(r) }}); err != nil {
 		return err
 	}
 	id := raftID(s.cfg.ServerID)

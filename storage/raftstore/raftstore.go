@@ -69,6 +69,19 @@ func (s *Stores) RaftStarted() {
 	if c, ok := s.Log.(*checkedStore); ok {
 		c.raftStarted.Store(true)
 	}
+	if sn, ok := s.Snapshot.(*snapshotStore); ok {
+		sn.dropPreloaded() // raft restored another snapshot, or none
+	}
+}
+
+// Preloaded returns, once, what Options.Preload made of the snapshot that raft
+// opened last: the FSM's restore of it takes that instead of reading the snapshot
+// again. Nil when raft opened another snapshot, or after RaftStarted.
+func (s *Stores) Preloaded() any {
+	if sn, ok := s.Snapshot.(*snapshotStore); ok {
+		return sn.takeOpened()
+	}
+	return nil
 }
 
 // retainSnapshots is how many snapshot files are kept; older ones are removed.
@@ -85,6 +98,12 @@ type Options struct {
 	WriteHook WriteHook
 	// SegmentSize, for tests, is the size of the log's segment files (0: 8 MiB).
 	SegmentSize int
+	// Preload, when set, restores the newest snapshot while Open checks the log (a
+	// restart spent most of its time in the two, one after the other), and raft's
+	// restore of that snapshot gets its value through Stores.Preloaded. The
+	// snapshot's CRC-64 is then not computed: Preload must check all it reads (the
+	// tree's CRC-32C does), and an error it returns fails Open as a damaged snapshot.
+	Preload func(io.Reader) (any, error)
 }
 
 // Open opens (creating if needed) the stores: wal/ under the log directory for the
@@ -128,10 +147,10 @@ func Open(dir string, opts Options) (*Stores, error) {
 		return nil, err
 	}
 	logs := &checkedStore{inner: w, path: walDir, fileOf: w.filer.fileOf, stablePath: filepath.Join(walDir, metaName), latch: l}
-	// The snapshots' CRC-64 is computed while the log is read (two passes over
-	// hundreds of MB at 1M znodes, on two cores).
+	// The newest snapshot is checked (or restored, with Preload) while the log is
+	// read: two passes over hundreds of MB at 1M znodes, on two cores.
 	snapErr := make(chan error, 1)
-	go func() { snapErr <- snaps.verify() }()
+	go func() { snapErr <- snaps.verify(opts.Preload) }()
 	err = check(filepath.Join(walDir, metaName), func() error { return logs.verify(snapIndex) })
 	if serr := <-snapErr; err == nil {
 		err = serr

@@ -107,8 +107,11 @@ func TestSnapshotCheckedOnceAtStart(t *testing.T) {
 	s = open(t, dir, Options{})
 	snaps := s.Snapshot.(*snapshotStore)
 	id := filepath.Base(snapshotDir(t, dir))
-	if !snaps.takeVerified(id) || snaps.takeVerified(id) {
-		t.Fatal("the snapshot Open checked is not skipped exactly once")
+	if ok, _ := snaps.takeVerified(id); !ok {
+		t.Fatal("the snapshot Open checked is checked again")
+	}
+	if ok, _ := snaps.takeVerified(id); ok {
+		t.Fatal("the snapshot Open checked is skipped twice")
 	}
 	must(t, s.Close())
 
@@ -137,6 +140,65 @@ func TestSnapshotCheckedOnceAtStart(t *testing.T) {
 	must(t, err)
 	if !bytes.HasSuffix(got, []byte("the tree's own bytes")) {
 		t.Fatalf("read %q", got)
+	}
+}
+
+// TestSnapshotPreloaded: with Options.Preload, Open restores the newest snapshot
+// itself (the state past the header), and the value reaches the restore of raft's
+// Open of that snapshot, once; a Preload error fails Open as a damaged snapshot.
+func TestSnapshotPreloaded(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, Options{})
+	fill(t, s, 20)
+	must(t, s.Close())
+	id := filepath.Base(snapshotDir(t, dir))
+
+	var calls int
+	preload := func(r io.Reader) (any, error) {
+		calls++
+		b, err := io.ReadAll(r)
+		return string(b), err
+	}
+	s = open(t, dir, Options{Preload: preload})
+	if calls != 1 {
+		t.Fatalf("Preload ran %d times at Open, want 1", calls)
+	}
+	if v := s.Preloaded(); v != nil {
+		t.Fatalf("preloaded value %v before raft opened the snapshot", v)
+	}
+	_, rc, err := s.Snapshot.Open(id)
+	must(t, err)
+	rc.Close()
+	if v := s.Preloaded(); v != "ZKRTREE\x00 the tree's own bytes" {
+		t.Fatalf("preloaded value %q, want the state past the header", v)
+	}
+	if v := s.Preloaded(); v != nil {
+		t.Fatalf("preloaded value %v taken twice", v)
+	}
+	// Opened again (raft sending it to a follower): read from the file, no value.
+	_, rc, err = s.Snapshot.Open(id)
+	must(t, err)
+	rc.Close()
+	if v := s.Preloaded(); v != nil {
+		t.Fatalf("preloaded value %v for a second Open", v)
+	}
+	must(t, s.Close())
+
+	// Not taken before raft started: let go.
+	s = open(t, dir, Options{Preload: preload})
+	s.RaftStarted()
+	_, rc, err = s.Snapshot.Open(id)
+	must(t, err)
+	rc.Close()
+	if v := s.Preloaded(); v != nil {
+		t.Fatalf("preloaded value %v after RaftStarted", v)
+	}
+	must(t, s.Close())
+
+	_, err = Open(dir, Options{Preload: func(io.Reader) (any, error) { return nil, errors.New("bad tree") }})
+	var ce *CorruptError
+	if !errors.As(err, &ce) || filepath.Base(ce.Path) != "state.bin" || !strings.Contains(err.Error(), "bad tree") {
+		t.Fatalf("Open with a snapshot Preload fails on: %v, want a CorruptError naming state.bin", err)
 	}
 }
 

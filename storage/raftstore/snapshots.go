@@ -71,8 +71,15 @@ type snapshotStore struct {
 	// was then. The next Open of one (raft restoring it at start) skips the CRC-64
 	// that verify computed a moment before: a pass over a file of 200 MB at 1M
 	// znodes. Its header and the tree keep their own CRC-32C, checked as read.
+	// opened is the preloaded value of the snapshot Open returned last.
 	mu       sync.Mutex
-	verified map[string]fileStamp
+	verified map[string]verifiedSnap
+	opened   any
+}
+
+type verifiedSnap struct {
+	stamp     fileStamp
+	preloaded any // what Options.Preload made of it, if it ran
 }
 
 // fileStamp is what tells that a file has not changed since it was checked.
@@ -90,17 +97,35 @@ func stampOf(path string) (fileStamp, error) {
 }
 
 // takeVerified tells whether verify checked snapshot id as its state.bin is now,
-// and forgets it (the CRC-64 is skipped once).
-func (s *snapshotStore) takeVerified(id string) bool {
+// with what Preload made of it, and forgets it (the CRC-64 is skipped once).
+func (s *snapshotStore) takeVerified(id string) (bool, any) {
 	s.mu.Lock()
-	stamp, ok := s.verified[id]
+	v, ok := s.verified[id]
 	delete(s.verified, id)
 	s.mu.Unlock()
 	if !ok {
-		return false
+		return false, nil
 	}
-	now, err := stampOf(filepath.Join(s.dir, id, "state.bin"))
-	return err == nil && now == stamp
+	if now, err := stampOf(filepath.Join(s.dir, id, "state.bin")); err != nil || now != v.stamp {
+		return false, nil
+	}
+	return true, v.preloaded
+}
+
+// takeOpened returns, once, the preloaded value of the snapshot opened last.
+func (s *snapshotStore) takeOpened() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.opened
+	s.opened = nil
+	return v
+}
+
+// dropPreloaded lets go of preloaded values that no restore took.
+func (s *snapshotStore) dropPreloaded() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.verified, s.opened = nil, nil
 }
 
 func (s *snapshotStore) corrupt(id, file, format string, args ...any) error {
@@ -139,6 +164,18 @@ func (s *snapshotStore) List() ([]*raft.SnapshotMeta, error) {
 
 // Open implements raft.SnapshotStore.
 func (s *snapshotStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, error) {
+	verified, preloaded := s.takeVerified(id)
+	meta, rc, err := s.open(id, verified)
+	if err == nil {
+		s.mu.Lock()
+		s.opened = preloaded
+		s.mu.Unlock()
+	}
+	return meta, rc, err
+}
+
+// open opens snapshot id, its state past the header; verified skips the CRC-64.
+func (s *snapshotStore) open(id string, verified bool) (*raft.SnapshotMeta, io.ReadCloser, error) {
 	metaPath := filepath.Join(s.dir, id, "meta.json")
 	fm, err := parseMeta(metaPath)
 	if err != nil {
@@ -146,7 +183,7 @@ func (s *snapshotStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, erro
 	}
 	var meta *raft.SnapshotMeta
 	var rc io.ReadCloser
-	if s.takeVerified(id) {
+	if verified {
 		meta = &fm.SnapshotMeta
 		rc, err = os.Open(filepath.Join(s.dir, id, "state.bin"))
 	} else {
@@ -266,10 +303,12 @@ func parseMeta(path string) (*fileMeta, error) {
 // verify checks the snapshots in the directory: every meta.json parses (raft's
 // List would skip one that does not, and restore an older snapshot than the newest
 // without a word), and the newest, the one raft restores, matches its CRC and its
-// header agrees with meta.json. An older snapshot is checked when it is opened (raft
-// falls back to it only if the newest fails to restore): its CRC is a pass over
-// 200 MB at 1M znodes, which a start would otherwise wait for.
-func (s *snapshotStore) verify() error {
+// header agrees with meta.json — or, with preload, restores without an error (which
+// checks the tree's CRC-32C instead: the same pass does the restore's work). An
+// older snapshot is checked when it is opened (raft falls back to it only if the
+// newest fails to restore): its CRC is a pass over 200 MB at 1M znodes, which a start
+// would otherwise wait for.
+func (s *snapshotStore) verify(preload func(io.Reader) (any, error)) error {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return fmt.Errorf("read snapshot directory %s: %w", s.dir, err)
@@ -295,13 +334,20 @@ func (s *snapshotStore) verify() error {
 	if err != nil {
 		return fmt.Errorf("snapshot %s: %w", id, err)
 	}
-	_, rc, err := s.Open(id)
+	_, rc, err := s.open(id, preload != nil)
 	if err != nil {
 		return err
 	}
+	var v any
+	if preload != nil {
+		v, err = preload(rc)
+	}
 	rc.Close()
+	if err != nil {
+		return s.corrupt(id, "state.bin", "%v", err)
+	}
 	s.mu.Lock()
-	s.verified = map[string]fileStamp{id: stamp}
+	s.verified = map[string]verifiedSnap{id: {stamp, v}}
 	s.mu.Unlock()
 	return nil
 }
