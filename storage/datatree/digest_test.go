@@ -69,3 +69,25 @@ func TestDigestFollowsContent(t *testing.T) {
 		t.Fatalf("restored digest %x, want %x", r.Digest(), a.Digest())
 	}
 }
+
+// TestDigestReusedID: put remembers the digest of the node it changed last; a node
+// removed and its id reused by another must not have the other subtract it.
+func TestDigestReusedID(t *testing.T) {
+	tr := New()
+	mustApply(t, tr, createTxn("/a", "a", 0))
+	a := tr.lookup("/a")
+	n := tr.view(a)
+	n.data = []byte("changed")
+	tr.put("/a", n) // remembered
+	tr.rawRemove("/a", n)
+	tr.rawInsert("/b", node{data: []byte("b"), acl: worldAll})
+	if b := tr.lookup("/b"); b != a {
+		t.Fatalf("/b got id %d, not /a's %d: the test needs the id reused", b, a)
+	}
+	n = tr.view(tr.lookup("/b"))
+	n.version++
+	tr.put("/b", n)
+	if got, want := tr.Digest(), recomputeDigest(tr); got != want {
+		t.Fatalf("digest %x after a reused id, recomputed %x", got, want)
+	}
+}

@@ -80,6 +80,13 @@ type Tree struct {
 
 	zxid     zkproto.Zxid
 	digest   uint64 // see Digest
+	// lastPut is the node put changed last, with its digest since: the next change
+	// of the same node (a parent gaining children one create after another, a
+	// session setting its znode) subtracts that instead of hashing it again.
+	lastPut struct {
+		id     nodeID
+		digest uint64
+	}
 	sessions map[zkproto.SessionID]SessionInfo
 	// incarnations are the ensemble members' data-directory incarnations, by id.
 	incarnations map[int64]string
@@ -178,9 +185,15 @@ func (t *Tree) put(path string, n node) {
 		panic("datatree: put " + path + ", which does not exist")
 	}
 	cur := t.view(id)
-	t.digest -= nodeDigest(path, &cur)
+	if t.lastPut.id == id {
+		t.digest -= t.lastPut.digest
+	} else {
+		t.digest -= nodeDigest(path, &cur)
+	}
 	t.update(id, path, &cur, &n)
-	t.digest += nodeDigest(path, &n)
+	d := nodeDigest(path, &n)
+	t.digest += d
+	t.lastPut.id, t.lastPut.digest = id, d
 }
 
 // insert adds a node at a new path and links it into its parent's children.
@@ -260,6 +273,9 @@ func (t *Tree) rawRemove(path string, n node) {
 	}
 	cur := t.view(id)
 	t.digest -= nodeDigest(path, &cur)
+	if t.lastPut.id == id {
+		t.lastPut.id = 0 // the id may name another node next
+	}
 	if t.rec(id).parent != 0 {
 		t.unlink(id)
 	}
