@@ -78,8 +78,8 @@ type SessionInfo struct {
 type Tree struct {
 	store
 
-	zxid     zkproto.Zxid
-	digest   uint64 // see Digest
+	zxid   zkproto.Zxid
+	digest uint64 // see Digest
 	// lastPut is the node put changed last, with its digest since: the next change
 	// of the same node (a parent gaining children one create after another, a
 	// session setting its znode) subtracts that instead of hashing it again.
