@@ -734,144 +734,17 @@ func Restore(src io.Reader) (*Tree, error) {
 		t.warm = startWarmer()
 		defer func() { t.warm.close(); t.warm = nil }()
 	}
-	// Version 3: the ids by place in the list (parents are named by place), and the
-	// index entries, placed at the end (bulkIndex).
-	var ids []nodeID
-	var entries []uint64
-	if !old && r.err == nil {
-		ids = make([]nodeID, 0, min(nnodes, 1<<22))
-		entries = make([]uint64, 0, min(nnodes, 1<<22))
-	}
-	prev := ""
-	// The parent of the last node inserted: siblings mostly come in a row.
-	var parentPath string
-	var parentID nodeID
-	var scratch, prevACL, lastACL []zkproto.ACL
-	data := make([]byte, 0, 512) // never nil: an empty data field must stay non-nil
-	// Paths are read into two buffers in turn (the previous one is prev) and copied
-	// only where the tree keeps them as strings.
-	var paths [2][]byte
-	for i := int64(0); i < nnodes && r.err == nil; i++ {
-		path := r.strInto(&paths[i&1])
-		var place uint32
-		if !old {
-			place = r.u32()
-		}
-		var n node
-		n.data = r.bytesInto(&data)
-		nacl := r.u32()
-		if r.err == nil && nacl > 1<<16 {
-			r.fail("%s: ACL count %d", path, nacl)
-		}
-		scratch = scratch[:0]
-		for j := uint32(0); j < nacl && r.err == nil; j++ {
-			var like zkproto.Id // consecutive nodes mostly share an ACL
-			if int(j) < len(lastACL) {
-				like = lastACL[j].ID
-			}
-			perms := r.i32()
-			scheme := r.istr(like.Scheme)
-			scratch = append(scratch, zkproto.ACL{Perms: perms, ID: zkproto.Id{Scheme: scheme, ID: r.istr(like.ID)}})
-		}
-		switch {
-		case slices.Equal(scratch, openACL):
-			n.acl = openACL
-		case nacl > 0 && slices.Equal(scratch, prevACL):
-			n.acl = prevACL // consecutive nodes mostly share an ACL
-		case nacl > 0:
-			n.acl = slices.Clone(scratch) // interned by rawInsert, or garbage
-			prevACL = n.acl
-		}
-		if nacl > 0 {
-			lastACL = n.acl
-		}
-		n.czxid = zkproto.Zxid(r.i64())
-		n.mzxid = zkproto.Zxid(r.i64())
-		n.pzxid = zkproto.Zxid(r.i64())
-		n.ctime = r.i64()
-		n.mtime = r.i64()
-		n.owner = r.i64()
-		n.version = r.i32()
-		n.aversion = r.i32()
-		n.cseq = r.i32()
-		n.kind = nodeKind(r.u8())
-		if r.err != nil {
-			break
-		}
-		switch {
-		case i == 0 && path != "/":
-			r.fail("first node is %q, not the root", path)
-		case i > 0 && path <= prev:
-			r.fail("path %q out of order after %q", path, prev)
-		case zkproto.ValidatePath(path) != nil:
-			r.fail("invalid path %q", path)
-		case n.kind > kindTTL:
-			r.fail("%s: unknown node kind %d", path, n.kind)
-		case n.kind == kindEphemeral && !t.hasSession(n.owner):
-			r.fail("%s: ephemeral of unknown session %#x", path, n.owner)
-		}
-		if r.err != nil {
-			break
-		}
-		var parent nodeID
-		switch {
-		case i == 0:
-			if place != 0 {
-				r.fail("the root's parent at %d", place)
-			}
-		case !old:
-			if int64(place) >= i {
-				r.fail("%s: parent at %d, not before the node's %d", path, place, i)
-				break
-			}
-			parent = ids[place]
-			p := t.rec(parent)
-			switch {
-			case t.pathOf(parent) != zkproto.ParentPath(path):
-				r.fail("%s: the parent given is %s", path, t.pathOf(parent))
-			case p.flags&flagKind == uint8(kindEphemeral):
-				r.fail("%s: child of an ephemeral", path)
-			}
-		default:
-			if pp := zkproto.ParentPath(path); pp == parentPath {
-				parent = parentID
-			} else {
-				parent = t.lookup(pp)
-				switch {
-				case parent == 0:
-					r.fail("%s: parent missing", path)
-				case t.rec(parent).flags&flagKind == uint8(kindEphemeral):
-					r.fail("%s: child of an ephemeral", path)
-				}
-				if r.err == nil {
-					parentID, parentPath = parent, t.pathOf(parent) // in the arena: stays
-				}
-			}
-		}
-		if r.err != nil {
-			break
-		}
-		owned := path
-		if keepsPath(path, n.kind) {
-			owned = strings.Clone(path)
-		}
-		if old {
-			t.insertUnder(parent, owned, n, true, true)
-		} else {
-			id := t.insertUnder(parent, owned, n, false, false)
-			ids = append(ids, id)
-			entries = append(entries, pathHash(path)>>idBits<<idBits|uint64(id))
-		}
-		prev = path
-	}
 	if r.err != nil {
 		return nil, r.err
 	}
+	// Version 3: the ids by place in the list (parents are named by place), and the
+	// index entries, placed at the end (bulkIndex).
+	entries, err := restoreNodes(r, t, old, nnodes)
+	if err != nil {
+		return nil, err
+	}
 	if !old {
 		t.bulkIndex(entries)
-	}
-	if err := r.end(); err != nil {
-		return nil, err
 	}
 	return t, nil
 }
