@@ -218,6 +218,9 @@ func (s *Server) atLeader(ctx context.Context, kind byte, req *zkproto.ReconfigR
 	body := zkproto.Marshal(req)
 	var index uint64
 	err := s.rideOutLeaderChange(ctx, func() error {
+		if err := ctx.Err(); err != nil {
+			return err // its client went away: not made by a leader elected since
+		}
 		var err error
 		switch _, id := s.raft.LeaderWithID(); {
 		case s.raft.State() == raft.Leader:

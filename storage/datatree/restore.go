@@ -70,9 +70,21 @@ func restoreNodes(r *snapReader, t *Tree, old bool, nnodes int64) ([]uint64, err
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(stop) // first: the decoder gives up whatever ends the insertion (a panic too)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		defer func() {
+			// Restore never panics; were the decoder to, the damage is reported as
+			// such, not a crash of the process from a goroutine no caller can recover.
+			if p := recover(); p != nil {
+				select {
+				case full <- &nodeBatch{err: corruptf("decoding failed: %v", p), last: true}:
+				case <-stop:
+				}
+			}
+		}()
 		get := func() *nodeBatch {
 			select {
 			case b := <-free:
@@ -92,11 +104,9 @@ func restoreNodes(r *snapReader, t *Tree, old bool, nnodes int64) ([]uint64, err
 		}
 		dec.run(nnodes, get, put)
 	}()
-	defer wg.Wait()
 	for {
 		b := <-full
 		if err := in.insert(b); err != nil {
-			close(stop)
 			return nil, err
 		}
 		if b.last {

@@ -66,7 +66,7 @@ func TestRestorePipelined(t *testing.T) {
 		// is ahead (the CRC made right: only the tree can tell).
 		b := bytes.Clone(saved)
 		at := bytes.Index(b, []byte("/p15/n250")) + len("/p15/n250")
-		binary.BigEndian.PutUint32(b[at:], 1) // "/": not its parent
+		binary.BigEndian.PutUint32(b[at:], 1) // the node after "/", /p00: not its parent
 		binary.BigEndian.PutUint32(b[len(b)-4:], crc32.Checksum(b[:len(b)-4], castagnoli))
 		if _, err := Restore(bytes.NewReader(b)); !errors.Is(err, ErrCorruptSnapshot) || !strings.Contains(err.Error(), "the parent given is") {
 			t.Errorf("wrong parent: %v", err)

@@ -450,7 +450,6 @@ type snapReader struct {
 	srcErr error // the source's error once it has no more bytes
 	crc    uint32
 	err    error
-	tmpStr [256]byte
 	intern map[string]string
 }
 

@@ -2,6 +2,7 @@ package raftstore
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -199,6 +200,26 @@ func TestSnapshotPreloaded(t *testing.T) {
 	var ce *CorruptError
 	if !errors.As(err, &ce) || filepath.Base(ce.Path) != "state.bin" || !strings.Contains(err.Error(), "bad tree") {
 		t.Fatalf("Open with a snapshot Preload fails on: %v, want a CorruptError naming state.bin", err)
+	}
+	_, err = Open(dir, Options{Preload: func(io.Reader) (any, error) { panic("index out of range") }})
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "index out of range") {
+		t.Fatalf("Open with a snapshot Preload panics on: %v, want a CorruptError", err)
+	}
+
+	// The CRC-64 in meta.json is still checked (raft checks it when it sends the
+	// snapshot to a follower): a damaged one stops the start, though the state is
+	// whole and Preload reads it without an error.
+	metaPath := filepath.Join(snapshotDir(t, dir), "meta.json")
+	m, err := os.ReadFile(metaPath)
+	must(t, err)
+	var fm fileMeta
+	must(t, json.Unmarshal(m, &fm))
+	fm.CRC[0] ^= 1
+	m, err = json.Marshal(fm)
+	must(t, err)
+	must(t, os.WriteFile(metaPath, m, 0o644))
+	if _, err := Open(dir, Options{Preload: preload}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "CRC-64") {
+		t.Fatalf("Open of a snapshot whose meta.json has another CRC-64: %v, want a CorruptError", err)
 	}
 }
 

@@ -303,11 +303,10 @@ func parseMeta(path string) (*fileMeta, error) {
 // verify checks the snapshots in the directory: every meta.json parses (raft's
 // List would skip one that does not, and restore an older snapshot than the newest
 // without a word), and the newest, the one raft restores, matches its CRC and its
-// header agrees with meta.json — or, with preload, restores without an error (which
-// checks the tree's CRC-32C instead: the same pass does the restore's work). An
-// older snapshot is checked when it is opened (raft falls back to it only if the
-// newest fails to restore): its CRC is a pass over 200 MB at 1M znodes, which a start
-// would otherwise wait for.
+// header agrees with meta.json — and, with preload, restores without an error, on
+// another goroutine than the CRC's. An older snapshot is checked when it is opened
+// (raft falls back to it only if the newest fails to restore): its CRC is a pass
+// over 200 MB at 1M znodes, which a start would otherwise wait for.
 func (s *snapshotStore) verify(preload func(io.Reader) (any, error)) error {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
@@ -334,22 +333,52 @@ func (s *snapshotStore) verify(preload func(io.Reader) (any, error)) error {
 	if err != nil {
 		return fmt.Errorf("snapshot %s: %w", id, err)
 	}
-	_, rc, err := s.open(id, preload != nil)
-	if err != nil {
-		return err
+	// The CRC-64: with preload, beside it (raft checks it again when it sends the
+	// snapshot to a follower: a damaged one must stop the start, not that).
+	crcErr := make(chan error, 1)
+	checkCRC := func() {
+		_, rc, err := s.open(id, false)
+		if err == nil {
+			rc.Close()
+		}
+		crcErr <- err
 	}
 	var v any
-	if preload != nil {
-		v, err = preload(rc)
+	if preload == nil {
+		checkCRC()
+	} else {
+		go checkCRC()
+		v, err = s.preload(id, preload)
 	}
-	rc.Close()
+	if cerr := <-crcErr; cerr != nil {
+		return cerr
+	}
 	if err != nil {
-		return s.corrupt(id, "state.bin", "%v", err)
+		return err
 	}
 	s.mu.Lock()
 	s.verified = map[string]verifiedSnap{id: {stamp, v}}
 	s.mu.Unlock()
 	return nil
+}
+
+// preload runs preload on snapshot id's state; its error, or a panic, is the state's
+// damage.
+func (s *snapshotStore) preload(id string, preload func(io.Reader) (any, error)) (v any, err error) {
+	_, rc, err := s.open(id, true)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	defer func() {
+		if p := recover(); p != nil {
+			err = s.corrupt(id, "state.bin", "restoring it failed: %v", p)
+		}
+	}()
+	if v, err = preload(rc); err != nil {
+		return nil, s.corrupt(id, "state.bin", "%v", err)
+	}
+	return v, nil
 }
 
 // newer orders snapshots as raft's List does, newest first: by term, index, id.
