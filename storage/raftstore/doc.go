@@ -33,8 +33,8 @@ package raftstore
 // checksums only its meta pages. Snapshots are hashicorp/raft's files; their state
 // has a CRC-64 in meta.json, and meta.json is covered by a header at the start of
 // the state (snapshots.go); Open checks every meta.json and the newest state (the
-// one raft restores: with Options.Preload, restoring it beside the log check and the
-// CRC-64), an older state when raft opens it. A damaged file makes Open fail with a CorruptError
+// one raft restores: with Options.Preload, by restoring it beside the log check, the
+// header's and the tree's CRC-32Cs covering it), an older state when raft opens it. A damaged file makes Open fail with a CorruptError
 // naming it (the segment file of a damaged entry): the member must not start, never
 // serve what it cannot vouch for. Damage found by a read once raft runs (a leader
 // reading entries to send them) stops the member the same way as a failed write

@@ -101,8 +101,8 @@ type Options struct {
 	// Preload, when set, restores the newest snapshot while Open checks the log (a
 	// restart spent most of its time in the two, one after the other), and raft's
 	// restore of that snapshot gets its value through Stores.Preloaded. The
-	// snapshot's CRC-64 is checked beside it; an error Preload returns fails Open as
-	// a damaged snapshot.
+	// snapshot's CRC-64 is not computed then: Preload must check all it reads (the
+	// tree's CRC-32C does), and an error it returns fails Open as a damaged snapshot.
 	Preload func(io.Reader) (any, error)
 }
 

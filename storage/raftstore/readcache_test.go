@@ -206,9 +206,9 @@ func TestSnapshotPreloaded(t *testing.T) {
 		t.Fatalf("Open with a snapshot Preload panics on: %v, want a CorruptError", err)
 	}
 
-	// The CRC-64 in meta.json is still checked (raft checks it when it sends the
-	// snapshot to a follower): a damaged one stops the start, though the state is
-	// whole and Preload reads it without an error.
+	// The CRC-64 in meta.json is not computed at start with Preload (the state's own
+	// CRC-32Cs cover it): a damaged one starts, and the next Open (raft sending the
+	// snapshot to a follower) refuses it, naming the CRC-64.
 	metaPath := filepath.Join(snapshotDir(t, dir), "meta.json")
 	m, err := os.ReadFile(metaPath)
 	must(t, err)
@@ -218,8 +218,16 @@ func TestSnapshotPreloaded(t *testing.T) {
 	m, err = json.Marshal(fm)
 	must(t, err)
 	must(t, os.WriteFile(metaPath, m, 0o644))
-	if _, err := Open(dir, Options{Preload: preload}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "CRC-64") {
-		t.Fatalf("Open of a snapshot whose meta.json has another CRC-64: %v, want a CorruptError", err)
+	s = open(t, dir, Options{Preload: preload})
+	defer s.Close()
+	_, rc, err = s.Snapshot.Open(id)
+	must(t, err) // raft's restore at start: the state CRC-32C-checked by the preload
+	rc.Close()
+	if _, rc, err := s.Snapshot.Open(id); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "CRC-64") {
+		if rc != nil {
+			rc.Close()
+		}
+		t.Fatalf("the next Open of a snapshot whose meta.json has another CRC-64: %v, want a CorruptError", err)
 	}
 }
 
