@@ -52,7 +52,8 @@ func restoreNodes(r *snapReader, t *Tree, old bool, nnodes int64) ([]uint64, err
 	}
 	dec := &nodeDecoder{r: r, t: t, old: old}
 	if nnodes < pipelineFrom {
-		b := &nodeBatch{bytes: make([]byte, 0, batchBytes)}
+		// One batch, inserted whenever it fills: twice the room is enough.
+		b := &nodeBatch{bytes: make([]byte, 0, 2*batchRoom)}
 		var insErr error
 		decErr := dec.run(nnodes,
 			func() *nodeBatch { b.nodes, b.bytes = b.nodes[:0], b.bytes[:0]; return b },
@@ -184,12 +185,8 @@ func (d *nodeDecoder) node(b *nodeBatch, i int64) {
 		place = r.u32()
 	}
 	var n node
-	switch dlen := r.i32(); {
-	case r.err != nil || dlen == -1:
-	case dlen < 0:
-		r.fail("byte length %d", dlen)
-	default:
-		n.data = d.take(b, int(dlen)) // never nil: an empty data field stays non-nil
+	if dlen, ok := r.byteLen(); ok && dlen >= 0 {
+		n.data = d.take(b, dlen) // never nil: an empty data field stays non-nil
 	}
 	nacl := r.u32()
 	if r.err == nil && nacl > 1<<16 {

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/zkraft/zkraft/zkproto"
 )
@@ -584,21 +583,6 @@ func (r *snapReader) blob(n int) []byte {
 	return b
 }
 
-// blobInto reads n bytes into *buf, grown as needed, and returns them: valid
-// until *buf is read into again. Without a buffer, or beyond blobChunk (a corrupt
-// length must fail on the truncation), it reads into a new slice (blob).
-func (r *snapReader) blobInto(buf *[]byte, n int) []byte {
-	if buf == nil || n > blobChunk {
-		return r.blob(n)
-	}
-	if cap(*buf) < n {
-		*buf = make([]byte, n, max(n, 256))
-	}
-	b := (*buf)[:n]
-	r.read(b)
-	return b
-}
-
 const maxSnapString = 1 << 24
 
 // strLen reads a string's length; ok is false once reading has failed (a length
@@ -619,17 +603,6 @@ func (r *snapReader) str() string {
 	return string(r.blob(n))
 }
 
-// strInto reads a string into *buf (blobInto) and returns it as a string aliasing
-// what it was read into: valid until *buf is read into again.
-func (r *snapReader) strInto(buf *[]byte) string {
-	n, ok := r.strLen()
-	if !ok {
-		return ""
-	}
-	b := r.blobInto(buf, n) // shorter than n when the read fails
-	return unsafe.String(unsafe.SliceData(b), len(b))
-}
-
 // istr reads a string through an intern table (ACL schemes and ids repeat), most
 // likely like (the same field of the node before): then one comparison instead of a
 // map lookup, which hashed two strings of every znode's ACL (a third of a 1M-znode
@@ -646,10 +619,6 @@ func (r *snapReader) istr(like string) string {
 	if string(b) == like {
 		return like
 	}
-	return r.interned(b)
-}
-
-func (r *snapReader) interned(b []byte) string {
 	if s, ok := r.intern[string(b)]; ok {
 		return s
 	}
@@ -660,22 +629,26 @@ func (r *snapReader) interned(b []byte) string {
 	return s
 }
 
-// bytesInto reads a byte string into *buf (blobInto) and returns it, or nil for a
-// nil one. The tree copies it.
-func (r *snapReader) bytesInto(buf *[]byte) []byte {
-	n := r.i32()
-	if r.err != nil || n == -1 {
-		return nil
+// byteLen reads a byte string's length, -1 for a nil one; ok is false once reading
+// has failed (a negative length other than -1 fails it).
+func (r *snapReader) byteLen() (n int, ok bool) {
+	switch l := r.i32(); {
+	case r.err != nil:
+	case l < -1:
+		r.fail("byte length %d", l)
+	default:
+		return int(l), true
 	}
-	if n < 0 {
-		r.fail("byte length %d", n)
-		return nil
-	}
-	return r.blobInto(buf, int(n))
+	return 0, false
 }
 
 // bytes reads a byte string into a new slice.
-func (r *snapReader) bytes() []byte { return r.bytesInto(nil) }
+func (r *snapReader) bytes() []byte {
+	if n, ok := r.byteLen(); ok && n >= 0 {
+		return r.blob(n)
+	}
+	return nil
+}
 
 // Restore reads a snapshot written by WriteTo and rebuilds the tree and its
 // indexes. Any damage (bad magic or version, truncation, CRC mismatch, unsorted or
