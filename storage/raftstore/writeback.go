@@ -67,7 +67,7 @@ func (w *writeback) wrote(n int) {
 		}
 		_ = unix.SyncFileRange(fd, w.started, writebackRange, unix.SYNC_FILE_RANGE_WRITE)
 		w.started += writebackRange
-		due := w.begun.Add(time.Duration(w.started * int64(time.Second) / snapshotWriteRate))
+		due := w.begun.Add(time.Duration(float64(w.started) / snapshotWriteRate * float64(time.Second)))
 		if d := due.Sub(w.now()); d > 0 {
 			w.sleep(d)
 		}
