@@ -36,17 +36,41 @@ func StartKDC(t testing.TB, realm string) *KDC {
 		}
 	}
 	dir := t.TempDir()
-	k := &KDC{Realm: realm, Dir: dir, Port: FreePorts(t, 1)[0], Krb5Conf: filepath.Join(dir, "krb5.conf"), kdcConf: filepath.Join(dir, "kdc.conf")}
+	k := &KDC{Realm: realm, Dir: dir, Krb5Conf: filepath.Join(dir, "krb5.conf"), kdcConf: filepath.Join(dir, "kdc.conf")}
+	// The port is free when picked, but krb5kdc binds it a moment later, and a test
+	// running in parallel may take it in between: then another port.
+	for attempt := 1; ; attempt++ {
+		k.Port = FreePorts(t, 1)[0]
+		k.writeConfs(t)
+		if attempt == 1 {
+			k.run(t, "/usr/sbin/kdb5_util", "create", "-s", "-r", realm, "-P", "master-"+realm)
+		}
+		err := k.start(t)
+		if err == nil {
+			return k
+		}
+		log, _ := os.ReadFile(filepath.Join(dir, "kdc.log"))
+		if attempt < 5 && strings.Contains(string(log), "Address already in use") {
+			continue
+		}
+		t.Fatalf("krb5kdc on port %d did not start: %v\n%s\n%s", k.Port, err, k.proc.Output(), log)
+	}
+}
+
+// writeConfs writes the KDC's and the clients' configuration for k.Port: the KDC
+// listens on loopback only.
+func (k *KDC) writeConfs(t testing.TB) {
+	t.Helper()
 	kdcConf := fmt.Sprintf(`[kdcdefaults]
- kdc_ports = %[1]d
- kdc_tcp_ports = %[1]d
+ kdc_listen = 127.0.0.1:%[1]d
+ kdc_tcp_listen = 127.0.0.1:%[1]d
 [realms]
  %[2]s = {
   database_name = %[3]s/principal
   key_stash_file = %[3]s/stash
   acl_file = %[3]s/kadm5.acl
-  kdc_ports = %[1]d
-  kdc_tcp_ports = %[1]d
+  kdc_listen = 127.0.0.1:%[1]d
+  kdc_tcp_listen = 127.0.0.1:%[1]d
   max_life = 10h
   max_renewable_life = 1d
  }
@@ -54,7 +78,7 @@ func StartKDC(t testing.TB, realm string) *KDC {
  kdc = FILE:%[3]s/kdc.log
  admin_server = FILE:%[3]s/kadmin.log
  default = FILE:%[3]s/krb5lib.log
-`, k.Port, realm, dir)
+`, k.Port, k.Realm, k.Dir)
 	krb5Conf := fmt.Sprintf(`[libdefaults]
  default_realm = %[2]s
  dns_lookup_kdc = false
@@ -67,14 +91,19 @@ func StartKDC(t testing.TB, realm string) *KDC {
  %[2]s = {
   kdc = 127.0.0.1:%[1]d
  }
-`, k.Port, realm, dir)
-	for p, text := range map[string]string{k.kdcConf: kdcConf, k.Krb5Conf: krb5Conf, filepath.Join(dir, "kadm5.acl"): ""} {
+`, k.Port, k.Realm, k.Dir)
+	for p, text := range map[string]string{k.kdcConf: kdcConf, k.Krb5Conf: krb5Conf, filepath.Join(k.Dir, "kadm5.acl"): ""} {
 		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	k.run(t, "/usr/sbin/kdb5_util", "create", "-s", "-r", realm, "-P", "master-"+realm)
-	cmd := exec.Command("/usr/sbin/krb5kdc", "-n", "-r", realm)
+}
+
+// start starts krb5kdc and waits until it takes connections; an error if it exits
+// first or takes none within 30 s.
+func (k *KDC) start(t testing.TB) error {
+	t.Helper()
+	cmd := exec.Command("/usr/sbin/krb5kdc", "-n", "-r", k.Realm)
 	cmd.Env = k.Env()
 	k.proc = Start(t, cmd)
 	deadline := time.Now().Add(30 * time.Second)
@@ -82,15 +111,13 @@ func StartKDC(t testing.TB, realm string) *KDC {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", k.Port), time.Second)
 		if err == nil {
 			c.Close()
-			break
+			return nil
 		}
 		if k.proc.Exited() || time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "kdc.log"))
-			t.Fatalf("krb5kdc on port %d did not start: %v\n%s\n%s", k.Port, err, k.proc.Output(), log)
+			return err
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return k
 }
 
 // Env is the environment of MIT's tools and libraries for this realm.
